@@ -1,0 +1,262 @@
+//! Configuration types (SPEC §5). Parsing from YAML, env and `.env` lives in the
+//! `aimdb` facade; these types only describe a resolved configuration.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A connection URL whose password is never printed: `Debug` and `Display` redact it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectionUrl(String);
+
+impl ConnectionUrl {
+    /// Wraps a URL such as `postgres://user:secret@host/db` or `sqlite://./aimdb.db`.
+    pub fn new(url: impl Into<String>) -> Self {
+        ConnectionUrl(url.into())
+    }
+
+    /// The URL with its secret, for handing to a driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The scheme before `:`, lower-cased (`sqlite`, `postgres`, ...); empty if none.
+    pub fn scheme(&self) -> String {
+        self.0.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default()
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                // Setting a password only fails for URLs that cannot have one.
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            Ok(_) => self.0.clone(),
+            // Unparseable: hide whatever sits between `://` and `@`, where credentials live.
+            Err(_) => match (self.0.find("://"), self.0.rfind('@')) {
+                (Some(start), Some(at)) if at > start => {
+                    format!("{}***{}", &self.0[..start + 3], &self.0[at..])
+                }
+                _ => self.0.clone(),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for ConnectionUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ConnectionUrl").field(&self.redacted()).finish()
+    }
+}
+
+impl fmt::Display for ConnectionUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Serialize for ConnectionUrl {
+    /// Serialises redacted: a config written back out never leaks a password.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted())
+    }
+}
+
+impl<'de> Deserialize<'de> for ConnectionUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(ConnectionUrl)
+    }
+}
+
+/// Where metadata lives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataConfig {
+    /// `sqlite://path`, `postgres://...`, `mysql://...`, `redis://...`, `mongodb://...`, `memory://`.
+    pub url: ConnectionUrl,
+    /// Log every statement (tracing, target `aimdb::sql`).
+    #[serde(default)]
+    pub echo: bool,
+    /// Connection pool size; the backend's default when unset.
+    #[serde(default)]
+    pub pool_size: Option<u32>,
+}
+
+impl MetadataConfig {
+    /// Metadata at `url` with defaults.
+    pub fn new(url: impl Into<String>) -> Self {
+        MetadataConfig { url: ConnectionUrl::new(url), echo: false, pool_size: None }
+    }
+}
+
+/// Where embeddings are computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingDevice {
+    /// CPU.
+    #[default]
+    Cpu,
+    /// CUDA GPU (needs the `cuda` feature).
+    Cuda,
+    /// CUDA when available, else CPU.
+    Auto,
+}
+
+impl std::str::FromStr for EmbeddingDevice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(EmbeddingDevice::Cpu),
+            "cuda" | "gpu" => Ok(EmbeddingDevice::Cuda),
+            "auto" => Ok(EmbeddingDevice::Auto),
+            other => Err(format!("expected cpu, cuda or auto, got `{other}`")),
+        }
+    }
+}
+
+/// Default embedding model.
+pub const DEFAULT_EMBEDDING_MODEL: &str = "all-MiniLM-L6-v2";
+/// Default embedding cache size (entries).
+pub const DEFAULT_EMBEDDING_CACHE: usize = 10_000;
+
+/// How text is embedded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingConfig {
+    /// `hash`, a short name (`all-MiniLM-L6-v2`), a hub id or a local directory.
+    pub model: String,
+    /// Where to run the model.
+    pub device: EmbeddingDevice,
+    /// L2-normalise vectors.
+    pub normalize: bool,
+    /// Fail instead of falling back to the hash embedder when the model cannot load.
+    pub strict: bool,
+    /// Entries kept in the embedding cache.
+    pub cache_size: usize,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        EmbeddingConfig {
+            model: DEFAULT_EMBEDDING_MODEL.to_owned(),
+            device: EmbeddingDevice::Cpu,
+            normalize: true,
+            strict: false,
+            cache_size: DEFAULT_EMBEDDING_CACHE,
+        }
+    }
+}
+
+/// FAISS index type (SPEC §7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexType {
+    /// Exact search.
+    Flat,
+    /// Inverted file.
+    Ivf,
+    /// Inverted file with product quantisation.
+    IvfPq,
+    /// Chosen by size: < 10k flat, 10k–1M ivf, > 1M ivfpq.
+    #[default]
+    Auto,
+}
+
+/// The embedded FAISS index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaissConfig {
+    /// Directory holding the index files.
+    pub path: PathBuf,
+    /// Index type.
+    #[serde(default)]
+    pub index_type: IndexType,
+    /// IVF lists; chosen from the size when unset.
+    #[serde(default)]
+    pub nlist: Option<u32>,
+    /// IVF lists probed per query.
+    #[serde(default)]
+    pub nprobe: Option<u32>,
+    /// PQ sub-quantisers.
+    #[serde(default)]
+    pub m: Option<u32>,
+    /// Bits per PQ code.
+    #[serde(default)]
+    pub nbits: Option<u32>,
+}
+
+impl FaissConfig {
+    /// An `auto` index in `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        FaissConfig { path: path.into(), index_type: IndexType::Auto, nlist: None, nprobe: None, m: None, nbits: None }
+    }
+}
+
+/// A Chroma server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChromaConfig {
+    /// `http://host:port`.
+    pub url: ConnectionUrl,
+}
+
+/// Which vector index to use.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum VectorConfig {
+    /// FAISS files.
+    Faiss(FaissConfig),
+    /// Chroma over HTTP.
+    Chroma(ChromaConfig),
+}
+
+/// A resolved configuration: one store, an optional index, an embedder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AimdbConfig {
+    /// The metadata store.
+    pub metadata: MetadataConfig,
+    /// The vector index; semantic search is unavailable without one.
+    #[serde(default)]
+    pub vectors: Option<VectorConfig>,
+    /// The embedder.
+    #[serde(default)]
+    pub embedding: EmbeddingConfig,
+}
+
+impl AimdbConfig {
+    /// A store at `url` (scheme picks the backend), no index, default embedder.
+    pub fn from_url(url: impl Into<String>) -> Self {
+        AimdbConfig { metadata: MetadataConfig::new(url), vectors: None, embedding: EmbeddingConfig::default() }
+    }
+
+    /// A SQLite file at `path`.
+    pub fn sqlite(path: impl AsRef<std::path::Path>) -> Self {
+        Self::from_url(format!("sqlite://{}", path.as_ref().display()))
+    }
+
+    /// Sets the vector index.
+    #[must_use]
+    pub fn with_vectors(mut self, vectors: VectorConfig) -> Self {
+        self.vectors = Some(vectors);
+        self
+    }
+
+    /// Sets the embedder.
+    #[must_use]
+    pub fn with_embedding(mut self, embedding: EmbeddingConfig) -> Self {
+        self.embedding = embedding;
+        self
+    }
+
+    /// Turns statement logging on or off.
+    #[must_use]
+    pub fn with_echo(mut self, echo: bool) -> Self {
+        self.metadata.echo = echo;
+        self
+    }
+}

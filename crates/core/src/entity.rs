@@ -1,0 +1,232 @@
+//! The records aimdb stores (SPEC §2), as read back from any backend.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
+use crate::time::Timestamp;
+
+/// A registered model; `name` is unique.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// Store-assigned id.
+    pub id: ModelId,
+    /// Unique name.
+    pub name: String,
+    /// Free text, embedded for semantic search.
+    pub description: Option<String>,
+    /// E.g. `ResNet-50`, `transformer`.
+    pub architecture: Option<String>,
+    /// E.g. `pytorch`, `tensorflow`.
+    pub framework: Option<String>,
+    /// E.g. `image_classification`.
+    pub task_type: Option<String>,
+    /// Input shape as JSON, e.g. `[null, 3, 224, 224]`.
+    pub input_shape: Option<Value>,
+    /// Output shape as JSON.
+    pub output_shape: Option<Value>,
+    /// When the model was registered.
+    pub created_at: Timestamp,
+    /// When the model was last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A version of a model; `version` is unique per model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    /// Store-assigned id.
+    pub id: ModelVersionId,
+    /// The model this is a version of.
+    pub model_id: ModelId,
+    /// Version label, unique per model (e.g. `1.0.0`).
+    pub version: String,
+    /// Where the weights live.
+    pub checkpoint_path: Option<String>,
+    /// Model configuration as JSON.
+    pub config: Option<Value>,
+    /// Lifecycle status, `active` unless given.
+    pub status: String,
+    /// When the version was registered.
+    pub created_at: Timestamp,
+}
+
+/// A dataset; `name` is unique.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dataset {
+    /// Store-assigned id.
+    pub id: DatasetId,
+    /// Unique name.
+    pub name: String,
+    /// Free text, embedded for semantic search.
+    pub description: Option<String>,
+    /// Where the data lives.
+    pub source_path: Option<String>,
+    /// E.g. `parquet`, `images`.
+    pub format: Option<String>,
+    /// Size on disk in bytes.
+    pub size_bytes: Option<i64>,
+    /// Number of samples.
+    pub num_samples: Option<i64>,
+    /// Split description as JSON, e.g. `{"train": 0.8, "test": 0.2}`.
+    pub split_info: Option<Value>,
+    /// Preprocessing description as JSON.
+    pub preprocessing: Option<Value>,
+    /// When the dataset was registered.
+    pub created_at: Timestamp,
+}
+
+/// One training of a model version, optionally on a dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRun {
+    /// Store-assigned id.
+    pub id: TrainingRunId,
+    /// The version being trained.
+    pub model_version_id: ModelVersionId,
+    /// The dataset trained on, if recorded.
+    pub dataset_id: Option<DatasetId>,
+    /// Human-readable run name.
+    pub run_name: Option<String>,
+    /// `started` unless given; `completed` counts in statistics.
+    pub status: String,
+    /// When the run started.
+    pub started_at: Timestamp,
+    /// When the run completed.
+    pub completed_at: Option<Timestamp>,
+    /// Wall time of the run.
+    pub duration_seconds: Option<f64>,
+    /// Loss at the end of training.
+    pub final_loss: Option<f64>,
+    /// Best value of the run's target metric.
+    pub best_metric_value: Option<f64>,
+    /// Artifacts as JSON (paths, URIs).
+    pub artifacts: Option<Value>,
+}
+
+/// A hyperparameter of a training run; the JSON type of `value` is preserved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hyperparameter {
+    /// The run it belongs to.
+    pub training_run_id: TrainingRunId,
+    /// Name, unique per run (re-logging overwrites).
+    pub name: String,
+    /// Value with its JSON type.
+    pub value: Value,
+}
+
+/// One metric point of a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// The run it belongs to.
+    pub training_run_id: TrainingRunId,
+    /// E.g. `loss`, `accuracy`.
+    pub metric_name: String,
+    /// The value; always finite (NaN and infinities are rejected on every backend).
+    pub metric_value: f64,
+    /// Epoch, if recorded.
+    pub epoch: Option<i64>,
+    /// Step, if recorded.
+    pub step: Option<i64>,
+    /// `train` unless given.
+    pub split: String,
+    /// When it was logged.
+    pub timestamp: Timestamp,
+}
+
+/// An experiment grouping training runs; `name` is unique.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    /// Store-assigned id.
+    pub id: ExperimentId,
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// What the experiment sets out to show.
+    pub hypothesis: Option<String>,
+    /// `active` unless given.
+    pub status: String,
+    /// When the experiment was created.
+    pub created_at: Timestamp,
+    /// When it completed.
+    pub completed_at: Option<Timestamp>,
+    /// Results as JSON.
+    pub results: Option<Value>,
+}
+
+/// The link between an experiment and one of its training runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentRun {
+    /// The experiment.
+    pub experiment_id: ExperimentId,
+    /// The training run.
+    pub training_run_id: TrainingRunId,
+    /// E.g. `baseline`, `lr=3e-4`.
+    pub variant_name: Option<String>,
+    /// Free text.
+    pub notes: Option<String>,
+}
+
+/// An experiment run as read back: the link joined with the run's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentRunDetail {
+    /// The experiment.
+    pub experiment_id: ExperimentId,
+    /// The training run.
+    pub training_run_id: TrainingRunId,
+    /// Variant label.
+    pub variant_name: Option<String>,
+    /// Free text.
+    pub notes: Option<String>,
+    /// The run's current status.
+    pub status: String,
+    /// The run's final loss.
+    pub final_loss: Option<f64>,
+    /// The run's best metric value.
+    pub best_metric_value: Option<f64>,
+}
+
+/// One inference made by a model version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// Store-assigned id.
+    pub id: PredictionId,
+    /// The version that predicted.
+    pub model_version_id: ModelVersionId,
+    /// Input as JSON.
+    pub input_data: Value,
+    /// Output as JSON.
+    pub output_data: Value,
+    /// Confidence in `[0, 1]` by convention (any finite value is kept).
+    pub confidence: Option<f64>,
+    /// Inference latency.
+    pub inference_time_ms: Option<f64>,
+    /// When it was logged.
+    pub timestamp: Timestamp,
+    /// Free-form metadata as JSON.
+    pub metadata: Option<Value>,
+}
+
+/// Counts of every entity held by a store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStatistics {
+    /// Number of models.
+    pub models: u64,
+    /// Number of model versions.
+    pub model_versions: u64,
+    /// Number of datasets.
+    pub datasets: u64,
+    /// Number of training runs.
+    pub training_runs: u64,
+    /// Training runs whose status is `completed`.
+    pub completed_runs: u64,
+    /// Number of hyperparameters.
+    pub hyperparameters: u64,
+    /// Number of metric points.
+    pub metrics: u64,
+    /// Number of experiments.
+    pub experiments: u64,
+    /// Number of experiment runs.
+    pub experiment_runs: u64,
+    /// Number of predictions.
+    pub predictions: u64,
+}

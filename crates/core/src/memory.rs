@@ -1,0 +1,364 @@
+//! An in-memory [`MetadataStore`] for fast unit tests; nothing survives the process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::entity::{
+    Dataset, Experiment, ExperimentRun, ExperimentRunDetail, Metric, Model, ModelVersion,
+    Prediction, StoreStatistics, TrainingRun,
+};
+use crate::error::{Entity, Error, Result};
+use crate::ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
+use crate::request::{
+    self, COMPLETED_RUN_STATUS, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel,
+    NewModelVersion, NewPrediction, NewTrainingRun, Page, TrainingRunUpdate,
+};
+use crate::store::{Capabilities, MetadataStore, StoreInfo};
+use crate::time;
+
+/// URL schemes that select the in-memory store.
+pub const URL_SCHEMES: &[&str] = &["memory"];
+
+#[derive(Debug, Default)]
+struct State {
+    last_id: HashMap<&'static str, i64>,
+    models: BTreeMap<i64, Model>,
+    versions: BTreeMap<i64, ModelVersion>,
+    datasets: BTreeMap<i64, Dataset>,
+    runs: BTreeMap<i64, TrainingRun>,
+    hyperparameters: BTreeMap<i64, BTreeMap<String, Value>>,
+    metrics: BTreeMap<i64, Vec<Metric>>,
+    experiments: BTreeMap<i64, Experiment>,
+    experiment_runs: Vec<ExperimentRun>,
+    predictions: BTreeMap<i64, Prediction>,
+}
+
+impl State {
+    fn next_id(&mut self, entity: Entity) -> i64 {
+        let id = self.last_id.entry(entity.as_str()).or_insert(0);
+        *id += 1;
+        *id
+    }
+
+    fn model(&self, id: ModelId) -> Result<&Model> {
+        self.models.get(&id.0).ok_or_else(|| Error::not_found(Entity::Model, id))
+    }
+
+    fn version(&self, id: ModelVersionId) -> Result<&ModelVersion> {
+        self.versions.get(&id.0).ok_or_else(|| Error::not_found(Entity::ModelVersion, id))
+    }
+
+    fn dataset(&self, id: DatasetId) -> Result<&Dataset> {
+        self.datasets.get(&id.0).ok_or_else(|| Error::not_found(Entity::Dataset, id))
+    }
+
+    fn run(&self, id: TrainingRunId) -> Result<&TrainingRun> {
+        self.runs.get(&id.0).ok_or_else(|| Error::not_found(Entity::TrainingRun, id))
+    }
+
+    fn experiment(&self, id: ExperimentId) -> Result<&Experiment> {
+        self.experiments.get(&id.0).ok_or_else(|| Error::not_found(Entity::Experiment, id))
+    }
+
+    fn insert_prediction(&mut self, p: NewPrediction, now: time::Timestamp) -> Prediction {
+        let id = PredictionId(self.next_id(Entity::Prediction));
+        let prediction = p.into_prediction(id, now);
+        self.predictions.insert(id.0, prediction.clone());
+        prediction
+    }
+}
+
+/// A [`MetadataStore`] held in process memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half write: every method
+        // checks everything before it mutates, so the state is still consistent.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn page<T: Clone>(map: &BTreeMap<i64, T>, page: Page) -> Vec<T> {
+    let start = page.after.map_or(i64::MIN, |a| a.saturating_add(1));
+    map.range(start..)
+        .take(page.limit.map_or(usize::MAX, |l| l as usize))
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+#[async_trait]
+impl MetadataStore for MemoryStore {
+    fn info(&self) -> StoreInfo {
+        StoreInfo { backend: "memory", location: "memory://".into(), capabilities: Capabilities::ephemeral() }
+    }
+
+    async fn create_model(&self, model: NewModel) -> Result<Model> {
+        model.validate()?;
+        let mut s = self.state();
+        if s.models.values().any(|m| m.name == model.name) {
+            return Err(Error::already_exists(Entity::Model, &model.name));
+        }
+        let id = ModelId(s.next_id(Entity::Model));
+        let model = model.into_model(id, time::now());
+        s.models.insert(id.0, model.clone());
+        Ok(model)
+    }
+
+    async fn get_model(&self, id: ModelId) -> Result<Model> {
+        self.state().model(id).cloned()
+    }
+
+    async fn get_model_by_name(&self, name: &str) -> Result<Model> {
+        let s = self.state();
+        s.models.values().find(|m| m.name == name).cloned().ok_or_else(|| Error::not_found(Entity::Model, name))
+    }
+
+    async fn list_models(&self, p: Page) -> Result<Vec<Model>> {
+        Ok(page(&self.state().models, p))
+    }
+
+    async fn create_model_version(&self, version: NewModelVersion) -> Result<ModelVersion> {
+        version.validate()?;
+        let mut s = self.state();
+        s.model(version.model_id)?;
+        if s.versions.values().any(|v| v.model_id == version.model_id && v.version == version.version) {
+            return Err(Error::already_exists(
+                Entity::ModelVersion,
+                format!("{} of model {}", version.version, version.model_id),
+            ));
+        }
+        let id = ModelVersionId(s.next_id(Entity::ModelVersion));
+        let version = version.into_version(id, time::now());
+        s.versions.insert(id.0, version.clone());
+        Ok(version)
+    }
+
+    async fn get_model_version(&self, id: ModelVersionId) -> Result<ModelVersion> {
+        self.state().version(id).cloned()
+    }
+
+    async fn get_model_versions(&self, model_id: ModelId) -> Result<Vec<ModelVersion>> {
+        let s = self.state();
+        s.model(model_id)?;
+        let mut versions: Vec<_> = s.versions.values().filter(|v| v.model_id == model_id).cloned().collect();
+        versions.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        Ok(versions)
+    }
+
+    async fn create_dataset(&self, dataset: NewDataset) -> Result<Dataset> {
+        dataset.validate()?;
+        let mut s = self.state();
+        if s.datasets.values().any(|d| d.name == dataset.name) {
+            return Err(Error::already_exists(Entity::Dataset, &dataset.name));
+        }
+        let id = DatasetId(s.next_id(Entity::Dataset));
+        let dataset = dataset.into_dataset(id, time::now());
+        s.datasets.insert(id.0, dataset.clone());
+        Ok(dataset)
+    }
+
+    async fn get_dataset(&self, id: DatasetId) -> Result<Dataset> {
+        self.state().dataset(id).cloned()
+    }
+
+    async fn get_dataset_by_name(&self, name: &str) -> Result<Dataset> {
+        let s = self.state();
+        s.datasets.values().find(|d| d.name == name).cloned().ok_or_else(|| Error::not_found(Entity::Dataset, name))
+    }
+
+    async fn list_datasets(&self, p: Page) -> Result<Vec<Dataset>> {
+        Ok(page(&self.state().datasets, p))
+    }
+
+    async fn create_training_run(&self, run: NewTrainingRun) -> Result<TrainingRun> {
+        run.validate()?;
+        let mut s = self.state();
+        s.version(run.model_version_id)?;
+        if let Some(dataset) = run.dataset_id {
+            s.dataset(dataset)?;
+        }
+        let id = TrainingRunId(s.next_id(Entity::TrainingRun));
+        let run = run.into_run(id, time::now());
+        s.runs.insert(id.0, run.clone());
+        Ok(run)
+    }
+
+    async fn update_training_run(&self, id: TrainingRunId, update: TrainingRunUpdate) -> Result<TrainingRun> {
+        update.validate()?;
+        let mut s = self.state();
+        s.run(id)?;
+        let run = s.runs.get_mut(&id.0).expect("checked above");
+        update.apply(run);
+        Ok(run.clone())
+    }
+
+    async fn get_training_run(&self, id: TrainingRunId) -> Result<TrainingRun> {
+        self.state().run(id).cloned()
+    }
+
+    async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()> {
+        request::validate_hyperparameters(&params)?;
+        let mut s = self.state();
+        s.run(run)?;
+        s.hyperparameters.entry(run.0).or_default().extend(params);
+        Ok(())
+    }
+
+    async fn get_hyperparameters(&self, run: TrainingRunId) -> Result<BTreeMap<String, Value>> {
+        let s = self.state();
+        s.run(run)?;
+        Ok(s.hyperparameters.get(&run.0).cloned().unwrap_or_default())
+    }
+
+    async fn log_metric(&self, run: TrainingRunId, metric: NewMetric) -> Result<Metric> {
+        metric.validate()?;
+        let mut s = self.state();
+        s.run(run)?;
+        let metric = metric.into_metric(run, time::now());
+        s.metrics.entry(run.0).or_default().push(metric.clone());
+        Ok(metric)
+    }
+
+    async fn log_metrics(&self, run: TrainingRunId, metrics: Vec<NewMetric>) -> Result<usize> {
+        request::validate_metrics(&metrics)?;
+        let mut s = self.state();
+        s.run(run)?;
+        let now = time::now();
+        let n = metrics.len();
+        s.metrics.entry(run.0).or_default().extend(metrics.into_iter().map(|m| m.into_metric(run, now)));
+        Ok(n)
+    }
+
+    async fn get_metrics(&self, run: TrainingRunId, name: Option<&str>) -> Result<Vec<Metric>> {
+        let s = self.state();
+        s.run(run)?;
+        Ok(s.metrics
+            .get(&run.0)
+            .map(|all| all.iter().filter(|m| name.is_none_or(|n| m.metric_name == n)).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn create_experiment(&self, experiment: NewExperiment) -> Result<Experiment> {
+        experiment.validate()?;
+        let mut s = self.state();
+        if s.experiments.values().any(|e| e.name == experiment.name) {
+            return Err(Error::already_exists(Entity::Experiment, &experiment.name));
+        }
+        let id = ExperimentId(s.next_id(Entity::Experiment));
+        let experiment = experiment.into_experiment(id, time::now());
+        s.experiments.insert(id.0, experiment.clone());
+        Ok(experiment)
+    }
+
+    async fn get_experiment(&self, id: ExperimentId) -> Result<Experiment> {
+        self.state().experiment(id).cloned()
+    }
+
+    async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun> {
+        link.validate()?;
+        let mut s = self.state();
+        s.experiment(link.experiment_id)?;
+        s.run(link.training_run_id)?;
+        if s.experiment_runs
+            .iter()
+            .any(|r| r.experiment_id == link.experiment_id && r.training_run_id == link.training_run_id)
+        {
+            return Err(Error::already_exists(
+                Entity::ExperimentRun,
+                format!("run {} in experiment {}", link.training_run_id, link.experiment_id),
+            ));
+        }
+        let link = link.into_experiment_run();
+        s.experiment_runs.push(link.clone());
+        Ok(link)
+    }
+
+    async fn get_experiment_runs(&self, id: ExperimentId) -> Result<Vec<ExperimentRunDetail>> {
+        let s = self.state();
+        s.experiment(id)?;
+        s.experiment_runs
+            .iter()
+            .filter(|r| r.experiment_id == id)
+            .map(|r| {
+                let run = s.run(r.training_run_id)?;
+                Ok(ExperimentRunDetail {
+                    experiment_id: r.experiment_id,
+                    training_run_id: r.training_run_id,
+                    variant_name: r.variant_name.clone(),
+                    notes: r.notes.clone(),
+                    status: run.status.clone(),
+                    final_loss: run.final_loss,
+                    best_metric_value: run.best_metric_value,
+                })
+            })
+            .collect()
+    }
+
+    async fn log_prediction(&self, prediction: NewPrediction) -> Result<Prediction> {
+        prediction.validate()?;
+        let mut s = self.state();
+        s.version(prediction.model_version_id)?;
+        Ok(s.insert_prediction(prediction, time::now()))
+    }
+
+    async fn log_predictions(&self, predictions: Vec<NewPrediction>) -> Result<Vec<Prediction>> {
+        request::validate_predictions(&predictions)?;
+        let mut s = self.state();
+        for p in &predictions {
+            s.version(p.model_version_id)?;
+        }
+        let now = time::now();
+        Ok(predictions.into_iter().map(|p| s.insert_prediction(p, now)).collect())
+    }
+
+    async fn get_prediction(&self, id: PredictionId) -> Result<Prediction> {
+        let s = self.state();
+        s.predictions.get(&id.0).cloned().ok_or_else(|| Error::not_found(Entity::Prediction, id))
+    }
+
+    async fn get_predictions(&self, version: ModelVersionId, limit: u32) -> Result<Vec<Prediction>> {
+        let s = self.state();
+        s.version(version)?;
+        let mut found: Vec<_> = s.predictions.values().filter(|p| p.model_version_id == version).cloned().collect();
+        found.sort_by(|a, b| (b.timestamp, b.id).cmp(&(a.timestamp, a.id)));
+        found.truncate(limit as usize);
+        Ok(found)
+    }
+
+    async fn list_predictions(&self, p: Page) -> Result<Vec<Prediction>> {
+        Ok(page(&self.state().predictions, p))
+    }
+
+    async fn statistics(&self) -> Result<StoreStatistics> {
+        let s = self.state();
+        let len = |n: usize| n as u64;
+        Ok(StoreStatistics {
+            models: len(s.models.len()),
+            model_versions: len(s.versions.len()),
+            datasets: len(s.datasets.len()),
+            training_runs: len(s.runs.len()),
+            completed_runs: len(s.runs.values().filter(|r| r.status == COMPLETED_RUN_STATUS).count()),
+            hyperparameters: len(s.hyperparameters.values().map(BTreeMap::len).sum()),
+            metrics: len(s.metrics.values().map(Vec::len).sum()),
+            experiments: len(s.experiments.len()),
+            experiment_runs: len(s.experiment_runs.len()),
+            predictions: len(s.predictions.len()),
+        })
+    }
+
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,121 @@
+//! The `VectorIndex` trait: nearest-neighbour search over embedded entities.
+//! Implemented in `aimdb-vector` (FAISS, Chroma).
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Debug};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::embed::EmbedderIdentity;
+use crate::error::Result;
+
+/// The searchable collections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Collection {
+    /// Models.
+    Models,
+    /// Datasets.
+    Datasets,
+    /// Predictions.
+    Predictions,
+}
+
+impl Collection {
+    /// Every collection.
+    pub const ALL: [Collection; 3] = [Collection::Models, Collection::Datasets, Collection::Predictions];
+
+    /// The collection's name (`models`, `datasets`, `predictions`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Collection::Models => "models",
+            Collection::Datasets => "datasets",
+            Collection::Predictions => "predictions",
+        }
+    }
+}
+
+impl fmt::Display for Collection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entity's vector with the fields filters run on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VectorRecord {
+    /// The entity id.
+    pub id: i64,
+    /// The embedding.
+    pub vector: Vec<f32>,
+    /// Filterable fields, e.g. `framework = pytorch`.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Equality filters on record metadata; all must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VectorFilter {
+    /// Field name to required value.
+    pub equals: BTreeMap<String, String>,
+}
+
+impl VectorFilter {
+    /// Whether `metadata` satisfies every condition.
+    pub fn matches(&self, metadata: &BTreeMap<String, String>) -> bool {
+        self.equals.iter().all(|(k, v)| metadata.get(k) == Some(v))
+    }
+}
+
+/// One search result.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VectorHit {
+    /// The entity id.
+    pub id: i64,
+    /// `(1 + cosine) / 2`, in `[0, 1]`, higher is more similar.
+    pub similarity_score: f32,
+}
+
+/// Facts about one collection for statistics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CollectionInfo {
+    /// The collection.
+    pub collection: Collection,
+    /// Index kind in use, e.g. `flat`, `ivf`, `ivfpq`, `chroma`.
+    pub index_kind: String,
+    /// Whether the index is trained (always true for exact indexes).
+    pub trained: bool,
+    /// Vectors held.
+    pub vectors: u64,
+}
+
+/// A nearest-neighbour index over the three collections.
+#[async_trait]
+pub trait VectorIndex: Send + Sync + Debug {
+    /// The embedder the index was built with, if it holds any vectors yet.
+    async fn embedder(&self) -> Result<Option<EmbedderIdentity>>;
+    /// Adds or replaces records; `embedder` must match the index's.
+    async fn upsert(
+        &self,
+        collection: Collection,
+        embedder: &EmbedderIdentity,
+        records: Vec<VectorRecord>,
+    ) -> Result<()>;
+    /// The `k` nearest records passing `filter`, most similar first.
+    async fn search(
+        &self,
+        collection: Collection,
+        embedder: &EmbedderIdentity,
+        query: &[f32],
+        k: usize,
+        filter: &VectorFilter,
+    ) -> Result<Vec<VectorHit>>;
+    /// Removes records by id; missing ids are ignored.
+    async fn remove(&self, collection: Collection, ids: &[i64]) -> Result<()>;
+    /// Drops every record of every collection and forgets the embedder (before a reindex).
+    async fn reset(&self) -> Result<()>;
+    /// Facts about each collection.
+    async fn info(&self) -> Result<Vec<CollectionInfo>>;
+    /// Makes everything written so far durable.
+    async fn flush(&self) -> Result<()>;
+}
