@@ -1,1 +1,26 @@
-//! placeholder
+//! SQL metadata stores for aimdb on [sqlx]: SQLite today (feature `sqlite`, on by
+//! default); PostgreSQL and MySQL join as features with their own migrations.
+//!
+//! ```
+//! use aimdb_core::{MetadataStore, NewModel};
+//! use aimdb_sql::SqliteStore;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! let url = format!("sqlite://{}", dir.path().join("aimdb.db").display());
+//! let store = SqliteStore::connect(&url).await?;
+//! let model = store.create_model(NewModel::new("resnet50")).await?;
+//! assert_eq!(store.get_model_by_name("resnet50").await?.id, model.id);
+//! store.close().await?;
+//! # Ok::<_, aimdb_core::Error>(())
+//! # }).unwrap();
+//! ```
+#![deny(missing_docs)]
+
+mod codec;
+mod error;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteConfig, SqliteStore, URL_SCHEMES as SQLITE_URL_SCHEMES};

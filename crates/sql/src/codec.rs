@@ -1,0 +1,42 @@
+//! Conversions between aimdb values and their stored SQL form.
+
+use aimdb_core::{Result, Timestamp, time};
+use serde_json::Value;
+
+use crate::error::corrupt;
+
+/// JSON to the text stored in a column.
+pub(crate) fn json_text(value: &Value) -> String {
+    // Serialising a serde_json::Value cannot fail: keys are strings, numbers finite.
+    serde_json::to_string(value).expect("serde_json::Value always serialises")
+}
+
+/// Optional JSON to text.
+pub(crate) fn opt_json_text(value: Option<&Value>) -> Option<String> {
+    value.map(json_text)
+}
+
+/// Stored text back to JSON.
+pub(crate) fn parse_json(column: &str, text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| corrupt(column, e))
+}
+
+/// Optional stored text back to JSON.
+pub(crate) fn parse_opt_json(column: &str, text: Option<String>) -> Result<Option<Value>> {
+    text.map(|t| parse_json(column, &t)).transpose()
+}
+
+/// Stored microseconds back to a timestamp.
+pub(crate) fn micros(column: &str, value: i64) -> Result<Timestamp> {
+    time::from_micros(value).ok_or_else(|| corrupt(column, format!("{value} µs is out of range")))
+}
+
+/// Optional stored microseconds back to a timestamp.
+pub(crate) fn opt_micros(column: &str, value: Option<i64>) -> Result<Option<Timestamp>> {
+    value.map(|v| micros(column, v)).transpose()
+}
+
+/// A count read as i64 from SQL.
+pub(crate) fn count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_default()
+}

@@ -1,0 +1,8 @@
+//! SQLite: the embedded default store.
+
+mod backend;
+mod config;
+mod rows;
+
+pub use backend::SqliteStore;
+pub use config::{SqliteConfig, URL_SCHEMES};
