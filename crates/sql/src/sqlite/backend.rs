@@ -57,7 +57,14 @@ impl SqliteStore {
                     .map_err(unavailable)?;
                 (pool.clone(), pool)
             }
-            Target::File(_) => {
+            Target::File(path) => {
+                if config.create_if_missing
+                    && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::backend(format!("create directory {} for {location}", dir.display()), e)
+                    })?;
+                }
                 let writer = SqlitePoolOptions::new()
                     .max_connections(1)
                     .connect_with(options.clone())

@@ -1,0 +1,58 @@
+//! `create_ai_database`: from a configuration to a running database.
+
+use std::sync::Arc;
+
+use aimdb_core::config::{AimdbConfig, VectorConfig};
+use aimdb_core::{Error, MemoryStore, MetadataStore, Result};
+
+use crate::database::AiDatabase;
+
+/// Opens the store (and, in later builds, the index and embedder) that `config` names.
+///
+/// The metadata URL's scheme picks the backend: `sqlite`, `memory`, and, when compiled
+/// in, `postgres`, `mysql`, `redis`, `mongodb`. A backend that is not compiled in is a
+/// [`Error::Config`] naming the cargo feature to enable.
+pub async fn create_ai_database(config: AimdbConfig) -> Result<AiDatabase> {
+    if let Some(vectors) = &config.vectors {
+        let kind = match vectors {
+            VectorConfig::Faiss(_) => "faiss",
+            VectorConfig::Chroma(_) => "chroma",
+        };
+        return Err(Error::config(format!(
+            "vectors.kind: the `{kind}` vector index is not compiled into this build of aimdb \
+             (enable the `{kind}` feature); remove `vectors:` to run without semantic search"
+        )));
+    }
+    let store = open_store(&config).await?;
+    Ok(AiDatabase::new(store, config))
+}
+
+async fn open_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {
+    let scheme = config.metadata.url.scheme();
+    match scheme.as_str() {
+        #[cfg(feature = "sqlite")]
+        "sqlite" => {
+            let sqlite = aimdb_sql::SqliteConfig::from_metadata(&config.metadata)?;
+            Ok(Arc::new(aimdb_sql::SqliteStore::open(sqlite).await?))
+        }
+        "memory" => Ok(Arc::new(MemoryStore::new())),
+        #[cfg(not(feature = "sqlite"))]
+        "sqlite" => Err(not_compiled("sqlite", "sqlite")),
+        "postgres" | "postgresql" => Err(not_compiled("postgres", "postgres")),
+        "mysql" | "mariadb" => Err(not_compiled("mysql", "mysql")),
+        "redis" | "rediss" => Err(not_compiled("redis", "redis")),
+        "mongodb" | "mongodb+srv" => Err(not_compiled("mongodb", "mongodb")),
+        other => Err(Error::config(format!(
+            "metadata.url: unknown scheme `{other}` in `{}`; expected sqlite://, postgres://, \
+             mysql://, redis://, mongodb:// or memory://",
+            config.metadata.url
+        ))),
+    }
+}
+
+fn not_compiled(backend: &str, feature: &str) -> Error {
+    Error::config(format!(
+        "metadata.url: the {backend} backend is not compiled into this build of aimdb \
+         (enable the `{feature}` cargo feature of the `aimdb` crate)"
+    ))
+}

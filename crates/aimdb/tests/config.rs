@@ -1,0 +1,166 @@
+//! Configuration: both YAML forms, presets, env overrides, errors naming keys, secrets.
+
+use std::collections::HashMap;
+
+use aimdb::config::{apply_env, from_yaml_file, from_yaml_str};
+use aimdb::config as cfg;
+use aimdb::{AimdbConfig, Error};
+use aimdb_core::config::{EmbeddingDevice, IndexType, VectorConfig};
+
+fn config_error(result: aimdb::Result<AimdbConfig>) -> String {
+    match result {
+        Err(Error::Config { message, .. }) => message,
+        other => panic!("expected a Config error, got {other:?}"),
+    }
+}
+
+#[test]
+fn empty_config_is_sqlite_in_the_working_directory() {
+    let config = from_yaml_str("").unwrap();
+    assert_eq!(config.metadata.url.expose(), "sqlite://aimdb.db");
+    assert!(config.vectors.is_none());
+    assert_eq!(config.embedding.model, "all-MiniLM-L6-v2");
+    assert!(config.embedding.normalize);
+}
+
+#[test]
+fn seed_sqlite_format() {
+    let config = from_yaml_str("backend: sqlite\ndb_path: /data/models.db\necho: true\n").unwrap();
+    assert_eq!(config.metadata.url.expose(), "sqlite:///data/models.db");
+    assert!(config.metadata.echo);
+}
+
+#[test]
+fn seed_faiss_preset_puts_metadata_beside_the_index() {
+    let config = from_yaml_str(
+        "backend: faiss\nindex_path: ./idx\ndimension: 384\nindex_type: ivfpq\nnlist: 256\nnprobe: 16\nm: 48\nnbits: 8\n",
+    )
+    .unwrap();
+    assert_eq!(config.metadata.url.expose(), "sqlite://./idx/metadata.db");
+    let Some(VectorConfig::Faiss(faiss)) = config.vectors else { panic!("faiss expected") };
+    assert_eq!(faiss.path, std::path::Path::new("./idx"));
+    assert_eq!((faiss.index_type, faiss.nlist, faiss.nprobe, faiss.m, faiss.nbits), (IndexType::IvfPq, Some(256), Some(16), Some(48), Some(8)));
+}
+
+#[test]
+fn seed_chromadb_preset() {
+    let config = from_yaml_str("backend: chromadb\npersist_directory: ./chroma\nport: 8123\n").unwrap();
+    assert_eq!(config.metadata.url.expose(), "sqlite://./chroma/metadata.db");
+    let Some(VectorConfig::Chroma(chroma)) = config.vectors else { panic!("chroma expected") };
+    assert_eq!(chroma.url.expose(), "http://127.0.0.1:8123");
+}
+
+#[test]
+fn seed_server_keys_compose_a_url_with_the_password_escaped() {
+    let config = from_yaml_str(
+        "backend: postgresql\nhost: db.internal\nport: 6543\ndatabase: ml\nuser: aimdb\npassword: 'p@ss/w:rd'\n",
+    )
+    .unwrap();
+    assert_eq!(config.metadata.url.expose(), "postgres://aimdb:p%40ss%2Fw%3Ard@db.internal:6543/ml");
+    let redis = from_yaml_str("backend: redis\nport: 6380\ndatabase: '2'\n").unwrap();
+    assert_eq!(redis.metadata.url.expose(), "redis://127.0.0.1:6380/2");
+    let mongo = from_yaml_str("backend: mongodb\nconnection_string: mongodb://h:1/x\n").unwrap();
+    assert_eq!(mongo.metadata.url.expose(), "mongodb://h:1/x");
+    config_error(from_yaml_str("backend: redis\ndatabase: models\n"));
+}
+
+#[test]
+fn composed_format() {
+    let config = from_yaml_str(
+        "metadata:\n  url: mysql://u:secret@127.0.0.1/aimdb\n  pool_size: 3\n\
+         vectors:\n  kind: faiss\n  path: /var/aimdb/index\n  index_type: flat\n\
+         embedding:\n  model: hash\n  device: auto\n  normalize: false\n",
+    )
+    .unwrap();
+    assert_eq!(config.metadata.pool_size, Some(3));
+    assert_eq!(config.embedding.device, EmbeddingDevice::Auto);
+    assert!(!config.embedding.normalize);
+    assert!(matches!(config.vectors, Some(VectorConfig::Faiss(ref f)) if f.index_type == IndexType::Flat));
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let message = config_error(from_yaml_str("backend: sqlite\ndb_pth: x.db\n"));
+    assert!(message.contains("db_pth"), "{message}");
+    let message = config_error(from_yaml_str("metadata:\n  url: sqlite://x\n  colour: blue\n"));
+    assert!(message.contains("colour"), "{message}");
+    let message = config_error(from_yaml_str("metadata:\n  url: sqlite://x\nembedding:\n  modle: hash\n"));
+    assert!(message.contains("modle"), "{message}");
+}
+
+#[test]
+fn bad_values_are_named() {
+    let message = config_error(from_yaml_str("backend: oracle\n"));
+    assert!(message.contains("backend") && message.contains("oracle"), "{message}");
+    let message = config_error(from_yaml_str("backend: faiss\ndimension: 768\n"));
+    assert!(message.contains("dimension"), "{message}");
+    let message = config_error(from_yaml_str("metadata:\n  url: sqlite://x\nbackend: sqlite\n"));
+    assert!(message.contains("backend"), "{message}");
+    let message = config_error(from_yaml_str("backend: faiss\nindex_type: hnsw\n"));
+    assert!(message.contains("hnsw") || message.contains("index_type"), "{message}");
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("AIMDB_DATABASE_URL", "sqlite:///tmp/other.db"),
+        ("EMBEDDING_MODEL_NAME", "sentence-transformers/all-MiniLM-L6-v2"),
+        ("EMBEDDING_DEVICE", "CUDA"),
+        ("EMBEDDING_NORMALIZE", "false"),
+        ("EMBEDDING_STRICT", "1"),
+        ("AIMDB_INDEX_PATH", "/srv/index"),
+    ]);
+    let config = apply_env(from_yaml_str("backend: sqlite\n").unwrap(), |k| env.get(k).map(|v| v.to_string())).unwrap();
+    assert_eq!(config.metadata.url.expose(), "sqlite:///tmp/other.db");
+    assert_eq!(config.embedding.model, "sentence-transformers/all-MiniLM-L6-v2");
+    assert_eq!(config.embedding.device, EmbeddingDevice::Cuda);
+    assert!(!config.embedding.normalize && config.embedding.strict);
+    assert!(matches!(config.vectors, Some(VectorConfig::Faiss(ref f)) if f.path == std::path::Path::new("/srv/index")));
+
+    let bad = apply_env(AimdbConfig::from_url("memory://"), |k| (k == "EMBEDDING_DEVICE").then(|| "tpu".to_owned()));
+    assert!(config_error(bad).contains("EMBEDDING_DEVICE"));
+    let bad = apply_env(AimdbConfig::from_url("memory://"), |k| (k == "EMBEDDING_NORMALIZE").then(|| "maybe".to_owned()));
+    assert!(config_error(bad).contains("EMBEDDING_NORMALIZE"));
+}
+
+#[test]
+fn secrets_are_never_printed() {
+    let config = from_yaml_str("backend: postgresql\nuser: u\npassword: hunter2\n").unwrap();
+    let debug = format!("{config:?}");
+    let display = config.metadata.url.to_string();
+    let yaml_back = serde_json::to_string(&config).unwrap();
+    for shown in [&debug, &display, &yaml_back] {
+        assert!(!shown.contains("hunter2"), "password leaked: {shown}");
+    }
+    assert!(display.contains("***"));
+    assert!(config.metadata.url.expose().contains("hunter2"), "the driver still gets it");
+    let odd = aimdb_core::config::ConnectionUrl::new("weird://user:hunter2@[not a url");
+    assert!(!format!("{odd:?}").contains("hunter2"));
+}
+
+#[test]
+fn reads_files_and_names_them_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("aimdb.yaml");
+    std::fs::write(&path, "backend: memory\n").unwrap();
+    assert_eq!(from_yaml_file(&path).unwrap().metadata.url.expose(), "memory://");
+    std::fs::write(&path, "backend: [unclosed\n").unwrap();
+    assert!(config_error(from_yaml_file(&path)).contains("aimdb.yaml"));
+    assert!(config_error(from_yaml_file(dir.path().join("missing.yaml"))).contains("missing.yaml"));
+    assert_eq!(cfg::DEFAULT_DB_PATH, "aimdb.db");
+}
+
+#[tokio::test]
+async fn backends_not_compiled_in_are_clear_errors() {
+    for (url, feature) in [
+        ("postgres://u@127.0.0.1/x", "postgres"),
+        ("mysql://u@127.0.0.1/x", "mysql"),
+        ("redis://127.0.0.1", "redis"),
+        ("mongodb://127.0.0.1", "mongodb"),
+    ] {
+        let message = config_error(aimdb::create_ai_database(AimdbConfig::from_url(url)).await.map(|db| db.config().clone()));
+        assert!(message.contains(feature) && message.contains("not compiled"), "{message}");
+    }
+    let message = config_error(aimdb::create_ai_database(AimdbConfig::from_url("oracle://x")).await.map(|db| db.config().clone()));
+    assert!(message.contains("oracle"), "{message}");
+}

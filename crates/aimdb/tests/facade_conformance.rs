@@ -1,0 +1,30 @@
+//! `AiDatabase` itself passes the conformance suite: created from configuration,
+//! over SQLite (file, reopened through `create_ai_database`) and over memory.
+
+use std::sync::Arc;
+
+use aimdb::{AimdbConfig, MetadataStore, create_ai_database};
+use aimdb_testkit::StoreHarness;
+
+struct Facade {
+    dir: tempfile::TempDir,
+}
+
+#[async_trait::async_trait]
+impl StoreHarness for Facade {
+    async fn open(&self) -> Arc<dyn MetadataStore> {
+        let config = AimdbConfig::sqlite(self.dir.path().join("nested/dir/aimdb.db"));
+        Arc::new(create_ai_database(config).await.expect("open"))
+    }
+}
+
+aimdb_testkit::metadata_store_suite!(async { Some(Facade { dir: tempfile::tempdir().unwrap() }) });
+
+#[tokio::test]
+async fn statistics_name_the_backend() {
+    let db = create_ai_database(AimdbConfig::from_url("memory://")).await.unwrap();
+    let stats = db.get_statistics().await.unwrap();
+    assert_eq!((stats.backend.as_str(), stats.counts.models), ("memory", 0));
+    let json = serde_json::to_value(&stats).unwrap();
+    assert_eq!(json["models"], 0, "counts are flattened: {json}");
+}
