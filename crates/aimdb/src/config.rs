@@ -31,8 +31,8 @@
 use std::path::{Path, PathBuf};
 
 use aimdb_core::config::{
-    AimdbConfig, ChromaConfig, ConnectionUrl, EmbeddingConfig, FaissConfig, IndexType,
-    MetadataConfig, VectorConfig,
+    AimdbConfig, ChromaConfig, ConnectionUrl, EmbeddingConfig, FaissConfig, IndexType, MetadataConfig,
+    VectorConfig,
 };
 use aimdb_core::{Error, Result};
 use serde::Deserialize;
@@ -197,7 +197,11 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
                 seed.join(", ")
             )));
         }
-        return Ok(AimdbConfig { metadata, vectors: file.vectors, embedding: file.embedding.unwrap_or_default() });
+        return Ok(AimdbConfig {
+            metadata,
+            vectors: file.vectors,
+            embedding: file.embedding.unwrap_or_default(),
+        });
     }
     if file.vectors.is_some() {
         return Err(Error::config("`vectors:` needs a `metadata:` section beside it"));
@@ -256,7 +260,11 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
         }
     };
     Ok(AimdbConfig {
-        metadata: MetadataConfig { url: ConnectionUrl::new(url), echo: file.echo.unwrap_or(false), pool_size: file.pool_size },
+        metadata: MetadataConfig {
+            url: ConnectionUrl::new(url),
+            echo: file.echo.unwrap_or(false),
+            pool_size: file.pool_size,
+        },
         vectors,
         embedding,
     })

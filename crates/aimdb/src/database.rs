@@ -5,11 +5,10 @@ use std::sync::Arc;
 
 use aimdb_core::config::AimdbConfig;
 use aimdb_core::{
-    Dataset, DatasetId, Experiment, ExperimentId, ExperimentRun, ExperimentRunDetail,
-    MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset,
-    NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
-    NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics,
-    TrainingRun, TrainingRunId, TrainingRunUpdate,
+    Dataset, DatasetId, Experiment, ExperimentId, ExperimentRun, ExperimentRunDetail, MetadataStore, Metric,
+    Model, ModelId, ModelVersion, ModelVersionId, NewDataset, NewExperiment, NewExperimentRun, NewMetric,
+    NewModel, NewModelVersion, NewPrediction, NewTrainingRun, Page, Prediction, PredictionId, Result,
+    StoreInfo, StoreStatistics, TrainingRun, TrainingRunId, TrainingRunUpdate,
 };
 use async_trait::async_trait;
 use serde::Serialize;

@@ -43,8 +43,8 @@ pub use open::create_ai_database;
 pub mod prelude {
     pub use crate::{AiDatabase, AimdbConfig, MetadataStore, create_ai_database};
     pub use aimdb_core::{
-        Error, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel,
-        NewModelVersion, NewPrediction, NewTrainingRun, Page, TrainingRunUpdate,
+        Error, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion,
+        NewPrediction, NewTrainingRun, Page, TrainingRunUpdate,
     };
 }
 

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use aimdb::config::{apply_env, from_yaml_file, from_yaml_str};
 use aimdb::config as cfg;
+use aimdb::config::{apply_env, from_yaml_file, from_yaml_str};
 use aimdb::{AimdbConfig, Error};
 use aimdb_core::config::{EmbeddingDevice, IndexType, VectorConfig};
 
@@ -39,7 +39,10 @@ fn seed_faiss_preset_puts_metadata_beside_the_index() {
     assert_eq!(config.metadata.url.expose(), "sqlite://./idx/metadata.db");
     let Some(VectorConfig::Faiss(faiss)) = config.vectors else { panic!("faiss expected") };
     assert_eq!(faiss.path, std::path::Path::new("./idx"));
-    assert_eq!((faiss.index_type, faiss.nlist, faiss.nprobe, faiss.m, faiss.nbits), (IndexType::IvfPq, Some(256), Some(16), Some(48), Some(8)));
+    assert_eq!(
+        (faiss.index_type, faiss.nlist, faiss.nprobe, faiss.m, faiss.nbits),
+        (IndexType::IvfPq, Some(256), Some(16), Some(48), Some(8))
+    );
 }
 
 #[test]
@@ -110,16 +113,24 @@ fn environment_overrides_the_file() {
         ("EMBEDDING_STRICT", "1"),
         ("AIMDB_INDEX_PATH", "/srv/index"),
     ]);
-    let config = apply_env(from_yaml_str("backend: sqlite\n").unwrap(), |k| env.get(k).map(|v| v.to_string())).unwrap();
+    let config =
+        apply_env(from_yaml_str("backend: sqlite\n").unwrap(), |k| env.get(k).map(|v| v.to_string()))
+            .unwrap();
     assert_eq!(config.metadata.url.expose(), "sqlite:///tmp/other.db");
     assert_eq!(config.embedding.model, "sentence-transformers/all-MiniLM-L6-v2");
     assert_eq!(config.embedding.device, EmbeddingDevice::Cuda);
     assert!(!config.embedding.normalize && config.embedding.strict);
-    assert!(matches!(config.vectors, Some(VectorConfig::Faiss(ref f)) if f.path == std::path::Path::new("/srv/index")));
+    assert!(
+        matches!(config.vectors, Some(VectorConfig::Faiss(ref f)) if f.path == std::path::Path::new("/srv/index"))
+    );
 
-    let bad = apply_env(AimdbConfig::from_url("memory://"), |k| (k == "EMBEDDING_DEVICE").then(|| "tpu".to_owned()));
+    let bad = apply_env(AimdbConfig::from_url("memory://"), |k| {
+        (k == "EMBEDDING_DEVICE").then(|| "tpu".to_owned())
+    });
     assert!(config_error(bad).contains("EMBEDDING_DEVICE"));
-    let bad = apply_env(AimdbConfig::from_url("memory://"), |k| (k == "EMBEDDING_NORMALIZE").then(|| "maybe".to_owned()));
+    let bad = apply_env(AimdbConfig::from_url("memory://"), |k| {
+        (k == "EMBEDDING_NORMALIZE").then(|| "maybe".to_owned())
+    });
     assert!(config_error(bad).contains("EMBEDDING_NORMALIZE"));
 }
 
@@ -158,9 +169,13 @@ async fn backends_not_compiled_in_are_clear_errors() {
         ("redis://127.0.0.1", "redis"),
         ("mongodb://127.0.0.1", "mongodb"),
     ] {
-        let message = config_error(aimdb::create_ai_database(AimdbConfig::from_url(url)).await.map(|db| db.config().clone()));
+        let message = config_error(
+            aimdb::create_ai_database(AimdbConfig::from_url(url)).await.map(|db| db.config().clone()),
+        );
         assert!(message.contains(feature) && message.contains("not compiled"), "{message}");
     }
-    let message = config_error(aimdb::create_ai_database(AimdbConfig::from_url("oracle://x")).await.map(|db| db.config().clone()));
+    let message = config_error(
+        aimdb::create_ai_database(AimdbConfig::from_url("oracle://x")).await.map(|db| db.config().clone()),
+    );
     assert!(message.contains("oracle"), "{message}");
 }

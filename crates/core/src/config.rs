@@ -192,7 +192,14 @@ pub struct FaissConfig {
 impl FaissConfig {
     /// An `auto` index in `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        FaissConfig { path: path.into(), index_type: IndexType::Auto, nlist: None, nprobe: None, m: None, nbits: None }
+        FaissConfig {
+            path: path.into(),
+            index_type: IndexType::Auto,
+            nlist: None,
+            nprobe: None,
+            m: None,
+            nbits: None,
+        }
     }
 }
 
@@ -231,7 +238,11 @@ pub struct AimdbConfig {
 impl AimdbConfig {
     /// A store at `url` (scheme picks the backend), no index, default embedder.
     pub fn from_url(url: impl Into<String>) -> Self {
-        AimdbConfig { metadata: MetadataConfig::new(url), vectors: None, embedding: EmbeddingConfig::default() }
+        AimdbConfig {
+            metadata: MetadataConfig::new(url),
+            vectors: None,
+            embedding: EmbeddingConfig::default(),
+        }
     }
 
     /// A SQLite file at `path`.

@@ -37,15 +37,15 @@ mod vector;
 
 pub use embed::{Embedder, EmbedderIdentity};
 pub use entity::{
-    Dataset, Experiment, ExperimentRun, ExperimentRunDetail, Hyperparameter, Metric, Model,
-    ModelVersion, Prediction, StoreStatistics, TrainingRun,
+    Dataset, Experiment, ExperimentRun, ExperimentRunDetail, Hyperparameter, Metric, Model, ModelVersion,
+    Prediction, StoreStatistics, TrainingRun,
 };
 pub use error::{BoxError, Entity, Error, Result};
 pub use ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
 pub use memory::{MemoryStore, URL_SCHEMES as MEMORY_URL_SCHEMES};
 pub use request::{
-    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion,
-    NewPrediction, NewTrainingRun, Page, TrainingRunUpdate,
+    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
+    NewTrainingRun, Page, TrainingRunUpdate,
 };
 pub use store::{Capabilities, MetadataStore, StoreInfo};
 pub use time::Timestamp;

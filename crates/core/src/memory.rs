@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::entity::{
-    Dataset, Experiment, ExperimentRun, ExperimentRunDetail, Metric, Model, ModelVersion,
-    Prediction, StoreStatistics, TrainingRun,
+    Dataset, Experiment, ExperimentRun, ExperimentRunDetail, Metric, Model, ModelVersion, Prediction,
+    StoreStatistics, TrainingRun,
 };
 use crate::error::{Entity, Error, Result};
 use crate::ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
@@ -92,10 +92,7 @@ impl MemoryStore {
 
 fn page<T: Clone>(map: &BTreeMap<i64, T>, page: Page) -> Vec<T> {
     let start = page.after.map_or(i64::MIN, |a| a.saturating_add(1));
-    map.range(start..)
-        .take(page.limit.map_or(usize::MAX, |l| l as usize))
-        .map(|(_, v)| v.clone())
-        .collect()
+    map.range(start..).take(page.limit.map_or(usize::MAX, |l| l as usize)).map(|(_, v)| v.clone()).collect()
 }
 
 #[async_trait]
@@ -122,7 +119,11 @@ impl MetadataStore for MemoryStore {
 
     async fn get_model_by_name(&self, name: &str) -> Result<Model> {
         let s = self.state();
-        s.models.values().find(|m| m.name == name).cloned().ok_or_else(|| Error::not_found(Entity::Model, name))
+        s.models
+            .values()
+            .find(|m| m.name == name)
+            .cloned()
+            .ok_or_else(|| Error::not_found(Entity::Model, name))
     }
 
     async fn list_models(&self, p: Page) -> Result<Vec<Model>> {
@@ -153,7 +154,7 @@ impl MetadataStore for MemoryStore {
         let s = self.state();
         s.model(model_id)?;
         let mut versions: Vec<_> = s.versions.values().filter(|v| v.model_id == model_id).cloned().collect();
-        versions.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        versions.sort_by_key(|v| std::cmp::Reverse((v.created_at, v.id)));
         Ok(versions)
     }
 
@@ -175,7 +176,11 @@ impl MetadataStore for MemoryStore {
 
     async fn get_dataset_by_name(&self, name: &str) -> Result<Dataset> {
         let s = self.state();
-        s.datasets.values().find(|d| d.name == name).cloned().ok_or_else(|| Error::not_found(Entity::Dataset, name))
+        s.datasets
+            .values()
+            .find(|d| d.name == name)
+            .cloned()
+            .ok_or_else(|| Error::not_found(Entity::Dataset, name))
     }
 
     async fn list_datasets(&self, p: Page) -> Result<Vec<Dataset>> {
@@ -331,8 +336,9 @@ impl MetadataStore for MemoryStore {
     async fn get_predictions(&self, version: ModelVersionId, limit: u32) -> Result<Vec<Prediction>> {
         let s = self.state();
         s.version(version)?;
-        let mut found: Vec<_> = s.predictions.values().filter(|p| p.model_version_id == version).cloned().collect();
-        found.sort_by(|a, b| (b.timestamp, b.id).cmp(&(a.timestamp, a.id)));
+        let mut found: Vec<_> =
+            s.predictions.values().filter(|p| p.model_version_id == version).cloned().collect();
+        found.sort_by_key(|p| std::cmp::Reverse((p.timestamp, p.id)));
         found.truncate(limit as usize);
         Ok(found)
     }

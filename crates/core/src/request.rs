@@ -726,8 +726,5 @@ impl NewPrediction {
 
 /// Validates a batch of predictions, naming the failing item as `predictions[i].field`.
 pub fn validate_predictions(predictions: &[NewPrediction]) -> Result<()> {
-    predictions
-        .iter()
-        .enumerate()
-        .try_for_each(|(i, p)| p.validate_in(&format!("predictions[{i}]."))) 
+    predictions.iter().enumerate().try_for_each(|(i, p)| p.validate_in(&format!("predictions[{i}].")))
 }

@@ -7,14 +7,14 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::entity::{
-    Dataset, Experiment, ExperimentRun, ExperimentRunDetail, Metric, Model, ModelVersion,
-    Prediction, StoreStatistics, TrainingRun,
+    Dataset, Experiment, ExperimentRun, ExperimentRunDetail, Metric, Model, ModelVersion, Prediction,
+    StoreStatistics, TrainingRun,
 };
 use crate::error::Result;
 use crate::ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
 use crate::request::{
-    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion,
-    NewPrediction, NewTrainingRun, Page, TrainingRunUpdate,
+    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
+    NewTrainingRun, Page, TrainingRunUpdate,
 };
 
 /// What a store can do; conformance tests branch on it.
@@ -98,20 +98,12 @@ pub trait MetadataStore: Send + Sync + Debug {
     /// Starts a training run.
     async fn create_training_run(&self, run: NewTrainingRun) -> Result<TrainingRun>;
     /// Changes only the fields set in `update`; returns the run after the change.
-    async fn update_training_run(
-        &self,
-        id: TrainingRunId,
-        update: TrainingRunUpdate,
-    ) -> Result<TrainingRun>;
+    async fn update_training_run(&self, id: TrainingRunId, update: TrainingRunUpdate) -> Result<TrainingRun>;
     /// A training run by id.
     async fn get_training_run(&self, id: TrainingRunId) -> Result<TrainingRun>;
 
     /// Logs hyperparameters; a name logged again is overwritten.
-    async fn log_hyperparameters(
-        &self,
-        run: TrainingRunId,
-        params: BTreeMap<String, Value>,
-    ) -> Result<()>;
+    async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()>;
     /// The hyperparameters of a run, JSON types preserved.
     async fn get_hyperparameters(&self, run: TrainingRunId) -> Result<BTreeMap<String, Value>>;
 

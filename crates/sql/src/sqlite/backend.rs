@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use aimdb_core::request::{self, validate_metrics, validate_predictions};
 use aimdb_core::{
     Capabilities, Dataset, DatasetId, Entity, Error, Experiment, ExperimentId, ExperimentRun,
-    ExperimentRunDetail, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId,
-    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion,
-    NewPrediction, NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo,
-    StoreStatistics, TrainingRun, TrainingRunId, TrainingRunUpdate, time,
+    ExperimentRunDetail, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset,
+    NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
+    Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TrainingRun, TrainingRunId,
+    TrainingRunUpdate, time,
 };
 use async_trait::async_trait;
 use serde_json::Value;
@@ -16,6 +16,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
+use super::bulk;
 use super::config::{SqliteConfig, Target};
 use super::rows::{self, *};
 use crate::codec::{count, json_text, opt_json_text, parse_json};
@@ -70,9 +71,8 @@ impl SqliteStore {
                     .connect_with(options.clone())
                     .await
                     .map_err(unavailable)?;
-                let reader = SqlitePoolOptions::new()
-                    .max_connections(config.readers)
-                    .connect_lazy_with(options);
+                let reader =
+                    SqlitePoolOptions::new().max_connections(config.readers).connect_lazy_with(options);
                 (writer, reader)
             }
         };
@@ -117,7 +117,12 @@ async fn commit(tx: Transaction<'static, Sqlite>) -> Result<()> {
     tx.commit().await.map_err(|e| db("commit", e))
 }
 
-fn one<T>(row: Option<SqliteRow>, decode: fn(&SqliteRow) -> Result<T>, entity: Entity, key: impl std::fmt::Display) -> Result<T> {
+fn one<T>(
+    row: Option<SqliteRow>,
+    decode: fn(&SqliteRow) -> Result<T>,
+    entity: Entity,
+    key: impl std::fmt::Display,
+) -> Result<T> {
     row.map_or_else(|| Err(Error::not_found(entity, key)), |r| decode(&r))
 }
 
@@ -178,12 +183,16 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn list_models(&self, page: Page) -> Result<Vec<Model>> {
-        let found = sqlx::query(concat!("SELECT ", model_columns!(), " FROM models WHERE id > ? ORDER BY id LIMIT ?"))
-            .bind(page.after.unwrap_or(0))
-            .bind(page.sql_limit())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(|e| db("list models", e))?;
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            model_columns!(),
+            " FROM models WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(page.sql_limit())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| db("list models", e))?;
         all(found, rows::model)
     }
 
@@ -220,7 +229,8 @@ impl MetadataStore for SqliteStore {
         let mut conn = self.reader.acquire().await.map_err(|e| db("get model versions", e))?;
         require(&mut conn, Entity::Model, model_id.0).await?;
         let found = sqlx::query(concat!(
-            "SELECT ", version_columns!(),
+            "SELECT ",
+            version_columns!(),
             " FROM model_versions WHERE model_id = ? ORDER BY created_at DESC, id DESC"
         ))
         .bind(model_id.0)
@@ -271,12 +281,16 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn list_datasets(&self, page: Page) -> Result<Vec<Dataset>> {
-        let found = sqlx::query(concat!("SELECT ", dataset_columns!(), " FROM datasets WHERE id > ? ORDER BY id LIMIT ?"))
-            .bind(page.after.unwrap_or(0))
-            .bind(page.sql_limit())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(|e| db("list datasets", e))?;
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            dataset_columns!(),
+            " FROM datasets WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(page.sql_limit())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| db("list datasets", e))?;
         all(found, rows::dataset)
     }
 
@@ -425,20 +439,16 @@ impl MetadataStore for SqliteStore {
     async fn get_metrics(&self, run: TrainingRunId, name: Option<&str>) -> Result<Vec<Metric>> {
         let mut conn = self.reader.acquire().await.map_err(|e| db("get metrics", e))?;
         require(&mut conn, Entity::TrainingRun, run.0).await?;
-        let query = match name {
-            None => sqlx::query(concat!(
-                "SELECT ", metric_columns!(), " FROM metrics WHERE training_run_id = ? ORDER BY id"
-            ))
-            .bind(run.0),
-            Some(name) => sqlx::query(concat!(
-                "SELECT ", metric_columns!(),
-                " FROM metrics WHERE training_run_id = ? AND metric_name = ? ORDER BY id"
-            ))
-            .bind(run.0)
-            .bind(name),
-        };
-        let found = query.fetch_all(&mut *conn).await.map_err(|e| db("get metrics", e))?;
-        all(found, |row| rows::metric(run, row))
+        let mut handle = conn.lock_handle().await.map_err(|e| db("get metrics", e))?;
+        let raw = handle.as_raw_handle();
+        // The read is synchronous SQLite work (~20 ms for 100k points): tell a
+        // multi-threaded runtime so other tasks move off this thread meanwhile.
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| bulk::read_metrics(raw, run, name))
+            }
+            _ => bulk::read_metrics(raw, run, name),
+        }
     }
 
     async fn create_experiment(&self, e: NewExperiment) -> Result<Experiment> {
@@ -510,9 +520,11 @@ impl MetadataStore for SqliteStore {
     async fn log_prediction(&self, p: NewPrediction) -> Result<Prediction> {
         p.validate()?;
         let prediction = p.into_prediction(PredictionId(0), time::now());
-        let id = insert_prediction(&self.writer, &prediction)
-            .await
-            .map_err(write(Entity::Prediction, "", Some((Entity::ModelVersion, prediction.model_version_id.0))))?;
+        let id = insert_prediction(&self.writer, &prediction).await.map_err(write(
+            Entity::Prediction,
+            "",
+            Some((Entity::ModelVersion, prediction.model_version_id.0)),
+        ))?;
         Ok(Prediction { id: PredictionId(id), ..prediction })
     }
 
@@ -550,7 +562,8 @@ impl MetadataStore for SqliteStore {
         let mut conn = self.reader.acquire().await.map_err(|e| db("get predictions", e))?;
         require(&mut conn, Entity::ModelVersion, version.0).await?;
         let found = sqlx::query(concat!(
-            "SELECT ", prediction_columns!(),
+            "SELECT ",
+            prediction_columns!(),
             " FROM predictions WHERE model_version_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?"
         ))
         .bind(version.0)
@@ -563,7 +576,9 @@ impl MetadataStore for SqliteStore {
 
     async fn list_predictions(&self, page: Page) -> Result<Vec<Prediction>> {
         let found = sqlx::query(concat!(
-            "SELECT ", prediction_columns!(), " FROM predictions WHERE id > ? ORDER BY id LIMIT ?"
+            "SELECT ",
+            prediction_columns!(),
+            " FROM predictions WHERE id > ? ORDER BY id LIMIT ?"
         ))
         .bind(page.after.unwrap_or(0))
         .bind(page.sql_limit())

@@ -15,6 +15,9 @@ pub const URL_SCHEMES: &[&str] = &["sqlite"];
 /// Readers opened when no pool size is given.
 const DEFAULT_READERS: u32 = 4;
 
+/// Rows sqlx may buffer between its SQLite worker thread and the reading task.
+const ROW_BUFFER: usize = 4_096;
+
 /// How long a writer waits on a lock held by another process before `Unavailable`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -112,14 +115,18 @@ impl SqliteConfig {
                 // application crashes and loses at most the last commits on power loss.
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal),
-            Target::Memory => SqliteConnectOptions::from_str("sqlite::memory:")
-                .map_err(|e| Error::Config { message: "sqlite memory options".into(), source: Some(e.into()) })?,
+            Target::Memory => SqliteConnectOptions::from_str("sqlite::memory:").map_err(|e| {
+                Error::Config { message: "sqlite memory options".into(), source: Some(e.into()) }
+            })?,
         };
         let options = options
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
+            // Rows cross from sqlx's worker thread in a channel; a deep buffer lets the
+            // worker run ahead instead of handing over row by row (get_metrics of 100k).
+            .row_buffer_size(ROW_BUFFER)
             .optimize_on_close(true, None);
         Ok(if self.echo {
             options.log_statements(log::LevelFilter::Info)

@@ -1,6 +1,7 @@
 //! SQLite: the embedded default store.
 
 mod backend;
+mod bulk;
 mod config;
 mod rows;
 

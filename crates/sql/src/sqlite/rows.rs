@@ -2,8 +2,7 @@
 //! order of the `*_columns!()` lists, which keeps the hot metric read cheap.
 
 use aimdb_core::{
-    Dataset, Experiment, ExperimentRunDetail, Metric, Model, ModelVersion, Prediction, Result,
-    TrainingRun, TrainingRunId,
+    Dataset, Experiment, ExperimentRunDetail, Model, ModelVersion, Prediction, Result, TrainingRun,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Row, Sqlite, Type};
@@ -38,12 +37,6 @@ macro_rules! run_columns {
     };
 }
 pub(crate) use run_columns;
-macro_rules! metric_columns {
-    () => {
-        "metric_name, metric_value, epoch, step, split, timestamp"
-    };
-}
-pub(crate) use metric_columns;
 macro_rules! experiment_columns {
     () => {
         "id, name, description, hypothesis, status, created_at, completed_at, results"
@@ -117,18 +110,6 @@ pub(crate) fn run(row: &SqliteRow) -> Result<TrainingRun> {
         final_loss: get(row, 8)?,
         best_metric_value: get(row, 9)?,
         artifacts: parse_opt_json("artifacts", get(row, 10)?)?,
-    })
-}
-
-pub(crate) fn metric(run: TrainingRunId, row: &SqliteRow) -> Result<Metric> {
-    Ok(Metric {
-        training_run_id: run,
-        metric_name: get(row, 0)?,
-        metric_value: get(row, 1)?,
-        epoch: get(row, 2)?,
-        step: get(row, 3)?,
-        split: get(row, 4)?,
-        timestamp: micros("timestamp", get(row, 5)?)?,
     })
 }
 

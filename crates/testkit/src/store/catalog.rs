@@ -1,8 +1,6 @@
 //! Models, versions and datasets: round trips, lookups, uniqueness, validation, paging.
 
-use aimdb_core::{
-    Entity, NewDataset, NewExperiment, NewModel, NewModelVersion, Page, time,
-};
+use aimdb_core::{Entity, NewDataset, NewExperiment, NewModel, NewModelVersion, Page, time};
 use serde_json::json;
 
 use crate::{StoreHarness, expect_already_exists, expect_invalid, expect_not_found};
@@ -61,10 +59,7 @@ pub async fn duplicate_names(h: &dyn StoreHarness) {
     store.create_dataset(NewDataset::new("imagenet")).await.unwrap();
     expect_already_exists(store.create_dataset(NewDataset::new("imagenet")).await, Entity::Dataset);
     store.create_experiment(NewExperiment::new("lr-sweep")).await.unwrap();
-    expect_already_exists(
-        store.create_experiment(NewExperiment::new("lr-sweep")).await,
-        Entity::Experiment,
-    );
+    expect_already_exists(store.create_experiment(NewExperiment::new("lr-sweep")).await, Entity::Experiment);
     let stats = store.statistics().await.unwrap();
     assert_eq!((stats.models, stats.datasets, stats.experiments), (1, 1, 1));
     // A model and a dataset may share a name: uniqueness is per entity.
@@ -78,19 +73,13 @@ pub async fn invalid_input_names_field(h: &dyn StoreHarness) {
     expect_invalid(store.create_model(NewModel::new("   ")).await, "name");
     expect_invalid(store.create_model(NewModel::new("a".repeat(256))).await, "name");
     expect_invalid(store.create_model(NewModel::new("nul\0byte")).await, "name");
-    expect_invalid(
-        store.create_model(NewModel::new("ok").with_description("bad\0")).await,
-        "description",
-    );
+    expect_invalid(store.create_model(NewModel::new("ok").with_description("bad\0")).await, "description");
     expect_invalid(
         store.create_model(NewModel::new("ok").with_input_shape(json!({"k": "v\0"}))).await,
         "input_shape",
     );
     expect_invalid(store.create_dataset(NewDataset::new("d").with_size_bytes(-1)).await, "size_bytes");
-    expect_invalid(
-        store.create_dataset(NewDataset::new("d").with_num_samples(-5)).await,
-        "num_samples",
-    );
+    expect_invalid(store.create_dataset(NewDataset::new("d").with_num_samples(-5)).await, "num_samples");
     expect_invalid(store.create_experiment(NewExperiment::new("")).await, "name");
     let model = store.create_model(NewModel::new("a".repeat(255))).await.unwrap();
     expect_invalid(store.create_model_version(NewModelVersion::new(model.id, "")).await, "version");
@@ -142,10 +131,8 @@ pub async fn model_versions(h: &dyn StoreHarness) {
         .unwrap();
     assert_eq!(v1.status, "active");
     assert_eq!(v1.model_id, a.id);
-    let v2 = store
-        .create_model_version(NewModelVersion::new(a.id, "2.0").with_status("staging"))
-        .await
-        .unwrap();
+    let v2 =
+        store.create_model_version(NewModelVersion::new(a.id, "2.0").with_status("staging")).await.unwrap();
     let v3 = store.create_model_version(NewModelVersion::new(a.id, "3.0")).await.unwrap();
     // The same label on another model is fine.
     store.create_model_version(NewModelVersion::new(b.id, "1.0")).await.unwrap();

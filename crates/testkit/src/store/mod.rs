@@ -20,9 +20,7 @@ pub use usage::{prediction_batch_is_atomic, predictions};
 
 use std::sync::Arc;
 
-use aimdb_core::{
-    MetadataStore, ModelVersion, NewModel, NewModelVersion, NewTrainingRun, TrainingRun,
-};
+use aimdb_core::{MetadataStore, ModelVersion, NewModel, NewModelVersion, NewTrainingRun, TrainingRun};
 
 /// A model `name` with one version `1.0` and one training run of it.
 pub(crate) async fn model_with_run(
@@ -30,10 +28,8 @@ pub(crate) async fn model_with_run(
     name: &str,
 ) -> (ModelVersion, TrainingRun) {
     let model = store.create_model(NewModel::new(name)).await.expect("create model");
-    let version = store
-        .create_model_version(NewModelVersion::new(model.id, "1.0"))
-        .await
-        .expect("create version");
+    let version =
+        store.create_model_version(NewModelVersion::new(model.id, "1.0")).await.expect("create version");
     let run = store.create_training_run(NewTrainingRun::new(version.id)).await.expect("create run");
     (version, run)
 }

@@ -62,7 +62,11 @@ fn input() -> impl Strategy<Value = Input> {
         name,
         proptest::option::of(text(200)),
         proptest::option::of(json()),
-        proptest::collection::btree_map(text(20).prop_filter("not blank", |s| !s.trim().is_empty()), json(), 0..6),
+        proptest::collection::btree_map(
+            text(20).prop_filter("not blank", |s| !s.trim().is_empty()),
+            json(),
+            0..6,
+        ),
         proptest::collection::vec(metric, 0..20),
         (json(), json(), proptest::option::of(finite()), proptest::option::of(json())),
     )
@@ -99,7 +103,8 @@ async fn round_trip(store: &Arc<dyn MetadataStore>, case: usize, input: Input) -
         .metrics
         .iter()
         .map(|(n, v, step, micros)| {
-            let mut m = NewMetric::new(n.clone(), *v).with_timestamp(time::from_micros(*micros).expect("in range"));
+            let mut m =
+                NewMetric::new(n.clone(), *v).with_timestamp(time::from_micros(*micros).expect("in range"));
             if let Some(step) = step {
                 m = m.with_step(*step);
             }

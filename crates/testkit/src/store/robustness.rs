@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aimdb_core::{
-    MetadataStore, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel,
-    NewModelVersion, NewPrediction, NewTrainingRun, Page, TrainingRunUpdate,
+    MetadataStore, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion,
+    NewPrediction, NewTrainingRun, Page, TrainingRunUpdate,
 };
 use futures::future::try_join_all;
 use serde_json::{Value, json};
@@ -49,7 +49,8 @@ fn payload(bytes: usize) -> Value {
     // A realistic large document: many keys, nested arrays, escaped text.
     let item = json!({"token": "\"quoted\" \\ and ünïcode ✓", "logits": [0.1, -2.5, 3.25e-7]});
     let per_item = item.to_string().len() + 12;
-    let map: serde_json::Map<String, Value> = (0..bytes / per_item).map(|i| (format!("k{i:06}"), item.clone())).collect();
+    let map: serde_json::Map<String, Value> =
+        (0..bytes / per_item).map(|i| (format!("k{i:06}"), item.clone())).collect();
     Value::Object(map)
 }
 
@@ -85,7 +86,10 @@ pub async fn statistics(h: &dyn StoreHarness) {
     store.create_dataset(NewDataset::new("d")).await.unwrap();
     store.update_training_run(run.id, TrainingRunUpdate::completed()).await.unwrap();
     store.create_training_run(NewTrainingRun::new(version.id)).await.unwrap();
-    store.log_hyperparameters(run.id, BTreeMap::from([("a".into(), json!(1)), ("b".into(), json!(2))])).await.unwrap();
+    store
+        .log_hyperparameters(run.id, BTreeMap::from([("a".into(), json!(1)), ("b".into(), json!(2))]))
+        .await
+        .unwrap();
     store.log_metrics(run.id, (0..7).map(|i| NewMetric::new("loss", f64::from(i))).collect()).await.unwrap();
     let experiment = store.create_experiment(NewExperiment::new("e")).await.unwrap();
     store.add_experiment_run(NewExperimentRun::new(experiment.id, run.id)).await.unwrap();
@@ -95,8 +99,18 @@ pub async fn statistics(h: &dyn StoreHarness) {
         .unwrap();
     let s = store.statistics().await.unwrap();
     assert_eq!(
-        [s.models, s.model_versions, s.datasets, s.training_runs, s.completed_runs, s.hyperparameters,
-         s.metrics, s.experiments, s.experiment_runs, s.predictions],
+        [
+            s.models,
+            s.model_versions,
+            s.datasets,
+            s.training_runs,
+            s.completed_runs,
+            s.hyperparameters,
+            s.metrics,
+            s.experiments,
+            s.experiment_runs,
+            s.predictions
+        ],
         [1, 2, 1, 2, 1, 2, 7, 1, 1, 3]
     );
 }
@@ -124,7 +138,7 @@ pub async fn concurrent_writers(h: &dyn StoreHarness) {
         })
     });
     let results = try_join_all(tasks).await.expect("no task panicked");
-    let mut ids: Vec<_> = results.into_iter().map(|r| r.expect("create")).flatten().collect();
+    let mut ids: Vec<_> = results.into_iter().flat_map(|r| r.expect("create")).collect();
     let total = ids.len();
     ids.sort();
     ids.dedup();
@@ -134,7 +148,8 @@ pub async fn concurrent_writers(h: &dyn StoreHarness) {
     let metrics = store.get_metrics(run.id, None).await.unwrap();
     assert_eq!(metrics.len(), WRITERS * CREATES_PER_WRITER / 4);
     for w in 0..WRITERS {
-        let mine: Vec<_> = metrics.iter().filter(|m| m.metric_name == format!("w{w}")).map(|m| m.metric_value).collect();
+        let mine: Vec<_> =
+            metrics.iter().filter(|m| m.metric_name == format!("w{w}")).map(|m| m.metric_value).collect();
         assert!(mine.windows(2).all(|p| p[0] < p[1]), "writer {w}'s points out of order");
     }
 }
@@ -149,7 +164,8 @@ pub async fn reopen(h: &dyn StoreHarness) {
     let (version, run) = model_with_run(&store, "kept").await;
     store.log_metrics(run.id, (0..10).map(|i| NewMetric::new("loss", f64::from(i))).collect()).await.unwrap();
     store.log_hyperparameters(run.id, BTreeMap::from([("lr".into(), json!(0.1))])).await.unwrap();
-    let prediction = store.log_prediction(NewPrediction::new(version.id, json!("x"), json!("y"))).await.unwrap();
+    let prediction =
+        store.log_prediction(NewPrediction::new(version.id, json!("x"), json!("y"))).await.unwrap();
     let before = snapshot(&store).await;
     let metrics = store.get_metrics(run.id, None).await.unwrap();
     store.close().await.unwrap();

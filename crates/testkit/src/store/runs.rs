@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use aimdb_core::{
-    Entity, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewTrainingRun,
-    TrainingRunUpdate, time,
+    Entity, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewTrainingRun, TrainingRunUpdate, time,
 };
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::{Value, json};
@@ -34,7 +33,10 @@ pub async fn training_runs(h: &dyn StoreHarness) {
         .unwrap();
     assert_eq!(run.started_at, time::truncate(started), "truncated to microseconds");
     assert_eq!(store.get_training_run(run.id).await.unwrap(), run);
-    expect_not_found(store.create_training_run(NewTrainingRun::new(999_999.into())).await, Entity::ModelVersion);
+    expect_not_found(
+        store.create_training_run(NewTrainingRun::new(999_999.into())).await,
+        Entity::ModelVersion,
+    );
     expect_not_found(
         store.create_training_run(NewTrainingRun::new(version.id).with_dataset_id(999_999)).await,
         Entity::Dataset,
@@ -47,10 +49,8 @@ pub async fn partial_update(h: &dyn StoreHarness) {
     let store = h.open().await;
     let (_, run) = model_with_run(&store, "m").await;
 
-    let updated = store
-        .update_training_run(run.id, TrainingRunUpdate::new().with_final_loss(0.25))
-        .await
-        .unwrap();
+    let updated =
+        store.update_training_run(run.id, TrainingRunUpdate::new().with_final_loss(0.25)).await.unwrap();
     assert_eq!(updated.final_loss, Some(0.25));
     assert_eq!((updated.status.as_str(), updated.started_at), ("started", run.started_at));
     assert_eq!(updated.best_metric_value, None);
@@ -111,10 +111,7 @@ pub async fn hyperparameters(h: &dyn StoreHarness) {
     assert_eq!(read, params);
     assert!(read["whole_float"].is_f64() && read["epochs"].is_i64() && read["big"].is_u64());
 
-    store
-        .log_hyperparameters(run.id, BTreeMap::from([("lr".to_owned(), json!("1e-4"))]))
-        .await
-        .unwrap();
+    store.log_hyperparameters(run.id, BTreeMap::from([("lr".to_owned(), json!("1e-4"))])).await.unwrap();
     let read = store.get_hyperparameters(run.id).await.unwrap();
     assert_eq!(read["lr"], json!("1e-4"));
     assert_eq!(read.len(), params.len());
@@ -145,7 +142,9 @@ pub async fn metrics(h: &dyn StoreHarness) {
         .flat_map(|step| {
             [
                 NewMetric::new("loss", 2.5 / f64::from(step)).with_step(i64::from(step)),
-                NewMetric::new("accuracy", f64::from(step) / 50.0).with_step(i64::from(step)).with_split("val"),
+                NewMetric::new("accuracy", f64::from(step) / 50.0)
+                    .with_step(i64::from(step))
+                    .with_split("val"),
             ]
         })
         .collect();
@@ -172,7 +171,10 @@ pub async fn metrics(h: &dyn StoreHarness) {
     assert_eq!(steps, expected);
     assert!(store.get_metrics(run.id, Some("missing")).await.unwrap().is_empty());
 
-    expect_not_found(store.log_metric(999_999.into(), NewMetric::new("loss", 1.0)).await, Entity::TrainingRun);
+    expect_not_found(
+        store.log_metric(999_999.into(), NewMetric::new("loss", 1.0)).await,
+        Entity::TrainingRun,
+    );
     expect_not_found(store.get_metrics(999_999.into(), None).await, Entity::TrainingRun);
     assert_eq!(store.statistics().await.unwrap().metrics, 103);
 }
@@ -250,7 +252,9 @@ pub async fn experiments(h: &dyn StoreHarness) {
         .unwrap();
     let link = store
         .add_experiment_run(
-            NewExperimentRun::new(experiment.id, baseline.id).with_variant_name("baseline").with_notes("control"),
+            NewExperimentRun::new(experiment.id, baseline.id)
+                .with_variant_name("baseline")
+                .with_notes("control"),
         )
         .await
         .unwrap();
@@ -269,20 +273,28 @@ pub async fn experiments(h: &dyn StoreHarness) {
     );
 
     store
-        .update_training_run(tuned.id, TrainingRunUpdate::completed().with_final_loss(0.1).with_best_metric_value(0.9))
+        .update_training_run(
+            tuned.id,
+            TrainingRunUpdate::completed().with_final_loss(0.1).with_best_metric_value(0.9),
+        )
         .await
         .unwrap();
     let runs = store.get_experiment_runs(experiment.id).await.unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0].training_run_id, tuned.id, "in the order added");
     assert_eq!(runs[0].variant_name.as_deref(), Some("lr=3e-4"));
-    assert_eq!((runs[0].status.as_str(), runs[0].final_loss, runs[0].best_metric_value), ("completed", Some(0.1), Some(0.9)));
+    assert_eq!(
+        (runs[0].status.as_str(), runs[0].final_loss, runs[0].best_metric_value),
+        ("completed", Some(0.1), Some(0.9))
+    );
     assert_eq!((runs[1].status.as_str(), runs[1].final_loss), ("started", None));
     assert_eq!(runs[1].notes.as_deref(), Some("control"));
     expect_not_found(store.get_experiment_runs(999_999.into()).await, Entity::Experiment);
 
     let done = store
-        .create_experiment(NewExperiment::new("closed").with_status("completed").with_results(json!({"winner": "b"})))
+        .create_experiment(
+            NewExperiment::new("closed").with_status("completed").with_results(json!({"winner": "b"})),
+        )
         .await
         .unwrap();
     assert_eq!(store.get_experiment(done.id).await.unwrap().results, Some(json!({"winner": "b"})));

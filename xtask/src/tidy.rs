@@ -1,0 +1,141 @@
+//! Tidy checks: project invariants that `cargo test` enforces (after rust-analyzer).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::root;
+
+fn read(path: impl AsRef<Path>) -> String {
+    let path = root().join(path);
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Names in the `[dependencies]` table of a manifest (not dev- or build-dependencies).
+fn dependencies(manifest: &str) -> Vec<String> {
+    let mut in_deps = false;
+    let mut names = Vec::new();
+    for line in read(manifest).lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+        } else if in_deps && let Some((name, _)) = line.split_once('=') {
+            names.push(name.trim().split('.').next().unwrap_or_default().to_owned());
+        }
+    }
+    names
+}
+
+const LIBRARY_CRATES: [&str; 4] = ["crates/core", "crates/testkit", "crates/sql", "crates/aimdb"];
+
+#[test]
+fn public_crates_deny_missing_docs() {
+    for krate in LIBRARY_CRATES {
+        let lib = read(format!("{krate}/src/lib.rs"));
+        assert!(lib.contains("#![deny(missing_docs)]"), "{krate}/src/lib.rs lacks #![deny(missing_docs)]");
+        assert!(lib.starts_with("//!"), "{krate}/src/lib.rs must start with crate docs");
+    }
+}
+
+#[test]
+fn core_depends_on_no_driver() {
+    const DRIVERS: [&str; 9] = [
+        "sqlx",
+        "redis",
+        "deadpool-redis",
+        "mongodb",
+        "faiss",
+        "chromadb",
+        "candle-core",
+        "tokenizers",
+        "hf-hub",
+    ];
+    let deps = dependencies("crates/core/Cargo.toml");
+    for driver in DRIVERS {
+        assert!(!deps.iter().any(|d| d == driver), "aimdb-core must not depend on {driver}");
+    }
+}
+
+#[test]
+fn adapters_depend_on_core_only() {
+    for adapter in ["crates/sql/Cargo.toml"] {
+        let deps = dependencies(adapter);
+        assert!(deps.iter().any(|d| d == "aimdb-core"), "{adapter} must depend on aimdb-core");
+        for other in ["aimdb", "aimdb-sql", "aimdb-redis", "aimdb-mongo", "aimdb-vector", "aimdb-embed"] {
+            let own = adapter.contains(other.trim_start_matches("aimdb-"));
+            assert!(own || !deps.iter().any(|d| d == other), "{adapter} must not depend on {other}");
+        }
+    }
+}
+
+#[test]
+fn no_archived_yaml_crate() {
+    let lock = read("Cargo.lock");
+    assert!(!lock.contains("name = \"serde_yaml\"\n"), "serde_yaml is archived: use serde-saphyr");
+}
+
+#[test]
+fn readme_gives_the_two_setup_commands() {
+    let readme = read("README.md");
+    for command in ["cargo xtask demo", "cargo xtask test"] {
+        assert!(readme.contains(command), "README.md must give `{command}`");
+    }
+    let ci = read(".ci/run");
+    assert!(ci.contains("cargo xtask test"), ".ci/run must call the README's test command");
+}
+
+#[test]
+fn tests_time_nothing() {
+    // Speed is measured by criterion benches, never asserted in tests.
+    for krate in LIBRARY_CRATES {
+        for file in rust_files(&root().join(krate).join("tests")) {
+            let text = fs::read_to_string(&file).unwrap();
+            assert!(!text.contains("Instant::now"), "{} times code: use a criterion bench", file.display());
+        }
+    }
+}
+
+#[test]
+fn workspace_crates_inherit_package_metadata() {
+    for manifest in LIBRARY_CRATES
+        .iter()
+        .map(|c| format!("{c}/Cargo.toml"))
+        .chain(["xtask/Cargo.toml".into(), "benches/Cargo.toml".into()])
+    {
+        let text = read(&manifest);
+        for key in ["version.workspace = true", "edition.workspace = true", "[lints]"] {
+            assert!(text.contains(key), "{manifest} lacks `{key}`");
+        }
+    }
+}
+
+#[test]
+fn unsafe_lives_in_one_audited_file() {
+    const ALLOWED: &str = "crates/sql/src/sqlite/bulk.rs";
+    for file in rust_files(&root().join("crates")) {
+        let text = fs::read_to_string(&file).unwrap();
+        let rel = file.strip_prefix(root()).unwrap().to_string_lossy().replace('\\', "/");
+        if rel == ALLOWED {
+            let blocks = text.matches("unsafe {").count() + text.matches("unsafe{").count();
+            let reasons = text.matches("// SAFETY:").count();
+            assert!(reasons >= blocks, "{rel}: {blocks} unsafe blocks but {reasons} SAFETY comments");
+        } else {
+            assert!(!text.contains("allow(unsafe_code)"), "{rel} allows unsafe code; only {ALLOWED} may");
+        }
+    }
+}
