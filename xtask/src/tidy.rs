@@ -41,7 +41,8 @@ fn dependencies(manifest: &str) -> Vec<String> {
     names
 }
 
-const LIBRARY_CRATES: [&str; 4] = ["crates/core", "crates/testkit", "crates/sql", "crates/aimdb"];
+const LIBRARY_CRATES: [&str; 5] =
+    ["crates/core", "crates/testkit", "crates/sql", "crates/embeddings", "crates/aimdb"];
 
 #[test]
 fn public_crates_deny_missing_docs() {
@@ -73,11 +74,12 @@ fn core_depends_on_no_driver() {
 
 #[test]
 fn adapters_depend_on_core_only() {
-    for adapter in ["crates/sql/Cargo.toml"] {
+    for adapter in ["crates/sql/Cargo.toml", "crates/embeddings/Cargo.toml"] {
         let deps = dependencies(adapter);
         assert!(deps.iter().any(|d| d == "aimdb-core"), "{adapter} must depend on aimdb-core");
         for other in ["aimdb", "aimdb-sql", "aimdb-redis", "aimdb-mongo", "aimdb-vector", "aimdb-embed"] {
-            let own = adapter.contains(other.trim_start_matches("aimdb-"));
+            let own = other == "aimdb-sql" && adapter.contains("/sql/")
+                || other == "aimdb-embed" && adapter.contains("/embeddings/");
             assert!(own || !deps.iter().any(|d| d == other), "{adapter} must not depend on {other}");
         }
     }
@@ -137,5 +139,19 @@ fn unsafe_lives_in_one_audited_file() {
         } else {
             assert!(!text.contains("allow(unsafe_code)"), "{rel} allows unsafe code; only {ALLOWED} may");
         }
+    }
+}
+
+#[test]
+fn fixtures_match_the_shared_reference() {
+    // fixtures/ is a copy so the repository tests alone; ../shared is the reference.
+    let shared = root().join("../shared/fixtures");
+    if !shared.is_dir() {
+        return;
+    }
+    for name in ["hash_embedding_reference.json", "minilm_reference.json"] {
+        let ours = fs::read(root().join("fixtures").join(name)).unwrap();
+        let theirs = fs::read(shared.join(name)).unwrap();
+        assert!(ours == theirs, "fixtures/{name} differs from ../shared/fixtures/{name}");
     }
 }

@@ -167,9 +167,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== Statistics");
     let stats = db.get_statistics().await?;
     println!("{}", serde_json::to_string_pretty(&stats)?);
+    println!("\nEmbedding backend: {}", describe_embedder(&db).await);
     db.close().await?;
     println!(
         "\nSemantic search (\"image recognition deep learning\" -> resnet50) arrives with the vector index."
     );
     Ok(())
+}
+
+/// `transformer (model=all-MiniLM-L6-v2, dim=384)`, or the hash fallback after its warning.
+async fn describe_embedder(db: &AiDatabase) -> String {
+    match db.embedder().identity().await {
+        Ok(identity) => identity.to_string(),
+        Err(e) => format!("unavailable: {e}"),
+    }
 }

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use aimdb_core::config::AimdbConfig;
 use aimdb_core::{
-    Dataset, DatasetId, Experiment, ExperimentId, ExperimentRun, ExperimentRunDetail, MetadataStore, Metric,
-    Model, ModelId, ModelVersion, ModelVersionId, NewDataset, NewExperiment, NewExperimentRun, NewMetric,
-    NewModel, NewModelVersion, NewPrediction, NewTrainingRun, Page, Prediction, PredictionId, Result,
-    StoreInfo, StoreStatistics, TrainingRun, TrainingRunId, TrainingRunUpdate,
+    Dataset, DatasetId, Embedder, Experiment, ExperimentId, ExperimentRun, ExperimentRunDetail,
+    MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset, NewExperiment,
+    NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun, Page, Prediction,
+    PredictionId, Result, StoreInfo, StoreStatistics, TrainingRun, TrainingRunId, TrainingRunUpdate,
 };
 use async_trait::async_trait;
 use serde::Serialize;
@@ -34,13 +34,20 @@ pub struct Statistics {
 #[derive(Debug, Clone)]
 pub struct AiDatabase {
     store: Arc<dyn MetadataStore>,
+    embedder: Arc<dyn Embedder>,
     config: Arc<AimdbConfig>,
 }
 
 impl AiDatabase {
-    /// Wraps an open store. Most code calls [`create_ai_database`](crate::create_ai_database).
-    pub fn new(store: Arc<dyn MetadataStore>, config: AimdbConfig) -> Self {
-        AiDatabase { store, config: Arc::new(config) }
+    /// Wraps an open store and an embedder. Most code calls
+    /// [`create_ai_database`](crate::create_ai_database).
+    pub fn new(store: Arc<dyn MetadataStore>, embedder: Arc<dyn Embedder>, config: AimdbConfig) -> Self {
+        AiDatabase { store, embedder, config: Arc::new(config) }
+    }
+
+    /// The embedder (loaded on first use).
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
     }
 
     /// The configuration this database was opened with.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use aimdb_core::config::{AimdbConfig, VectorConfig};
-use aimdb_core::{Error, MemoryStore, MetadataStore, Result};
+use aimdb_core::{Embedder, Error, MemoryStore, MetadataStore, Result};
 
 use crate::database::AiDatabase;
 
@@ -24,7 +24,23 @@ pub async fn create_ai_database(config: AimdbConfig) -> Result<AiDatabase> {
         )));
     }
     let store = open_store(&config).await?;
-    Ok(AiDatabase::new(store, config))
+    let embedder = embedder(&config)?;
+    Ok(AiDatabase::new(store, embedder, config))
+}
+
+/// The configured embedder; nothing is loaded until first use.
+fn embedder(config: &AimdbConfig) -> Result<Arc<dyn Embedder>> {
+    #[cfg(feature = "embed")]
+    {
+        Ok(Arc::new(aimdb_embed::TextEmbedder::new(config.embedding.clone())))
+    }
+    #[cfg(not(feature = "embed"))]
+    {
+        Err(Error::config(format!(
+            "embedding.model: `{}` needs the `embed` feature of the `aimdb` crate",
+            config.embedding.model
+        )))
+    }
 }
 
 async fn open_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {

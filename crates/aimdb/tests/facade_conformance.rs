@@ -28,3 +28,12 @@ async fn statistics_name_the_backend() {
     let json = serde_json::to_value(&stats).unwrap();
     assert_eq!(json["models"], 0, "counts are flattened: {json}");
 }
+
+#[tokio::test]
+async fn the_configured_embedder_is_attached() {
+    let mut config = AimdbConfig::from_url("memory://");
+    config.embedding.model = "hash".into();
+    let db = create_ai_database(config).await.unwrap();
+    let id = db.embedder().identity().await.unwrap();
+    assert_eq!((id.kind.as_str(), id.model.as_str(), id.dim), ("hash", "sha256", 384));
+}

@@ -27,8 +27,10 @@ impl fmt::Display for EmbedderIdentity {
 /// Turns text into fixed-length vectors.
 #[async_trait]
 pub trait Embedder: Send + Sync + Debug {
-    /// What this embedder is; stable for the life of the process.
-    fn identity(&self) -> EmbedderIdentity;
+    /// What this embedder is; stable for the life of the process once known.
+    ///
+    /// May load a model on first call (embedders load lazily), hence async and fallible.
+    async fn identity(&self) -> Result<EmbedderIdentity>;
 
     /// One vector per text, in order, each of length `identity().dim`.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;

@@ -1,0 +1,34 @@
+//! Embedding throughput: the 2,000 texts of fixtures/bench_texts.txt (8-31 words),
+//! batches of 32, all-MiniLM-L6-v2 on CPU. Compare with
+//! benches/reference/embed_reference.py (sentence-transformers) on the same machine:
+//! `cargo xtask bench --reference` prints the ratio.
+
+use aimdb_embed::{Device, HashEmbedder, MINILM_SHORT_NAME, SentenceBert, hub_cache_dir, resolve};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+fn texts() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/bench_texts.txt");
+    std::fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+}
+
+fn embed(c: &mut Criterion) {
+    let texts = texts();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut group = c.benchmark_group("embed");
+    group.throughput(Throughput::Elements(texts.len() as u64));
+    group.bench_function("hash_2000", |b| {
+        b.iter(|| refs.iter().map(|t| HashEmbedder::embed_one(t)).collect::<Vec<_>>())
+    });
+    match resolve(MINILM_SHORT_NAME, &hub_cache_dir()) {
+        Ok(files) => {
+            let model = SentenceBert::load(&files, Device::Cpu, true).unwrap();
+            group.sample_size(10);
+            group.bench_function("minilm_2000", |b| b.iter(|| model.embed(&refs).unwrap()));
+        }
+        Err(e) => eprintln!("embed/minilm_2000 skipped: {e}"),
+    }
+    group.finish();
+}
+
+criterion_group!(benches, embed);
+criterion_main!(benches);

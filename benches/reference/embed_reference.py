@@ -1,0 +1,34 @@
+"""Python reference for the embedding bench: sentence-transformers on CPU.
+
+Embeds fixtures/bench_texts.txt (2,000 texts, batch 32) with all-MiniLM-L6-v2 from
+the local Hugging Face cache (run `cargo xtask fetch-model` first; no network) and
+prints one JSON line: {"texts_per_s": ..., "threads": ...}.
+Needs: pip install sentence-transformers (cargo xtask bench --reference does this in a venv).
+"""
+import json
+import os
+import pathlib
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+from sentence_transformers import SentenceTransformer  # noqa: E402
+
+
+def main() -> None:
+    root = pathlib.Path(__file__).resolve().parents[2]
+    texts = (root / "fixtures" / "bench_texts.txt").read_text(encoding="utf-8").splitlines()
+    model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+    model.encode(texts[:64], batch_size=32)  # warm up
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        model.encode(texts, batch_size=32, normalize_embeddings=True)
+        best = min(best, time.perf_counter() - start)
+    print(json.dumps({"texts": len(texts), "seconds": best, "texts_per_s": len(texts) / best,
+                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()

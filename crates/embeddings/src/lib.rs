@@ -1,0 +1,35 @@
+//! Text embeddings for aimdb (SPEC §6).
+//!
+//! - [`HashEmbedder`]: the seed's demo embedding, bit-exact (SHA-256 bytes / 255).
+//! - [`SentenceBert`]: all-MiniLM-L6-v2 (or another BERT-family sentence model) in
+//!   Candle, matching sentence-transformers: mean pooling, L2 normalisation, 256 tokens.
+//! - [`TextEmbedder`]: what a configuration asks for, loaded lazily, falling back to the
+//!   hash embedding with a warning (or failing, when strict), with an LRU cache.
+//!
+//! ```
+//! use aimdb_core::{Embedder, config::EmbeddingConfig};
+//! use aimdb_embed::TextEmbedder;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let config = EmbeddingConfig { model: "hash".into(), ..EmbeddingConfig::default() };
+//! let embedder = TextEmbedder::new(config);
+//! let vectors = embedder.embed(&["image recognition".to_owned()]).await?;
+//! assert_eq!(vectors[0].len(), 384);
+//! assert_eq!(embedder.backend().await?, "hash (model=sha256)");
+//! # Ok::<_, aimdb_core::Error>(())
+//! # }).unwrap();
+//! ```
+#![deny(missing_docs)]
+
+mod bert;
+mod encoder;
+mod fastmath;
+mod files;
+mod hash;
+mod text;
+
+pub use bert::{BATCH, MAX_SEQ_LEN, SentenceBert};
+pub use candle_core::Device;
+pub use files::{MINILM_HUB_ID, MINILM_SHORT_NAME, ModelFiles, hub_cache_dir, hub_id, resolve};
+pub use hash::{HASH_DIM, HashEmbedder};
+pub use text::{HASH_MODEL, TextEmbedder};

@@ -1,0 +1,76 @@
+//! Runs the Python reference benches on this machine and reports ratios against
+//! criterion's results, so speed claims are always "x times the reference, same machine".
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TEXTS: f64 = 2000.0;
+
+fn venv(root: &Path) -> Result<PathBuf, String> {
+    // An existing interpreter with sentence-transformers saves a ~6 GB venv.
+    if let Some(python) = std::env::var_os("AIMDB_BENCH_PYTHON") {
+        return Ok(python.into());
+    }
+    let venv = root.join("target/bench-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        eprintln!("xtask: creating {} with sentence-transformers (large: torch)", venv.display());
+        let ok = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
+            && Command::new(&python)
+                .args(["-m", "pip", "install", "--disable-pip-version-check", "sentence-transformers"])
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ok {
+            return Err(format!(
+                "could not prepare {}; pip install sentence-transformers there",
+                venv.display()
+            ));
+        }
+    }
+    Ok(python)
+}
+
+/// Mean time per iteration in seconds from criterion's estimates.json.
+fn criterion_mean(root: &Path, group: &str, bench: &str) -> Result<f64, String> {
+    let path = root.join("target/criterion").join(group).join(bench).join("new/estimates.json");
+    let text =
+        fs::read_to_string(&path).map_err(|e| format!("{}: {e} (run the bench first)", path.display()))?;
+    // {"mean":{"confidence_interval":{...},"point_estimate":123.4,...}: nanoseconds.
+    let mean = text.split("\"mean\"").nth(1).ok_or("no mean in estimates.json")?;
+    let value = mean.split("\"point_estimate\":").nth(1).ok_or("no point_estimate")?;
+    let number: String = value
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
+        .collect();
+    number.parse::<f64>().map(|ns| ns / 1e9).map_err(|e| format!("point_estimate `{number}`: {e}"))
+}
+
+pub fn embedding_ratio(root: &Path) -> Result<(), String> {
+    let ours = TEXTS / criterion_mean(root, "embed", "minilm_2000")?;
+    let python = venv(root)?;
+    let output = Command::new(&python)
+        .arg(root.join("benches/reference/embed_reference.py"))
+        .output()
+        .map_err(|e| format!("run embed_reference.py: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("embed_reference.py failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    let line = String::from_utf8_lossy(&output.stdout);
+    let theirs: f64 = line
+        .split("\"texts_per_s\":")
+        .nth(1)
+        .and_then(|v| v.split([',', '}']).next())
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("unexpected reference output: {line}"))?;
+    let report = format!(
+        "| embedding all-MiniLM-L6-v2, 2,000 texts, batch 32, CPU | texts/s |\n|---|---|\n\
+         | aimdb (Candle) | {ours:.0} |\n| sentence-transformers | {theirs:.0} |\n| ratio | {:.2}x |\n",
+        ours / theirs
+    );
+    print!("{report}");
+    let out = root.join("target/bench-report.md");
+    fs::write(&out, report).map_err(|e| e.to_string())?;
+    eprintln!("xtask: wrote {}", out.display());
+    Ok(())
+}
