@@ -89,3 +89,32 @@ async fn finds_by_meaning() {
     let scores: Vec<f64> = v[1..].iter().map(|m| cosine(&v[0], m)).collect();
     assert!(scores[0] > scores[1] && scores[0] > scores[2], "ResNet is nearest: {scores:?}");
 }
+
+#[tokio::test]
+async fn hub_ids_local_directories_and_unnormalised_vectors() {
+    let Ok(files) = resolve(MINILM_SHORT_NAME, &hub_cache_dir()) else {
+        aimdb_testkit::skip("MiniLM names: model not in the cache");
+        return;
+    };
+    let text = vec!["gradient boosted trees".to_owned()];
+    let by_short = TextEmbedder::new(EmbeddingConfig { strict: true, ..EmbeddingConfig::default() });
+    let expected = by_short.embed(&text).await.unwrap();
+
+    let by_hub_id = TextEmbedder::new(EmbeddingConfig {
+        model: "sentence-transformers/all-MiniLM-L6-v2".into(),
+        strict: true,
+        ..EmbeddingConfig::default()
+    });
+    assert_eq!(by_hub_id.embed(&text).await.unwrap(), expected);
+
+    let dir = files.weights.parent().unwrap().to_str().unwrap().to_owned();
+    let by_dir = TextEmbedder::new(EmbeddingConfig { model: dir, strict: true, ..EmbeddingConfig::default() });
+    assert_eq!(by_dir.identity().await.unwrap().kind, "transformer");
+    assert_eq!(by_dir.embed(&text).await.unwrap(), expected);
+
+    let raw = TextEmbedder::new(EmbeddingConfig { normalize: false, strict: true, ..EmbeddingConfig::default() });
+    let raw = raw.embed(&text).await.unwrap();
+    let norm: f32 = raw[0].iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() > 1e-3, "EMBEDDING_NORMALIZE=false keeps the mean-pooled norm ({norm})");
+    assert!(cosine(&raw[0], &expected[0]) > 0.99999, "same direction");
+}
