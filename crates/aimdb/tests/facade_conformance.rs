@@ -37,3 +37,16 @@ async fn the_configured_embedder_is_attached() {
     let id = db.embedder().identity().await.unwrap();
     assert_eq!((id.kind.as_str(), id.model.as_str(), id.dim), ("hash", "sha256", 384));
 }
+
+/// `create_ai_database` with a `postgres://` URL reaches a real server when one is up.
+#[tokio::test]
+async fn postgres_urls_open_a_postgres_store() {
+    let Ok(url) = std::env::var("AIMDB_TEST_POSTGRES_URL") else {
+        aimdb_testkit::skip("no AIMDB_TEST_POSTGRES_URL for the facade's postgres check");
+        return;
+    };
+    let db = create_ai_database(AimdbConfig::from_url(url).with_echo(true)).await.unwrap();
+    let stats = db.get_statistics().await.unwrap();
+    assert_eq!(stats.backend, "postgres");
+    assert!(!stats.location.contains("password"));
+}

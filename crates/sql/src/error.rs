@@ -4,7 +4,10 @@ use aimdb_core::{Entity, Error};
 use sqlx::error::ErrorKind;
 
 /// SQLite result codes (primary code in the low byte) meaning "try again".
-const SQLITE_RETRYABLE: [&str; 2] = ["5", "6"]; // SQLITE_BUSY, SQLITE_LOCKED
+const SQLITE_RETRYABLE: [u32; 2] = [5, 6]; // SQLITE_BUSY, SQLITE_LOCKED
+/// PostgreSQL SQLSTATEs meaning the server is going away or full: admin shutdown,
+/// crash shutdown, cannot connect now, too many connections (class 08 is added below).
+const POSTGRES_RETRYABLE: [&str; 4] = ["57P01", "57P02", "57P03", "53300"];
 
 /// Maps any sqlx error met while doing `what`.
 pub(crate) fn db(what: &str, err: sqlx::Error) -> Error {
@@ -22,8 +25,11 @@ pub(crate) fn db(what: &str, err: sqlx::Error) -> Error {
 }
 
 fn is_retryable_code(code: Option<&str>) -> bool {
-    code.and_then(|c| c.parse::<u32>().ok())
-        .is_some_and(|c| SQLITE_RETRYABLE.contains(&(c & 0xff).to_string().as_str()))
+    let Some(code) = code else { return false };
+    match code.parse::<u32>() {
+        Ok(sqlite) => SQLITE_RETRYABLE.contains(&(sqlite & 0xff)),
+        Err(_) => code.starts_with("08") || POSTGRES_RETRYABLE.contains(&code),
+    }
 }
 
 fn kind(err: &sqlx::Error) -> Option<ErrorKind> {

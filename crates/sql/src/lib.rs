@@ -1,5 +1,5 @@
-//! SQL metadata stores for aimdb on [sqlx]: SQLite today (feature `sqlite`, on by
-//! default); PostgreSQL and MySQL join as features with their own migrations.
+//! SQL metadata stores for aimdb on [sqlx]: SQLite (feature `sqlite`, on by default) and
+//! PostgreSQL (feature `postgres`), each with its own migrations; MySQL joins the same way.
 //!
 //! ```
 //! use aimdb_core::{MetadataStore, NewModel};
@@ -19,8 +19,12 @@
 
 mod codec;
 mod error;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresConfig, PostgresStore, URL_SCHEMES as POSTGRES_URL_SCHEMES};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteConfig, SqliteStore, URL_SCHEMES as SQLITE_URL_SCHEMES};
