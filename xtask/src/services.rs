@@ -84,7 +84,14 @@ fn postgres_bin() -> Option<PathBuf> {
     versions.pop()
 }
 
-fn postgres_up(dir: &Path) -> Result<(String, String), String> {
+/// A shell command line running `program args` as `user` when root, for tests to run.
+fn command_line(user: Option<&str>, program: &Path, args: &[&str]) -> String {
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{}'", a.replace('\'', "'\\''"))).collect();
+    let prefix = user.map(|u| format!("runuser -u {u} -- ")).unwrap_or_default();
+    format!("{prefix}{} {}", program.display(), quoted.join(" "))
+}
+
+fn postgres_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
     let bin = match postgres_bin() {
         Some(bin) => bin,
         None => {
@@ -108,12 +115,18 @@ fn postgres_up(dir: &Path) -> Result<(String, String), String> {
     let port = free_port()?;
     let options = format!("-p {port} -c listen_addresses=127.0.0.1 -k {data_arg} -c max_connections=200");
     let log = format!("{data_arg}/server.log");
-    run_as(
-        user,
-        &bin.join("pg_ctl"),
-        &["-D", data_arg, "-l", &log, "-o", &options, "-w", "-t", "60", "start"],
-    )?;
-    Ok(("AIMDB_TEST_POSTGRES_URL".into(), format!("postgres://aimdb@127.0.0.1:{port}/postgres")))
+    let pg_ctl = bin.join("pg_ctl");
+    let start = ["-D", data_arg, "-l", &log, "-o", &options, "-w", "-t", "60", "start"];
+    run_as(user, &pg_ctl, &start)?;
+    Ok(vec![
+        ("AIMDB_TEST_POSTGRES_URL".into(), format!("postgres://aimdb@127.0.0.1:{port}/postgres")),
+        // For the restart test: stop and start the same server on the same port.
+        (
+            "AIMDB_TEST_POSTGRES_STOP".into(),
+            command_line(user, &pg_ctl, &["-D", data_arg, "-m", "fast", "-w", "stop"]),
+        ),
+        ("AIMDB_TEST_POSTGRES_START".into(), command_line(user, &pg_ctl, &start)),
+    ])
 }
 
 fn postgres_down(dir: &Path) -> Result<(), String> {
@@ -144,9 +157,9 @@ pub fn up(root: &Path, names: &[String]) -> Vec<(String, String)> {
             other => Err(format!("unknown service `{other}`; known: {}", ALL.join(", "))),
         };
         match started {
-            Ok((key, url)) => {
-                eprintln!("xtask: {name} up: {key}={url}");
-                env.push((key, url));
+            Ok(vars) => {
+                eprintln!("xtask: {name} up: {}={}", vars[0].0, vars[0].1);
+                env.extend(vars);
             }
             Err(e) => eprintln!("xtask: {name} not started: {e}"),
         }
@@ -173,7 +186,7 @@ pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
         Some("up") => {
             let env = up(root, &args[1..]);
             for (k, v) in &env {
-                println!("export {k}={v}");
+                println!("export {k}=\"{}\"", v.replace('"', "\\\""));
             }
             Ok(())
         }
