@@ -1,7 +1,7 @@
 //! Store benches, the same three on every store that is available: `log_metrics`
 //! batch of 10k points, `get_metrics` of a run with 100k points, single `create_model`.
-//! SQLite always; PostgreSQL when `AIMDB_TEST_POSTGRES_URL` is set (`cargo xtask bench`
-//! starts the server).
+//! SQLite always; PostgreSQL and MySQL when `AIMDB_TEST_POSTGRES_URL` / `AIMDB_TEST_MYSQL_URL`
+//! are set (`cargo xtask bench` starts the servers).
 //!
 //! `cargo xtask bench` runs them in release; `cargo xtask test` runs each once.
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aimdb_core::{MetadataStore, NewMetric, NewModel, NewModelVersion, NewTrainingRun, TrainingRunId};
-use aimdb_sql::{PostgresStore, SqliteConfig, SqliteStore};
+use aimdb_sql::{MySqlStore, PostgresStore, SqliteConfig, SqliteStore};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
 
@@ -74,12 +74,15 @@ fn stores(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = rt.block_on(SqliteStore::open(SqliteConfig::new(dir.path().join("bench.db")))).unwrap();
     bench_store(c, &rt, "sqlite", Arc::new(sqlite));
-    match std::env::var("AIMDB_TEST_POSTGRES_URL") {
-        Ok(url) => {
-            let postgres = rt.block_on(PostgresStore::connect(&url)).unwrap();
-            bench_store(c, &rt, "postgres", Arc::new(postgres));
-        }
-        Err(_) => eprintln!("postgres benches skipped: AIMDB_TEST_POSTGRES_URL is not set"),
+    if let Ok(url) = std::env::var("AIMDB_TEST_POSTGRES_URL") {
+        bench_store(c, &rt, "postgres", Arc::new(rt.block_on(PostgresStore::connect(&url)).unwrap()));
+    } else {
+        eprintln!("postgres benches skipped: AIMDB_TEST_POSTGRES_URL is not set");
+    }
+    if let Ok(url) = std::env::var("AIMDB_TEST_MYSQL_URL") {
+        bench_store(c, &rt, "mysql", Arc::new(rt.block_on(MySqlStore::connect(&url)).unwrap()));
+    } else {
+        eprintln!("mysql benches skipped: AIMDB_TEST_MYSQL_URL is not set");
     }
 }
 

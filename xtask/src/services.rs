@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The services `up` starts when none are named.
-pub const ALL: &[&str] = &["postgres"];
+pub const ALL: &[&str] = &["postgres", "mysql"];
 
 fn state_dir(root: &Path) -> PathBuf {
     root.join("target/services")
@@ -143,6 +143,106 @@ fn postgres_down(dir: &Path) -> Result<(), String> {
     )
 }
 
+/// MariaDB (what Debian packages as `mysql`): install a data dir, run mariadbd on a
+/// free loopback port, create user `aimdb` with every privilege.
+fn mysql_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
+    let server = Path::new("/usr/sbin/mariadbd");
+    if !server.is_file() {
+        apt_install(&["mariadb-server"])?;
+    }
+    let root = is_root();
+    let base = dir.join("mysql");
+    let _ = fs::remove_dir_all(&base);
+    let data = base.join("data");
+    fs::create_dir_all(&data).map_err(|e| e.to_string())?;
+    let path = |p: &Path| p.to_str().map(str::to_owned).ok_or("non-UTF-8 path".to_owned());
+    let (base_arg, data_arg) = (path(&base)?, path(&data)?);
+    if root {
+        run_as(None, Path::new("chown"), &["-R", "mysql:mysql", &base_arg])?;
+    }
+    let mut install = vec![
+        "--no-defaults".to_owned(),
+        format!("--datadir={data_arg}"),
+        "--auth-root-authentication-method=normal".to_owned(),
+        "--skip-test-db".to_owned(),
+    ];
+    if root {
+        install.push("--user=mysql".to_owned());
+    }
+    let install: Vec<&str> = install.iter().map(String::as_str).collect();
+    run_as(None, Path::new("mariadb-install-db"), &install)?;
+    let port = free_port()?;
+    let socket = format!("{base_arg}/mysqld.sock");
+    let mut args = vec![
+        "--no-defaults".to_owned(),
+        format!("--datadir={data_arg}"),
+        format!("--port={port}"),
+        "--bind-address=127.0.0.1".to_owned(),
+        "--skip-name-resolve".to_owned(),
+        format!("--socket={socket}"),
+        format!("--pid-file={base_arg}/mysqld.pid"),
+        format!("--log-error={base_arg}/error.log"),
+        "--max-connections=300".to_owned(),
+        "--innodb-buffer-pool-size=128M".to_owned(),
+    ];
+    if root {
+        args.push("--user=mysql".to_owned());
+    }
+    // Started through the shell in the background, as the restart test does: mariadbd is
+    // not our child, so nothing here has to reap it. Returns once the server answers.
+    let start = mysql_start_command(server, &args, &socket);
+    if !Command::new("sh").args(["-c", &start]).status().is_ok_and(|s| s.success()) {
+        return Err(format!("mariadbd did not come up; see {base_arg}/error.log"));
+    }
+    let client = |sql: &str| {
+        Command::new("mariadb")
+            .args(["--no-defaults", &format!("--socket={socket}"), "-u", "root", "-e", sql])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let setup = "CREATE USER 'aimdb'@'127.0.0.1'; GRANT ALL PRIVILEGES ON *.* TO 'aimdb'@'127.0.0.1'; \
+                 CREATE DATABASE aimdb";
+    if !client(setup) {
+        return Err("could not create the aimdb user".into());
+    }
+    Ok(vec![
+        ("AIMDB_TEST_MYSQL_URL".into(), format!("mysql://aimdb@127.0.0.1:{port}/aimdb")),
+        // For the restart test: the same server on the same port.
+        ("AIMDB_TEST_MYSQL_STOP".into(), mysql_stop_command(&base)),
+        ("AIMDB_TEST_MYSQL_START".into(), start),
+    ])
+}
+
+/// Shell: run mariadbd in the background, then wait (bounded) until it answers.
+fn mysql_start_command(server: &Path, args: &[String], socket: &str) -> String {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ping = format!("mariadb-admin --no-defaults --socket={socket} -u root ping");
+    format!(
+        "{} >/dev/null 2>&1 & for i in $(seq 120); do {ping} >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1",
+        command_line(None, server, &args)
+    )
+}
+
+/// Shell: shut mariadbd down and wait (bounded) until its process is gone; a zombie
+/// counts as gone, since whoever started it may not have reaped it yet.
+fn mysql_stop_command(base: &Path) -> String {
+    let base = base.display();
+    format!(
+        "pid=$(cat {base}/mysqld.pid) || exit 0; \
+         mariadb-admin --no-defaults --socket={base}/mysqld.sock -u root shutdown; \
+         for i in $(seq 120); do grep -qs '^State:[[:space:]]*[^Z]' /proc/$pid/status || exit 0; sleep 0.25; done; exit 1"
+    )
+}
+
+fn mysql_down(dir: &Path) -> Result<(), String> {
+    let base = dir.join("mysql");
+    if !base.join("mysqld.pid").exists() {
+        return Ok(());
+    }
+    let stopped = Command::new("sh").args(["-c", &mysql_stop_command(&base)]).status();
+    if stopped.is_ok_and(|s| s.success()) { Ok(()) } else { Err("mariadbd did not stop".into()) }
+}
+
 /// Starts `names` (or [`ALL`]); returns the environment tests need. A service that
 /// cannot start is reported and left out: tests then skip it, or fail under CI=true.
 pub fn up(root: &Path, names: &[String]) -> Vec<(String, String)> {
@@ -154,6 +254,7 @@ pub fn up(root: &Path, names: &[String]) -> Vec<(String, String)> {
     for name in &names {
         let started = match name.as_str() {
             "postgres" => postgres_up(&dir),
+            "mysql" => mysql_up(&dir),
             other => Err(format!("unknown service `{other}`; known: {}", ALL.join(", "))),
         };
         match started {
@@ -176,6 +277,9 @@ pub fn down(root: &Path) -> Result<(), String> {
     if let Err(e) = postgres_down(&dir) {
         errors.push(format!("postgres: {e}"));
     }
+    if let Err(e) = mysql_down(&dir) {
+        errors.push(format!("mysql: {e}"));
+    }
     let _ = fs::remove_file(dir.join("env"));
     if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
 }
@@ -186,11 +290,12 @@ pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
         Some("up") => {
             let env = up(root, &args[1..]);
             for (k, v) in &env {
-                println!("export {k}=\"{}\"", v.replace('"', "\\\""));
+                // Single quotes: the values hold shell commands that must not expand here.
+                println!("export {k}='{}'", v.replace('\'', "'\\''"));
             }
             Ok(())
         }
         Some("down") => down(root),
-        _ => Err("usage: cargo xtask services up|down [postgres]".into()),
+        _ => Err("usage: cargo xtask services up|down [postgres] [mysql]".into()),
     }
 }

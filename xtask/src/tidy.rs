@@ -143,3 +143,23 @@ fn fixtures_match_the_shared_reference() {
         assert!(ours == theirs, "fixtures/{name} differs from ../shared/fixtures/{name}");
     }
 }
+
+#[test]
+fn mysql_family_migrations_differ_only_in_collation() {
+    // One schema for MySQL 8 and MariaDB; each names its exact NO PAD collation.
+    let dir = root().join("crates/sql/migrations");
+    for entry in fs::read_dir(dir.join("mariadb")).unwrap().flatten() {
+        let name = entry.file_name();
+        let mariadb = fs::read_to_string(entry.path()).unwrap();
+        let mysql = fs::read_to_string(dir.join("mysql").join(&name)).unwrap();
+        let normalise = |s: &str| {
+            s.lines()
+                .filter(|l| !l.starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .replace("utf8mb4_nopad_bin", "COLLATION")
+                .replace("utf8mb4_0900_bin", "COLLATION")
+        };
+        assert_eq!(normalise(&mariadb), normalise(&mysql), "{name:?} differs beyond the collation");
+    }
+}

@@ -56,11 +56,17 @@ async fn open_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {
             let postgres = aimdb_sql::PostgresConfig::from_metadata(&config.metadata)?;
             Ok(Arc::new(aimdb_sql::PostgresStore::open(postgres).await?))
         }
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => {
+            let mysql = aimdb_sql::MySqlConfig::from_metadata(&config.metadata)?;
+            Ok(Arc::new(aimdb_sql::MySqlStore::open(mysql).await?))
+        }
         "memory" => Ok(Arc::new(MemoryStore::new())),
         #[cfg(not(feature = "sqlite"))]
         "sqlite" => Err(not_compiled("sqlite", "sqlite")),
         #[cfg(not(feature = "postgres"))]
         "postgres" | "postgresql" => Err(not_compiled("postgres", "postgres")),
+        #[cfg(not(feature = "mysql"))]
         "mysql" | "mariadb" => Err(not_compiled("mysql", "mysql")),
         "redis" | "rediss" => Err(not_compiled("redis", "redis")),
         "mongodb" | "mongodb+srv" => Err(not_compiled("mongodb", "mongodb")),

@@ -18,12 +18,18 @@
 #![deny(missing_docs)]
 
 mod codec;
+#[macro_use]
+mod columns;
 mod error;
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "mysql")]
+pub use mysql::{MySqlConfig, MySqlStore, URL_SCHEMES as MYSQL_URL_SCHEMES};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresConfig, PostgresStore, URL_SCHEMES as POSTGRES_URL_SCHEMES};
 #[cfg(feature = "sqlite")]

@@ -129,19 +129,20 @@ impl MetadataStore for PostgresStore {
     }
 
     async fn get_model(&self, id: ModelId) -> Result<Model> {
-        let q = sqlx::query(concat!("SELECT ", model_columns!(), " FROM models WHERE id = $1")).bind(id.0);
+        let q = sqlx::query(concat!("SELECT ", pg_model_columns!(), " FROM models WHERE id = $1")).bind(id.0);
         self.one(q, rows::model, Entity::Model, id).await
     }
 
     async fn get_model_by_name(&self, name: &str) -> Result<Model> {
-        let q = sqlx::query(concat!("SELECT ", model_columns!(), " FROM models WHERE name = $1")).bind(name);
+        let q =
+            sqlx::query(concat!("SELECT ", pg_model_columns!(), " FROM models WHERE name = $1")).bind(name);
         self.one(q, rows::model, Entity::Model, name).await
     }
 
     async fn list_models(&self, page: Page) -> Result<Vec<Model>> {
         let q = sqlx::query(concat!(
             "SELECT ",
-            model_columns!(),
+            pg_model_columns!(),
             " FROM models WHERE id > $1 ORDER BY id LIMIT $2"
         ))
         .bind(page.after.unwrap_or(0))
@@ -170,7 +171,7 @@ impl MetadataStore for PostgresStore {
     }
 
     async fn get_model_version(&self, id: ModelVersionId) -> Result<ModelVersion> {
-        let q = sqlx::query(concat!("SELECT ", version_columns!(), " FROM model_versions WHERE id = $1"))
+        let q = sqlx::query(concat!("SELECT ", pg_version_columns!(), " FROM model_versions WHERE id = $1"))
             .bind(id.0);
         self.one(q, rows::version, Entity::ModelVersion, id).await
     }
@@ -180,7 +181,7 @@ impl MetadataStore for PostgresStore {
         require(&mut conn, Entity::Model, model_id.0).await?;
         let found = sqlx::query(concat!(
             "SELECT ",
-            version_columns!(),
+            pg_version_columns!(),
             " FROM model_versions WHERE model_id = $1 ORDER BY created_at DESC, id DESC"
         ))
         .bind(model_id.0)
@@ -215,20 +216,20 @@ impl MetadataStore for PostgresStore {
 
     async fn get_dataset(&self, id: DatasetId) -> Result<Dataset> {
         let q =
-            sqlx::query(concat!("SELECT ", dataset_columns!(), " FROM datasets WHERE id = $1")).bind(id.0);
+            sqlx::query(concat!("SELECT ", pg_dataset_columns!(), " FROM datasets WHERE id = $1")).bind(id.0);
         self.one(q, rows::dataset, Entity::Dataset, id).await
     }
 
     async fn get_dataset_by_name(&self, name: &str) -> Result<Dataset> {
-        let q =
-            sqlx::query(concat!("SELECT ", dataset_columns!(), " FROM datasets WHERE name = $1")).bind(name);
+        let q = sqlx::query(concat!("SELECT ", pg_dataset_columns!(), " FROM datasets WHERE name = $1"))
+            .bind(name);
         self.one(q, rows::dataset, Entity::Dataset, name).await
     }
 
     async fn list_datasets(&self, page: Page) -> Result<Vec<Dataset>> {
         let q = sqlx::query(concat!(
             "SELECT ",
-            dataset_columns!(),
+            pg_dataset_columns!(),
             " FROM datasets WHERE id > $1 ORDER BY id LIMIT $2"
         ))
         .bind(page.after.unwrap_or(0))
@@ -269,7 +270,7 @@ impl MetadataStore for PostgresStore {
              completed_at = COALESCE($2, completed_at), duration_seconds = COALESCE($3, duration_seconds), \
              final_loss = COALESCE($4, final_loss), best_metric_value = COALESCE($5, best_metric_value), \
              artifacts = COALESCE($6::json, artifacts) WHERE id = $7 RETURNING ",
-            run_columns!()
+            pg_run_columns!()
         ))
         .bind(&u.status)
         .bind(u.completed_at.map(time::truncate))
@@ -282,8 +283,8 @@ impl MetadataStore for PostgresStore {
     }
 
     async fn get_training_run(&self, id: TrainingRunId) -> Result<TrainingRun> {
-        let q =
-            sqlx::query(concat!("SELECT ", run_columns!(), " FROM training_runs WHERE id = $1")).bind(id.0);
+        let q = sqlx::query(concat!("SELECT ", pg_run_columns!(), " FROM training_runs WHERE id = $1"))
+            .bind(id.0);
         self.one(q, rows::run, Entity::TrainingRun, id).await
     }
 
@@ -390,7 +391,7 @@ impl MetadataStore for PostgresStore {
         require(&mut conn, Entity::TrainingRun, run.0).await?;
         let found = sqlx::query(concat!(
             "SELECT ",
-            metric_columns!(),
+            pg_metric_columns!(),
             " FROM metrics WHERE training_run_id = $1 AND ($2::text IS NULL OR metric_name = $2) ORDER BY id"
         ))
         .bind(run.0)
@@ -423,7 +424,7 @@ impl MetadataStore for PostgresStore {
     }
 
     async fn get_experiment(&self, id: ExperimentId) -> Result<Experiment> {
-        let q = sqlx::query(concat!("SELECT ", experiment_columns!(), " FROM experiments WHERE id = $1"))
+        let q = sqlx::query(concat!("SELECT ", pg_experiment_columns!(), " FROM experiments WHERE id = $1"))
             .bind(id.0);
         self.one(q, rows::experiment, Entity::Experiment, id).await
     }
@@ -497,7 +498,7 @@ impl MetadataStore for PostgresStore {
     }
 
     async fn get_prediction(&self, id: PredictionId) -> Result<Prediction> {
-        let q = sqlx::query(concat!("SELECT ", prediction_columns!(), " FROM predictions WHERE id = $1"))
+        let q = sqlx::query(concat!("SELECT ", pg_prediction_columns!(), " FROM predictions WHERE id = $1"))
             .bind(id.0);
         self.one(q, rows::prediction, Entity::Prediction, id).await
     }
@@ -507,7 +508,7 @@ impl MetadataStore for PostgresStore {
         require(&mut conn, Entity::ModelVersion, version.0).await?;
         let found = sqlx::query(concat!(
             "SELECT ",
-            prediction_columns!(),
+            pg_prediction_columns!(),
             " FROM predictions WHERE model_version_id = $1 ORDER BY timestamp DESC, id DESC LIMIT $2"
         ))
         .bind(version.0)
@@ -521,7 +522,7 @@ impl MetadataStore for PostgresStore {
     async fn list_predictions(&self, page: Page) -> Result<Vec<Prediction>> {
         let q = sqlx::query(concat!(
             "SELECT ",
-            prediction_columns!(),
+            pg_prediction_columns!(),
             " FROM predictions WHERE id > $1 ORDER BY id LIMIT $2"
         ))
         .bind(page.after.unwrap_or(0))

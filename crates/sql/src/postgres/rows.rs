@@ -11,52 +11,52 @@ use sqlx::{Decode, Postgres, Row, Type};
 use crate::codec::{parse_json, parse_opt_json};
 use crate::error::corrupt;
 
-macro_rules! model_columns {
+macro_rules! pg_model_columns {
     () => {
         "id, name, description, architecture, framework, task_type, input_shape::text, \
          output_shape::text, created_at, updated_at"
     };
 }
-pub(crate) use model_columns;
-macro_rules! version_columns {
+pub(crate) use pg_model_columns;
+macro_rules! pg_version_columns {
     () => {
         "id, model_id, version, checkpoint_path, config::text, status, created_at"
     };
 }
-pub(crate) use version_columns;
-macro_rules! dataset_columns {
+pub(crate) use pg_version_columns;
+macro_rules! pg_dataset_columns {
     () => {
         "id, name, description, source_path, format, size_bytes, num_samples, split_info::text, \
          preprocessing::text, created_at"
     };
 }
-pub(crate) use dataset_columns;
-macro_rules! run_columns {
+pub(crate) use pg_dataset_columns;
+macro_rules! pg_run_columns {
     () => {
         "id, model_version_id, dataset_id, run_name, status, started_at, completed_at, \
          duration_seconds, final_loss, best_metric_value, artifacts::text"
     };
 }
-pub(crate) use run_columns;
-macro_rules! metric_columns {
+pub(crate) use pg_run_columns;
+macro_rules! pg_metric_columns {
     () => {
         "metric_name, metric_value, epoch, step, split, timestamp"
     };
 }
-pub(crate) use metric_columns;
-macro_rules! experiment_columns {
+pub(crate) use pg_metric_columns;
+macro_rules! pg_experiment_columns {
     () => {
         "id, name, description, hypothesis, status, created_at, completed_at, results::text"
     };
 }
-pub(crate) use experiment_columns;
-macro_rules! prediction_columns {
+pub(crate) use pg_experiment_columns;
+macro_rules! pg_prediction_columns {
     () => {
         "id, model_version_id, input_data::text, output_data::text, confidence, inference_time_ms, \
          timestamp, metadata::text"
     };
 }
-pub(crate) use prediction_columns;
+pub(crate) use pg_prediction_columns;
 
 fn get<'r, T: Decode<'r, Postgres> + Type<Postgres>>(row: &'r PgRow, index: usize) -> Result<T> {
     row.try_get(index).map_err(|e| corrupt(&format!("#{index}"), e))

@@ -18,7 +18,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
 use super::bulk;
 use super::config::{SqliteConfig, Target};
-use super::rows::{self, *};
+use super::rows;
 use crate::codec::{count, json_text, opt_json_text, parse_json};
 use crate::error::{db, write};
 

@@ -10,47 +10,6 @@ use sqlx::{Decode, Row, Sqlite, Type};
 use crate::codec::{micros, opt_micros, parse_json, parse_opt_json};
 use crate::error::corrupt;
 
-macro_rules! model_columns {
-    () => {
-        "id, name, description, architecture, framework, task_type, \
-     input_shape, output_shape, created_at, updated_at"
-    };
-}
-pub(crate) use model_columns;
-macro_rules! version_columns {
-    () => {
-        "id, model_id, version, checkpoint_path, config, status, created_at"
-    };
-}
-pub(crate) use version_columns;
-macro_rules! dataset_columns {
-    () => {
-        "id, name, description, source_path, format, size_bytes, \
-     num_samples, split_info, preprocessing, created_at"
-    };
-}
-pub(crate) use dataset_columns;
-macro_rules! run_columns {
-    () => {
-        "id, model_version_id, dataset_id, run_name, status, started_at, \
-     completed_at, duration_seconds, final_loss, best_metric_value, artifacts"
-    };
-}
-pub(crate) use run_columns;
-macro_rules! experiment_columns {
-    () => {
-        "id, name, description, hypothesis, status, created_at, completed_at, results"
-    };
-}
-pub(crate) use experiment_columns;
-macro_rules! prediction_columns {
-    () => {
-        "id, model_version_id, input_data, output_data, \
-     confidence, inference_time_ms, timestamp, metadata"
-    };
-}
-pub(crate) use prediction_columns;
-
 fn get<'r, T: Decode<'r, Sqlite> + Type<Sqlite>>(row: &'r SqliteRow, index: usize) -> Result<T> {
     row.try_get(index).map_err(|e| corrupt(&format!("#{index}"), e))
 }

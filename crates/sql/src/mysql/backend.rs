@@ -1,0 +1,600 @@
+//! The MySQL / MariaDB [`MetadataStore`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aimdb_core::request::{self, validate_metrics, validate_predictions};
+use aimdb_core::{
+    Capabilities, Dataset, DatasetId, Entity, Error, Experiment, ExperimentId, ExperimentRun,
+    ExperimentRunDetail, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset,
+    NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
+    Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, Timestamp, TrainingRun,
+    TrainingRunId, TrainingRunUpdate, time,
+};
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use serde_json::Value;
+use sqlx::migrate::Migrator;
+use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::{MySql, QueryBuilder, Row, Transaction};
+
+use super::config::MySqlConfig;
+use super::rows;
+use crate::codec::{count, json_text, opt_json_text, parse_json};
+use crate::error::{db, write};
+
+static MARIADB: Migrator = sqlx::migrate!("migrations/mariadb");
+static MYSQL: Migrator = sqlx::migrate!("migrations/mysql");
+
+/// Rows per multi-row INSERT: 7 parameters each stays below the 65,535 limit.
+const METRIC_CHUNK: usize = 5_000;
+
+fn naive(ts: Timestamp) -> NaiveDateTime {
+    ts.naive_utc()
+}
+
+/// A [`MetadataStore`] on MySQL 8 or MariaDB 10.5+.
+#[derive(Debug, Clone)]
+pub struct MySqlStore {
+    pool: MySqlPool,
+    location: String,
+}
+
+impl MySqlStore {
+    /// Connects (running migrations if needed) with `config`.
+    pub async fn open(config: MySqlConfig) -> Result<Self> {
+        let location = config.url.redacted();
+        let pool = MySqlPoolOptions::new()
+            .max_connections(config.pool_size)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_with(config.connect_options()?)
+            .await
+            .map_err(|e| db(&format!("connect to {location}"), e))?;
+        // The schemas differ only in the exact (binary, NO PAD) collation each server names.
+        let version: String = sqlx::query_scalar("SELECT VERSION()")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| db("server version", e))?;
+        let migrator = if version.to_ascii_lowercase().contains("mariadb") { &MARIADB } else { &MYSQL };
+        migrator.run(&pool).await.map_err(|e| Error::backend(format!("migrate {location}"), e))?;
+        Ok(MySqlStore { pool, location })
+    }
+
+    /// Connects to `mysql://...` with default settings.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::open(MySqlConfig::from_url(url)?).await
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, MySql>> {
+        self.pool.begin().await.map_err(|e| db("begin transaction", e))
+    }
+
+    async fn one<T>(
+        &self,
+        query: sqlx::query::Query<'_, MySql, sqlx::mysql::MySqlArguments>,
+        decode: fn(&MySqlRow) -> Result<T>,
+        entity: Entity,
+        key: impl std::fmt::Display,
+    ) -> Result<T> {
+        let row = query.fetch_optional(&self.pool).await.map_err(|e| db(&format!("get {entity}"), e))?;
+        row.map_or_else(|| Err(Error::not_found(entity, key)), |r| decode(&r))
+    }
+
+    async fn all<T>(
+        &self,
+        query: sqlx::query::Query<'_, MySql, sqlx::mysql::MySqlArguments>,
+        decode: fn(&MySqlRow) -> Result<T>,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        let rows = query.fetch_all(&self.pool).await.map_err(|e| db(what, e))?;
+        rows.iter().map(decode).collect()
+    }
+}
+
+async fn require(conn: &mut MySqlConnection, entity: Entity, id: i64) -> Result<()> {
+    let sql = match entity {
+        Entity::Model => "SELECT 1 FROM models WHERE id = ?",
+        Entity::ModelVersion => "SELECT 1 FROM model_versions WHERE id = ?",
+        Entity::Dataset => "SELECT 1 FROM datasets WHERE id = ?",
+        Entity::TrainingRun => "SELECT 1 FROM training_runs WHERE id = ?",
+        Entity::Experiment => "SELECT 1 FROM experiments WHERE id = ?",
+        other => unreachable!("no table lookup for {other}"),
+    };
+    let found = sqlx::query(sql).bind(id).fetch_optional(conn).await.map_err(|e| db("check reference", e))?;
+    if found.is_some() { Ok(()) } else { Err(Error::not_found(entity, id)) }
+}
+
+async fn commit(tx: Transaction<'static, MySql>) -> Result<()> {
+    tx.commit().await.map_err(|e| db("commit", e))
+}
+
+fn inserted_id(result: sqlx::mysql::MySqlQueryResult) -> i64 {
+    // AUTO_INCREMENT ids are BIGINT (signed), so they fit.
+    i64::try_from(result.last_insert_id()).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl MetadataStore for MySqlStore {
+    fn info(&self) -> StoreInfo {
+        StoreInfo { backend: "mysql", location: self.location.clone(), capabilities: Capabilities::server() }
+    }
+
+    async fn create_model(&self, m: NewModel) -> Result<Model> {
+        m.validate()?;
+        let now = time::now();
+        let result = sqlx::query(
+            "INSERT INTO models (name, description, architecture, framework, task_type, \
+             input_shape, output_shape, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&m.name)
+        .bind(&m.description)
+        .bind(&m.architecture)
+        .bind(&m.framework)
+        .bind(&m.task_type)
+        .bind(opt_json_text(m.input_shape.as_ref()))
+        .bind(opt_json_text(m.output_shape.as_ref()))
+        .bind(naive(now))
+        .bind(naive(now))
+        .execute(&self.pool)
+        .await
+        .map_err(write(Entity::Model, &m.name, None))?;
+        Ok(m.into_model(ModelId(inserted_id(result)), now))
+    }
+
+    async fn get_model(&self, id: ModelId) -> Result<Model> {
+        let q = sqlx::query(concat!("SELECT ", model_columns!(), " FROM models WHERE id = ?")).bind(id.0);
+        self.one(q, rows::model, Entity::Model, id).await
+    }
+
+    async fn get_model_by_name(&self, name: &str) -> Result<Model> {
+        let q = sqlx::query(concat!("SELECT ", model_columns!(), " FROM models WHERE name = ?")).bind(name);
+        self.one(q, rows::model, Entity::Model, name).await
+    }
+
+    async fn list_models(&self, page: Page) -> Result<Vec<Model>> {
+        let q = sqlx::query(concat!(
+            "SELECT ",
+            model_columns!(),
+            " FROM models WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(page.sql_limit());
+        self.all(q, rows::model, "list models").await
+    }
+
+    async fn create_model_version(&self, v: NewModelVersion) -> Result<ModelVersion> {
+        v.validate()?;
+        let now = time::now();
+        let key = format!("{} of model {}", v.version, v.model_id);
+        let result = sqlx::query(
+            "INSERT INTO model_versions (model_id, version, checkpoint_path, config, status, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(v.model_id.0)
+        .bind(&v.version)
+        .bind(&v.checkpoint_path)
+        .bind(opt_json_text(v.config.as_ref()))
+        .bind(v.status.as_deref().unwrap_or(request::DEFAULT_VERSION_STATUS))
+        .bind(naive(now))
+        .execute(&self.pool)
+        .await
+        .map_err(write(Entity::ModelVersion, key, Some((Entity::Model, v.model_id.0))))?;
+        Ok(v.into_version(ModelVersionId(inserted_id(result)), now))
+    }
+
+    async fn get_model_version(&self, id: ModelVersionId) -> Result<ModelVersion> {
+        let q = sqlx::query(concat!("SELECT ", version_columns!(), " FROM model_versions WHERE id = ?"))
+            .bind(id.0);
+        self.one(q, rows::version, Entity::ModelVersion, id).await
+    }
+
+    async fn get_model_versions(&self, model_id: ModelId) -> Result<Vec<ModelVersion>> {
+        let mut conn = self.pool.acquire().await.map_err(|e| db("get model versions", e))?;
+        require(&mut conn, Entity::Model, model_id.0).await?;
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM model_versions WHERE model_id = ? ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(model_id.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| db("get model versions", e))?;
+        found.iter().map(rows::version).collect()
+    }
+
+    async fn create_dataset(&self, d: NewDataset) -> Result<Dataset> {
+        d.validate()?;
+        let now = time::now();
+        let result = sqlx::query(
+            "INSERT INTO datasets (name, description, source_path, format, size_bytes, num_samples, \
+             split_info, preprocessing, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&d.name)
+        .bind(&d.description)
+        .bind(&d.source_path)
+        .bind(&d.format)
+        .bind(d.size_bytes)
+        .bind(d.num_samples)
+        .bind(opt_json_text(d.split_info.as_ref()))
+        .bind(opt_json_text(d.preprocessing.as_ref()))
+        .bind(naive(now))
+        .execute(&self.pool)
+        .await
+        .map_err(write(Entity::Dataset, &d.name, None))?;
+        Ok(d.into_dataset(DatasetId(inserted_id(result)), now))
+    }
+
+    async fn get_dataset(&self, id: DatasetId) -> Result<Dataset> {
+        let q = sqlx::query(concat!("SELECT ", dataset_columns!(), " FROM datasets WHERE id = ?")).bind(id.0);
+        self.one(q, rows::dataset, Entity::Dataset, id).await
+    }
+
+    async fn get_dataset_by_name(&self, name: &str) -> Result<Dataset> {
+        let q =
+            sqlx::query(concat!("SELECT ", dataset_columns!(), " FROM datasets WHERE name = ?")).bind(name);
+        self.one(q, rows::dataset, Entity::Dataset, name).await
+    }
+
+    async fn list_datasets(&self, page: Page) -> Result<Vec<Dataset>> {
+        let q = sqlx::query(concat!(
+            "SELECT ",
+            dataset_columns!(),
+            " FROM datasets WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(page.sql_limit());
+        self.all(q, rows::dataset, "list datasets").await
+    }
+
+    async fn create_training_run(&self, r: NewTrainingRun) -> Result<TrainingRun> {
+        r.validate()?;
+        let now = time::now();
+        let mut tx = self.begin().await?;
+        require(&mut tx, Entity::ModelVersion, r.model_version_id.0).await?;
+        if let Some(dataset) = r.dataset_id {
+            require(&mut tx, Entity::Dataset, dataset.0).await?;
+        }
+        let run = r.into_run(TrainingRunId(0), now);
+        let result = sqlx::query(
+            "INSERT INTO training_runs (model_version_id, dataset_id, run_name, status, started_at, artifacts) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run.model_version_id.0)
+        .bind(run.dataset_id.map(|d| d.0))
+        .bind(&run.run_name)
+        .bind(&run.status)
+        .bind(naive(run.started_at))
+        .bind(opt_json_text(run.artifacts.as_ref()))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db("create training run", e))?;
+        commit(tx).await?;
+        Ok(TrainingRun { id: TrainingRunId(inserted_id(result)), ..run })
+    }
+
+    async fn update_training_run(&self, id: TrainingRunId, u: TrainingRunUpdate) -> Result<TrainingRun> {
+        u.validate()?;
+        // No UPDATE ... RETURNING here: lock the row, update, read back, in one transaction.
+        let mut tx = self.begin().await?;
+        let locked = sqlx::query("SELECT 1 FROM training_runs WHERE id = ? FOR UPDATE")
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| db("update training run", e))?;
+        if locked.is_none() {
+            return Err(Error::not_found(Entity::TrainingRun, id));
+        }
+        sqlx::query(
+            "UPDATE training_runs SET status = COALESCE(?, status), \
+             completed_at = COALESCE(?, completed_at), duration_seconds = COALESCE(?, duration_seconds), \
+             final_loss = COALESCE(?, final_loss), best_metric_value = COALESCE(?, best_metric_value), \
+             artifacts = COALESCE(?, artifacts) WHERE id = ?",
+        )
+        .bind(&u.status)
+        .bind(u.completed_at.map(|t| naive(time::truncate(t))))
+        .bind(u.duration_seconds)
+        .bind(u.final_loss)
+        .bind(u.best_metric_value)
+        .bind(opt_json_text(u.artifacts.as_ref()))
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db("update training run", e))?;
+        let row = sqlx::query(concat!("SELECT ", run_columns!(), " FROM training_runs WHERE id = ?"))
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| db("update training run", e))?;
+        commit(tx).await?;
+        rows::run(&row)
+    }
+
+    async fn get_training_run(&self, id: TrainingRunId) -> Result<TrainingRun> {
+        let q =
+            sqlx::query(concat!("SELECT ", run_columns!(), " FROM training_runs WHERE id = ?")).bind(id.0);
+        self.one(q, rows::run, Entity::TrainingRun, id).await
+    }
+
+    async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()> {
+        request::validate_hyperparameters(&params)?;
+        let mut tx = self.begin().await?;
+        require(&mut tx, Entity::TrainingRun, run.0).await?;
+        if !params.is_empty() {
+            let mut upsert =
+                QueryBuilder::<MySql>::new("INSERT INTO hyperparameters (training_run_id, name, value) ");
+            upsert.push_values(&params, |mut row, (name, value)| {
+                row.push_bind(run.0).push_bind(name).push_bind(json_text(value));
+            });
+            upsert.push(" ON DUPLICATE KEY UPDATE value = VALUES(value)");
+            upsert.build().execute(&mut *tx).await.map_err(|e| db("log hyperparameters", e))?;
+        }
+        commit(tx).await
+    }
+
+    async fn get_hyperparameters(&self, run: TrainingRunId) -> Result<BTreeMap<String, Value>> {
+        let mut conn = self.pool.acquire().await.map_err(|e| db("get hyperparameters", e))?;
+        require(&mut conn, Entity::TrainingRun, run.0).await?;
+        let found = sqlx::query("SELECT name, value FROM hyperparameters WHERE training_run_id = ?")
+            .bind(run.0)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| db("get hyperparameters", e))?;
+        found
+            .iter()
+            .map(|row| {
+                let name: String = row.try_get(0).map_err(|e| db("decode hyperparameter", e))?;
+                let value: String = row.try_get(1).map_err(|e| db("decode hyperparameter", e))?;
+                Ok((name, parse_json("hyperparameters.value", &value)?))
+            })
+            .collect()
+    }
+
+    async fn log_metric(&self, run: TrainingRunId, m: NewMetric) -> Result<Metric> {
+        m.validate()?;
+        let metric = m.into_metric(run, time::now());
+        sqlx::query(
+            "INSERT INTO metrics (training_run_id, metric_name, metric_value, epoch, step, split, timestamp) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run.0)
+        .bind(&metric.metric_name)
+        .bind(metric.metric_value)
+        .bind(metric.epoch)
+        .bind(metric.step)
+        .bind(&metric.split)
+        .bind(naive(metric.timestamp))
+        .execute(&self.pool)
+        .await
+        .map_err(write(Entity::Metric, &metric.metric_name, Some((Entity::TrainingRun, run.0))))?;
+        Ok(metric)
+    }
+
+    async fn log_metrics(&self, run: TrainingRunId, metrics: Vec<NewMetric>) -> Result<usize> {
+        validate_metrics(&metrics)?;
+        let now = time::now();
+        let n = metrics.len();
+        let mut tx = self.begin().await?;
+        require(&mut tx, Entity::TrainingRun, run.0).await?;
+        let metrics: Vec<_> = metrics.into_iter().map(|m| m.into_metric(run, now)).collect();
+        let mut insert = QueryBuilder::<MySql>::new(
+            "INSERT INTO metrics (training_run_id, metric_name, metric_value, epoch, step, split, timestamp) ",
+        );
+        for chunk in metrics.chunks(METRIC_CHUNK) {
+            insert.reset();
+            insert.push_values(chunk, |mut row, m| {
+                row.push_bind(run.0)
+                    .push_bind(&m.metric_name)
+                    .push_bind(m.metric_value)
+                    .push_bind(m.epoch)
+                    .push_bind(m.step)
+                    .push_bind(&m.split)
+                    .push_bind(naive(m.timestamp));
+            });
+            insert.build().execute(&mut *tx).await.map_err(|e| db("log metrics", e))?;
+        }
+        commit(tx).await?;
+        Ok(n)
+    }
+
+    async fn get_metrics(&self, run: TrainingRunId, name: Option<&str>) -> Result<Vec<Metric>> {
+        let mut conn = self.pool.acquire().await.map_err(|e| db("get metrics", e))?;
+        require(&mut conn, Entity::TrainingRun, run.0).await?;
+        let query = match name {
+            None => sqlx::query(concat!(
+                "SELECT ",
+                metric_columns!(),
+                " FROM metrics WHERE training_run_id = ? ORDER BY id"
+            ))
+            .bind(run.0),
+            Some(name) => sqlx::query(concat!(
+                "SELECT ",
+                metric_columns!(),
+                " FROM metrics WHERE training_run_id = ? AND metric_name = ? ORDER BY id"
+            ))
+            .bind(run.0)
+            .bind(name),
+        };
+        let found = query.fetch_all(&mut *conn).await.map_err(|e| db("get metrics", e))?;
+        found.iter().map(|row| rows::metric(run, row)).collect()
+    }
+
+    async fn create_experiment(&self, e: NewExperiment) -> Result<Experiment> {
+        e.validate()?;
+        let now = time::now();
+        let experiment = e.into_experiment(ExperimentId(0), now);
+        let result = sqlx::query(
+            "INSERT INTO experiments (name, description, hypothesis, status, created_at, completed_at, results) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&experiment.name)
+        .bind(&experiment.description)
+        .bind(&experiment.hypothesis)
+        .bind(&experiment.status)
+        .bind(naive(now))
+        .bind(experiment.completed_at.map(naive))
+        .bind(opt_json_text(experiment.results.as_ref()))
+        .execute(&self.pool)
+        .await
+        .map_err(write(Entity::Experiment, &experiment.name, None))?;
+        Ok(Experiment { id: ExperimentId(inserted_id(result)), ..experiment })
+    }
+
+    async fn get_experiment(&self, id: ExperimentId) -> Result<Experiment> {
+        let q = sqlx::query(concat!("SELECT ", experiment_columns!(), " FROM experiments WHERE id = ?"))
+            .bind(id.0);
+        self.one(q, rows::experiment, Entity::Experiment, id).await
+    }
+
+    async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun> {
+        link.validate()?;
+        let key = format!("run {} in experiment {}", link.training_run_id, link.experiment_id);
+        let mut tx = self.begin().await?;
+        require(&mut tx, Entity::Experiment, link.experiment_id.0).await?;
+        require(&mut tx, Entity::TrainingRun, link.training_run_id.0).await?;
+        sqlx::query(
+            "INSERT INTO experiment_runs (experiment_id, training_run_id, variant_name, notes) VALUES (?, ?, ?, ?)",
+        )
+        .bind(link.experiment_id.0)
+        .bind(link.training_run_id.0)
+        .bind(&link.variant_name)
+        .bind(&link.notes)
+        .execute(&mut *tx)
+        .await
+        .map_err(write(Entity::ExperimentRun, key, None))?;
+        commit(tx).await?;
+        Ok(link.into_experiment_run())
+    }
+
+    async fn get_experiment_runs(&self, id: ExperimentId) -> Result<Vec<ExperimentRunDetail>> {
+        let mut conn = self.pool.acquire().await.map_err(|e| db("get experiment runs", e))?;
+        require(&mut conn, Entity::Experiment, id.0).await?;
+        let found = sqlx::query(
+            "SELECT er.experiment_id, er.training_run_id, er.variant_name, er.notes, \
+             tr.status, tr.final_loss, tr.best_metric_value \
+             FROM experiment_runs er JOIN training_runs tr ON tr.id = er.training_run_id \
+             WHERE er.experiment_id = ? ORDER BY er.id",
+        )
+        .bind(id.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| db("get experiment runs", e))?;
+        found.iter().map(rows::experiment_run).collect()
+    }
+
+    async fn log_prediction(&self, p: NewPrediction) -> Result<Prediction> {
+        p.validate()?;
+        let prediction = p.into_prediction(PredictionId(0), time::now());
+        let id = insert_prediction(&self.pool, &prediction).await.map_err(write(
+            Entity::Prediction,
+            "",
+            Some((Entity::ModelVersion, prediction.model_version_id.0)),
+        ))?;
+        Ok(Prediction { id: PredictionId(id), ..prediction })
+    }
+
+    async fn log_predictions(&self, predictions: Vec<NewPrediction>) -> Result<Vec<Prediction>> {
+        validate_predictions(&predictions)?;
+        if predictions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = time::now();
+        let mut tx = self.begin().await?;
+        let versions: BTreeSet<_> = predictions.iter().map(|p| p.model_version_id.0).collect();
+        for version in versions {
+            require(&mut tx, Entity::ModelVersion, version).await?;
+        }
+        let mut logged = Vec::with_capacity(predictions.len());
+        for p in predictions {
+            let prediction = p.into_prediction(PredictionId(0), now);
+            let id = insert_prediction(&mut *tx, &prediction).await.map_err(|e| db("log predictions", e))?;
+            logged.push(Prediction { id: PredictionId(id), ..prediction });
+        }
+        commit(tx).await?;
+        Ok(logged)
+    }
+
+    async fn get_prediction(&self, id: PredictionId) -> Result<Prediction> {
+        let q = sqlx::query(concat!("SELECT ", prediction_columns!(), " FROM predictions WHERE id = ?"))
+            .bind(id.0);
+        self.one(q, rows::prediction, Entity::Prediction, id).await
+    }
+
+    async fn get_predictions(&self, version: ModelVersionId, limit: u32) -> Result<Vec<Prediction>> {
+        let mut conn = self.pool.acquire().await.map_err(|e| db("get predictions", e))?;
+        require(&mut conn, Entity::ModelVersion, version.0).await?;
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            prediction_columns!(),
+            " FROM predictions WHERE model_version_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?"
+        ))
+        .bind(version.0)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| db("get predictions", e))?;
+        found.iter().map(rows::prediction).collect()
+    }
+
+    async fn list_predictions(&self, page: Page) -> Result<Vec<Prediction>> {
+        let q = sqlx::query(concat!(
+            "SELECT ",
+            prediction_columns!(),
+            " FROM predictions WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(page.sql_limit());
+        self.all(q, rows::prediction, "list predictions").await
+    }
+
+    async fn statistics(&self) -> Result<StoreStatistics> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM models), (SELECT COUNT(*) FROM model_versions), \
+             (SELECT COUNT(*) FROM datasets), (SELECT COUNT(*) FROM training_runs), \
+             (SELECT COUNT(*) FROM training_runs WHERE status = 'completed'), \
+             (SELECT COUNT(*) FROM hyperparameters), (SELECT COUNT(*) FROM metrics), \
+             (SELECT COUNT(*) FROM experiments), (SELECT COUNT(*) FROM experiment_runs), \
+             (SELECT COUNT(*) FROM predictions)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| db("statistics", e))?;
+        let c = |i: usize| -> Result<u64> { Ok(count(row.try_get(i).map_err(|e| db("statistics", e))?)) };
+        Ok(StoreStatistics {
+            models: c(0)?,
+            model_versions: c(1)?,
+            datasets: c(2)?,
+            training_runs: c(3)?,
+            completed_runs: c(4)?,
+            hyperparameters: c(5)?,
+            metrics: c(6)?,
+            experiments: c(7)?,
+            experiment_runs: c(8)?,
+            predictions: c(9)?,
+        })
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.pool.close().await;
+        Ok(())
+    }
+}
+
+async fn insert_prediction<'c, E>(conn: E, p: &Prediction) -> std::result::Result<i64, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = MySql>,
+{
+    let result = sqlx::query(
+        "INSERT INTO predictions (model_version_id, input_data, output_data, confidence, \
+         inference_time_ms, timestamp, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(p.model_version_id.0)
+    .bind(json_text(&p.input_data))
+    .bind(json_text(&p.output_data))
+    .bind(p.confidence)
+    .bind(p.inference_time_ms)
+    .bind(naive(p.timestamp))
+    .bind(opt_json_text(p.metadata.as_ref()))
+    .execute(conn)
+    .await?;
+    Ok(inserted_id(result))
+}

@@ -1,0 +1,133 @@
+//! Decoding MySQL rows into entities, by position in the `*_columns!()` lists.
+//! Times are stored as UTC `DATETIME(6)` and read back as `DateTime<Utc>`.
+
+use aimdb_core::{
+    Dataset, Experiment, ExperimentRunDetail, Metric, Model, ModelVersion, Prediction, Result, Timestamp,
+    TrainingRun, TrainingRunId,
+};
+use chrono::NaiveDateTime;
+use sqlx::mysql::MySqlRow;
+use sqlx::{Decode, MySql, Row, Type};
+
+use crate::codec::{parse_json, parse_opt_json};
+use crate::error::corrupt;
+
+fn get<'r, T: Decode<'r, MySql> + Type<MySql>>(row: &'r MySqlRow, index: usize) -> Result<T> {
+    row.try_get(index).map_err(|e| corrupt(&format!("#{index}"), e))
+}
+
+fn time(row: &MySqlRow, index: usize) -> Result<Timestamp> {
+    Ok(get::<NaiveDateTime>(row, index)?.and_utc())
+}
+
+fn opt_time(row: &MySqlRow, index: usize) -> Result<Option<Timestamp>> {
+    Ok(get::<Option<NaiveDateTime>>(row, index)?.map(|t| t.and_utc()))
+}
+
+pub(crate) fn model(row: &MySqlRow) -> Result<Model> {
+    Ok(Model {
+        id: get::<i64>(row, 0)?.into(),
+        name: get(row, 1)?,
+        description: get(row, 2)?,
+        architecture: get(row, 3)?,
+        framework: get(row, 4)?,
+        task_type: get(row, 5)?,
+        input_shape: parse_opt_json("input_shape", get(row, 6)?)?,
+        output_shape: parse_opt_json("output_shape", get(row, 7)?)?,
+        created_at: time(row, 8)?,
+        updated_at: time(row, 9)?,
+    })
+}
+
+pub(crate) fn version(row: &MySqlRow) -> Result<ModelVersion> {
+    Ok(ModelVersion {
+        id: get::<i64>(row, 0)?.into(),
+        model_id: get::<i64>(row, 1)?.into(),
+        version: get(row, 2)?,
+        checkpoint_path: get(row, 3)?,
+        config: parse_opt_json("config", get(row, 4)?)?,
+        status: get(row, 5)?,
+        created_at: time(row, 6)?,
+    })
+}
+
+pub(crate) fn dataset(row: &MySqlRow) -> Result<Dataset> {
+    Ok(Dataset {
+        id: get::<i64>(row, 0)?.into(),
+        name: get(row, 1)?,
+        description: get(row, 2)?,
+        source_path: get(row, 3)?,
+        format: get(row, 4)?,
+        size_bytes: get(row, 5)?,
+        num_samples: get(row, 6)?,
+        split_info: parse_opt_json("split_info", get(row, 7)?)?,
+        preprocessing: parse_opt_json("preprocessing", get(row, 8)?)?,
+        created_at: time(row, 9)?,
+    })
+}
+
+pub(crate) fn run(row: &MySqlRow) -> Result<TrainingRun> {
+    Ok(TrainingRun {
+        id: get::<i64>(row, 0)?.into(),
+        model_version_id: get::<i64>(row, 1)?.into(),
+        dataset_id: get::<Option<i64>>(row, 2)?.map(Into::into),
+        run_name: get(row, 3)?,
+        status: get(row, 4)?,
+        started_at: time(row, 5)?,
+        completed_at: opt_time(row, 6)?,
+        duration_seconds: get(row, 7)?,
+        final_loss: get(row, 8)?,
+        best_metric_value: get(row, 9)?,
+        artifacts: parse_opt_json("artifacts", get(row, 10)?)?,
+    })
+}
+
+pub(crate) fn metric(run: TrainingRunId, row: &MySqlRow) -> Result<Metric> {
+    Ok(Metric {
+        training_run_id: run,
+        metric_name: get(row, 0)?,
+        metric_value: get(row, 1)?,
+        epoch: get(row, 2)?,
+        step: get(row, 3)?,
+        split: get(row, 4)?,
+        timestamp: time(row, 5)?,
+    })
+}
+
+pub(crate) fn experiment(row: &MySqlRow) -> Result<Experiment> {
+    Ok(Experiment {
+        id: get::<i64>(row, 0)?.into(),
+        name: get(row, 1)?,
+        description: get(row, 2)?,
+        hypothesis: get(row, 3)?,
+        status: get(row, 4)?,
+        created_at: time(row, 5)?,
+        completed_at: opt_time(row, 6)?,
+        results: parse_opt_json("results", get(row, 7)?)?,
+    })
+}
+
+pub(crate) fn experiment_run(row: &MySqlRow) -> Result<ExperimentRunDetail> {
+    Ok(ExperimentRunDetail {
+        experiment_id: get::<i64>(row, 0)?.into(),
+        training_run_id: get::<i64>(row, 1)?.into(),
+        variant_name: get(row, 2)?,
+        notes: get(row, 3)?,
+        status: get(row, 4)?,
+        final_loss: get(row, 5)?,
+        best_metric_value: get(row, 6)?,
+    })
+}
+
+pub(crate) fn prediction(row: &MySqlRow) -> Result<Prediction> {
+    Ok(Prediction {
+        id: get::<i64>(row, 0)?.into(),
+        model_version_id: get::<i64>(row, 1)?.into(),
+        input_data: parse_json("input_data", &get::<String>(row, 2)?)?,
+        output_data: parse_json("output_data", &get::<String>(row, 3)?)?,
+        confidence: get(row, 4)?,
+        inference_time_ms: get(row, 5)?,
+        timestamp: time(row, 6)?,
+        metadata: parse_opt_json("metadata", get(row, 7)?)?,
+    })
+}
