@@ -1,6 +1,6 @@
 //! `cargo xtask services up|down [NAMES]`: real servers on free loopback ports for the
-//! backend tests (SPEC §8). State lives in `target/services/`; `up` writes
-//! `target/services/env` with the URLs tests read (`AIMDB_TEST_POSTGRES_URL`, ...).
+//! backend tests (SPEC §8). `up` writes `env` (the URLs tests read,
+//! `AIMDB_TEST_POSTGRES_URL`, ...) into the state directory beside the servers' data.
 //! Only loopback addresses; every server started is stopped by `down`.
 
 use std::fs;
@@ -10,8 +10,15 @@ use std::process::Command;
 /// The services `up` starts when none are named.
 pub const ALL: &[&str] = &["postgres", "mysql"];
 
+/// Where servers keep their data: under the system temp dir, one directory per checkout.
+/// Not inside the checkout: the servers run as their own users (`postgres`, `mysql`), who
+/// cannot enter a checkout below a private directory (a `mktemp -d` clone, a home).
 fn state_dir(root: &Path) -> PathBuf {
-    root.join("target/services")
+    // FNV-1a of the checkout path: stable between `up` and `down`, distinct per checkout.
+    let hash = root.to_string_lossy().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    std::env::temp_dir().join(format!("aimdb-services-{hash:016x}"))
 }
 
 /// A free TCP port on 127.0.0.1 (the OS picks; the listener closes before the server binds).
@@ -280,8 +287,14 @@ pub fn down(root: &Path) -> Result<(), String> {
     if let Err(e) = mysql_down(&dir) {
         errors.push(format!("mysql: {e}"));
     }
-    let _ = fs::remove_file(dir.join("env"));
-    if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+    if errors.is_empty() {
+        // Every server is stopped: their data goes too.
+        let _ = fs::remove_dir_all(&dir);
+        Ok(())
+    } else {
+        let _ = fs::remove_file(dir.join("env"));
+        Err(errors.join("; "))
+    }
 }
 
 /// `cargo xtask services up|down [NAMES]`.
