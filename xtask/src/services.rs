@@ -15,9 +15,10 @@ pub const ALL: &[&str] = &["postgres", "mysql"];
 /// cannot enter a checkout below a private directory (a `mktemp -d` clone, a home).
 fn state_dir(root: &Path) -> PathBuf {
     // FNV-1a of the checkout path: stable between `up` and `down`, distinct per checkout.
-    let hash = root.to_string_lossy().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = root
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     std::env::temp_dir().join(format!("aimdb-services-{hash:016x}"))
 }
 
@@ -259,6 +260,12 @@ pub fn up(root: &Path, names: &[String]) -> Vec<(String, String)> {
         if names.is_empty() { ALL.iter().map(|s| s.to_string()).collect() } else { names.to_vec() };
     let mut env = Vec::new();
     for name in &names {
+        // A server given from outside (CI service containers) is used as it is.
+        let url_var = format!("AIMDB_TEST_{}_URL", name.to_ascii_uppercase());
+        if let Ok(url) = std::env::var(&url_var) {
+            eprintln!("xtask: {name}: using {url_var}={url} from the environment");
+            continue;
+        }
         let started = match name.as_str() {
             "postgres" => postgres_up(&dir),
             "mysql" => mysql_up(&dir),
