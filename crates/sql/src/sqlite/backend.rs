@@ -19,7 +19,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use super::bulk;
 use super::config::{SqliteConfig, Target};
 use super::rows;
-use crate::codec::{count, json_text, opt_json_text, parse_json};
+use crate::codec::{self, STATISTICS_SQL, json_text, opt_json_text, parse_json};
 use crate::error::{db, write};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -589,30 +589,9 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn statistics(&self) -> Result<StoreStatistics> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM models), (SELECT COUNT(*) FROM model_versions), \
-             (SELECT COUNT(*) FROM datasets), (SELECT COUNT(*) FROM training_runs), \
-             (SELECT COUNT(*) FROM training_runs WHERE status = 'completed'), \
-             (SELECT COUNT(*) FROM hyperparameters), (SELECT COUNT(*) FROM metrics), \
-             (SELECT COUNT(*) FROM experiments), (SELECT COUNT(*) FROM experiment_runs), \
-             (SELECT COUNT(*) FROM predictions)",
-        )
-        .fetch_one(&self.reader)
-        .await
-        .map_err(|e| db("statistics", e))?;
-        let c = |i: usize| -> Result<u64> { Ok(count(row.try_get(i).map_err(|e| db("statistics", e))?)) };
-        Ok(StoreStatistics {
-            models: c(0)?,
-            model_versions: c(1)?,
-            datasets: c(2)?,
-            training_runs: c(3)?,
-            completed_runs: c(4)?,
-            hyperparameters: c(5)?,
-            metrics: c(6)?,
-            experiments: c(7)?,
-            experiment_runs: c(8)?,
-            predictions: c(9)?,
-        })
+        let row =
+            sqlx::query(STATISTICS_SQL).fetch_one(&self.reader).await.map_err(|e| db("statistics", e))?;
+        codec::statistics(&row)
     }
 
     async fn close(&self) -> Result<()> {
