@@ -68,21 +68,23 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn cargo(args: &[&str]) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+/// `cargo ARGS` in the workspace root with `env` added, announced on stderr.
+fn cargo_command(args: &[&str], env: &[(String, String)]) -> Command {
     eprintln!("xtask: cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
-        .args(args)
-        .current_dir(root())
-        .status()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.args(args).current_dir(root()).envs(env.iter().map(|(k, v)| (k, v)));
+    command
+}
+
+fn cargo(args: &[&str], env: &[(String, String)]) -> Result<(), String> {
+    let status = cargo_command(args, env).status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("cargo {} failed ({status})", args.join(" "))) }
 }
 
 fn demo(extra: &[String]) -> Result<(), String> {
     let mut args = vec!["run", "--quiet", "--package", "aimdb", "--example", "demo", "--"];
     args.extend(extra.iter().map(String::as_str));
-    cargo(&args)
+    cargo(&args, &[])
 }
 
 fn test(extra: &[String]) -> Result<(), String> {
@@ -123,7 +125,7 @@ fn bench(extra: &[String]) -> Result<(), String> {
         args.extend(filters);
     }
     let env = services::up(&root(), &[]);
-    let benched = tally::cargo_tallied(&args, &env, &mut tally::Tally::default());
+    let benched = cargo(&args, &env);
     services::down(&root())?;
     benched?;
     if reference {

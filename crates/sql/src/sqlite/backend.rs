@@ -92,15 +92,6 @@ impl SqliteStore {
     }
 }
 
-async fn exists(conn: &mut SqliteConnection, sql: &'static str, id: i64) -> Result<bool> {
-    sqlx::query_scalar::<_, i64>(sql)
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .map(|row| row.is_some())
-        .map_err(|e| db("check reference", e))
-}
-
 async fn require(conn: &mut SqliteConnection, entity: Entity, id: i64) -> Result<()> {
     let sql = match entity {
         Entity::Model => "SELECT 1 FROM models WHERE id = ?",
@@ -110,7 +101,8 @@ async fn require(conn: &mut SqliteConnection, entity: Entity, id: i64) -> Result
         Entity::Experiment => "SELECT 1 FROM experiments WHERE id = ?",
         other => unreachable!("no table lookup for {other}"),
     };
-    if exists(conn, sql, id).await? { Ok(()) } else { Err(Error::not_found(entity, id)) }
+    let found = sqlx::query(sql).bind(id).fetch_optional(conn).await.map_err(|e| db("check reference", e))?;
+    if found.is_some() { Ok(()) } else { Err(Error::not_found(entity, id)) }
 }
 
 async fn commit(tx: Transaction<'static, Sqlite>) -> Result<()> {
