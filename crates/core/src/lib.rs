@@ -49,4 +49,6 @@ pub use request::{
 };
 pub use store::{Capabilities, MetadataStore, StoreInfo};
 pub use time::Timestamp;
-pub use vector::{Collection, CollectionInfo, VectorFilter, VectorHit, VectorIndex, VectorRecord};
+pub use vector::{
+    Collection, CollectionInfo, VectorFilter, VectorHit, VectorIndex, VectorRecord, check_embedder,
+};

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::embed::EmbedderIdentity;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The searchable collections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -87,6 +87,52 @@ pub struct CollectionInfo {
     pub trained: bool,
     /// Vectors held.
     pub vectors: u64,
+    /// IVF lists, for IVF indexes.
+    pub nlist: Option<u32>,
+    /// IVF lists probed per query, for IVF indexes.
+    pub nprobe: Option<u32>,
+    /// PQ sub-quantisers, for IVF-PQ indexes.
+    pub m: Option<u32>,
+    /// Bits per PQ code, for IVF-PQ indexes.
+    pub nbits: Option<u32>,
+}
+
+impl CollectionInfo {
+    /// An exact (untrained-free) collection of `vectors` records.
+    pub fn exact(collection: Collection, index_kind: impl Into<String>, vectors: u64) -> Self {
+        CollectionInfo {
+            collection,
+            index_kind: index_kind.into(),
+            trained: true,
+            vectors,
+            nlist: None,
+            nprobe: None,
+            m: None,
+            nbits: None,
+        }
+    }
+}
+
+/// Checks that vectors from `given` may be mixed with an index built by `stored`.
+///
+/// Another dimension is a [`Error::DimensionMismatch`]; the same dimension from another model
+/// is a [`Error::Config`]. Both name `reindex`, the way out: vectors from two embedders are
+/// not comparable, so padding, truncating or mixing them would return nonsense silently.
+pub fn check_embedder(stored: &EmbedderIdentity, given: &EmbedderIdentity) -> Result<()> {
+    if stored.dim != given.dim {
+        return Err(Error::DimensionMismatch {
+            context: format!("index built with {stored}, embedder is {given}; run `reindex`"),
+            expected: stored.dim,
+            actual: given.dim,
+        });
+    }
+    if stored != given {
+        return Err(Error::config(format!(
+            "the vector index was built with {stored} but the database embeds with {given}; \
+             run `reindex` to rebuild it"
+        )));
+    }
+    Ok(())
 }
 
 /// A nearest-neighbour index over the three collections.
@@ -116,6 +162,14 @@ pub trait VectorIndex: Send + Sync + Debug {
     async fn reset(&self) -> Result<()>;
     /// Facts about each collection.
     async fn info(&self) -> Result<Vec<CollectionInfo>>;
+    /// Rebuilds one collection's index in the type that suits its current size
+    /// (e.g. IVF once it outgrows exact search). Indexes that tune themselves do nothing.
+    async fn optimize(&self, collection: Collection) -> Result<CollectionInfo> {
+        let info = self.info().await?;
+        info.into_iter()
+            .find(|i| i.collection == collection)
+            .ok_or_else(|| Error::backend(format!("index has no {collection} collection"), "missing"))
+    }
     /// Makes everything written so far durable.
     async fn flush(&self) -> Result<()>;
 }

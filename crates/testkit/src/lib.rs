@@ -8,17 +8,21 @@
 //! aimdb_testkit::metadata_store_suite!(async { Some(my_backend::TestHarness::new().await) });
 //! ```
 //!
+//! Vector indexes join the same way with [`vector_index_suite!`] and an [`IndexHarness`].
+//!
 //! Each case becomes its own `#[test]`, so failures name the case and backend.
 #![deny(missing_docs)]
 
 use std::future::Future;
 use std::sync::Arc;
 
-use aimdb_core::MetadataStore;
+use aimdb_core::{MetadataStore, VectorIndex};
 use async_trait::async_trait;
 
 mod assert;
+pub mod index;
 pub mod store;
+pub mod synthetic;
 
 pub use assert::{expect_already_exists, expect_invalid, expect_not_found};
 
@@ -28,6 +32,25 @@ pub use assert::{expect_already_exists, expect_invalid, expect_not_found};
 pub trait StoreHarness: Send + Sync {
     /// Opens (or reopens) the store.
     async fn open(&self) -> Arc<dyn MetadataStore>;
+}
+
+/// Opens the vector index under test, like [`StoreHarness`] for stores.
+#[async_trait]
+pub trait IndexHarness: Send + Sync {
+    /// Opens (or reopens, after the previous handle was dropped) the index.
+    async fn open(&self) -> Arc<dyn VectorIndex>;
+    /// Recall@10 against exact search this index promises on the suite's clustered data.
+    fn min_recall(&self) -> f64 {
+        1.0
+    }
+    /// The index kind the recall case's data must end up in after `optimize` (e.g. `ivf`).
+    fn trained_kind(&self) -> Option<&str> {
+        None
+    }
+    /// How far a reported score may be from `(1 + exact cosine) / 2`.
+    fn score_tolerance(&self) -> f32 {
+        1e-4
+    }
 }
 
 /// Runs a test body on a multi-threaded runtime (concurrency cases need real parallelism).
@@ -56,7 +79,7 @@ pub fn skip(reason: &str) {
 #[macro_export]
 macro_rules! metadata_store_suite {
     ($harness:expr) => {
-        $crate::__metadata_store_cases! { $harness;
+        $crate::__suite_cases! { store; $harness;
             model_round_trip, model_not_found, duplicate_names, invalid_input_names_field,
             pagination, model_versions, datasets, training_runs, partial_update,
             hyperparameters, metrics, metric_batch_is_atomic, non_finite_values_rejected,
@@ -67,15 +90,27 @@ macro_rules! metadata_store_suite {
     };
 }
 
+/// Generates one `#[test]` per conformance case for a vector index, like
+/// [`metadata_store_suite!`] with an [`IndexHarness`].
+#[macro_export]
+macro_rules! vector_index_suite {
+    ($harness:expr) => {
+        $crate::__suite_cases! { index; $harness;
+            add_and_search, collections_are_separate, upsert_replaces, remove, filters,
+            embedder_and_input_errors, reopen, reset, recall
+        }
+    };
+}
+
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __metadata_store_cases {
-    ($harness:expr; $($case:ident),* $(,)?) => {$(
+macro_rules! __suite_cases {
+    ($module:ident; $harness:expr; $($case:ident),* $(,)?) => {$(
         #[test]
         fn $case() {
             $crate::block_on(async {
                 match $harness.await {
-                    Some(harness) => $crate::store::$case(&harness).await,
+                    Some(harness) => $crate::$module::$case(&harness).await,
                     None => $crate::skip(concat!("no server for ", stringify!($case))),
                 }
             })

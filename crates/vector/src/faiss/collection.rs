@@ -1,0 +1,355 @@
+//! One collection's FAISS index, its exact vectors and its records' filter fields.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use aimdb_core::{Collection, CollectionInfo, Error, Result, VectorFilter, VectorHit};
+use faiss::index::IndexImpl;
+use faiss::index::autotune::ParameterSpace;
+use faiss::selector::IdSelector;
+use faiss::{Idx, Index, MetricType, index_factory};
+use serde::{Deserialize, Serialize};
+
+use super::layout::{Layout, Planner};
+use super::persist::{self, CollectionFiles};
+use super::vectors::VectorFile;
+
+/// Compressed scores are re-ranked on exact vectors; this many candidates per result,
+/// and at least `REFINE_MIN` (reading one exact vector costs about a microsecond).
+const REFINE_FACTOR: usize = 4;
+const REFINE_MIN: usize = 64;
+/// Filtered searches first ask FAISS for this many candidates per result, then scan exactly.
+const FILTER_OVERFETCH: usize = 8;
+/// Vectors added to FAISS per call while rebuilding, to bound the temporary copy.
+const ADD_CHUNK: usize = 65_536;
+
+pub(crate) fn faiss_error(what: impl Into<String>) -> impl FnOnce(faiss::error::Error) -> Error {
+    let what = what.into();
+    move |e| Error::backend(format!("faiss: {what}: {e}"), e)
+}
+
+fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let what = what.into();
+    move |e| Error::backend(format!("faiss index files: {what}: {e}"), e)
+}
+
+/// Where a record's exact vector is and what filters see of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Slot {
+    offset: u64,
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CollectionIndex {
+    collection: Collection,
+    dim: usize,
+    layout: Layout,
+    nprobe: Option<u32>,
+    index: IndexImpl,
+    vectors: VectorFile,
+    slots: HashMap<i64, Slot>,
+    /// Files of the last saved generation; `None` until saved.
+    pub(crate) saved: Option<CollectionFiles>,
+    pub(crate) dirty: bool,
+}
+
+impl CollectionIndex {
+    /// An empty, exact collection whose vectors go to `vectors_path`.
+    pub fn create(collection: Collection, dim: usize, vectors_path: &Path) -> Result<Self> {
+        Ok(CollectionIndex {
+            collection,
+            dim,
+            layout: Layout::Flat,
+            nprobe: None,
+            index: new_index(dim, Layout::Flat)?,
+            vectors: VectorFile::create(vectors_path, dim).map_err(io_error("create vectors file"))?,
+            slots: HashMap::new(),
+            saved: None,
+            dirty: true,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Adds or replaces records. `vectors` holds `ids.len() * dim` unit-length floats.
+    pub fn upsert(
+        &mut self,
+        planner: &Planner,
+        ids: &[i64],
+        vectors: &[f32],
+        metadata: Vec<BTreeMap<String, String>>,
+    ) -> Result<()> {
+        self.dirty = true;
+        let existing: Vec<i64> = ids.iter().copied().filter(|id| self.slots.contains_key(id)).collect();
+        self.remove(&existing)?;
+        let offsets = self.vectors.append(ids, vectors).map_err(io_error("append vectors"))?;
+        let labels: Vec<Idx> = ids.iter().map(|&id| Idx::new(id as u64)).collect();
+        self.index.add_with_ids(vectors, &labels).map_err(faiss_error("add"))?;
+        for ((id, offset), metadata) in ids.iter().zip(offsets).zip(metadata) {
+            self.slots.insert(*id, Slot { offset, metadata });
+        }
+        // Exact search until there is enough data to train on, then train once, automatically.
+        if self.layout == Layout::Flat {
+            let target = planner.target(self.len(), self.dim)?;
+            if target != Layout::Flat && self.len() >= target.min_train() {
+                self.rebuild(target, planner.nprobe(target))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes records; ids not present are ignored.
+    pub fn remove(&mut self, ids: &[i64]) -> Result<()> {
+        let present: Vec<Idx> =
+            ids.iter().filter(|id| self.slots.contains_key(id)).map(|&id| Idx::new(id as u64)).collect();
+        if present.is_empty() {
+            return Ok(());
+        }
+        self.dirty = true;
+        let selector = IdSelector::batch(&present).map_err(faiss_error("id selector"))?;
+        self.index.remove_ids(&selector).map_err(faiss_error("remove"))?;
+        for id in ids {
+            self.slots.remove(id);
+        }
+        Ok(())
+    }
+
+    /// Rebuilds into the layout that suits the current size; returns whether anything changed.
+    pub fn optimize(&mut self, planner: &Planner) -> Result<bool> {
+        let target = planner.target(self.len(), self.dim)?;
+        let target = if self.len() >= target.min_train() { target } else { Layout::Flat };
+        let nprobe = planner.nprobe(target);
+        if target == self.layout && nprobe == self.nprobe {
+            return Ok(false);
+        }
+        if target == self.layout {
+            self.set_nprobe(nprobe)?;
+        } else {
+            self.rebuild(target, nprobe)?;
+        }
+        self.dirty = true;
+        Ok(true)
+    }
+
+    /// Trains a new index of `layout` on the exact vectors and moves every record into it.
+    fn rebuild(&mut self, layout: Layout, nprobe: Option<u32>) -> Result<()> {
+        let mut ids: Vec<i64> = self.slots.keys().copied().collect();
+        ids.sort_unstable();
+        let mut index = new_index(self.dim, layout)?;
+        if !index.is_trained() {
+            // faiss samples at most 256 points per centroid itself; an evenly spaced sample
+            // of that size saves reading the rest back first.
+            let centroids = layout.nlist().unwrap_or(1) as usize;
+            let codebook = match layout {
+                Layout::IvfPq { nbits, .. } => 1usize << nbits,
+                _ => 1,
+            };
+            let cap = 256 * centroids.max(codebook);
+            let step = ids.len().div_ceil(cap).max(1);
+            let sample: Vec<i64> = ids.iter().copied().step_by(step).collect();
+            let data = self.read_exact(&sample)?;
+            index.train(&data).map_err(faiss_error(format!("train {}", layout.factory())))?;
+        }
+        for chunk in ids.chunks(ADD_CHUNK) {
+            let data = self.read_exact(chunk)?;
+            let labels: Vec<Idx> = chunk.iter().map(|&id| Idx::new(id as u64)).collect();
+            index.add_with_ids(&data, &labels).map_err(faiss_error("add while rebuilding"))?;
+        }
+        log::info!("{}: rebuilt as {} over {} vectors", self.collection, layout.factory(), ids.len());
+        self.index = index;
+        self.layout = layout;
+        self.set_nprobe(nprobe)?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn set_nprobe(&mut self, nprobe: Option<u32>) -> Result<()> {
+        if let Some(nprobe) = nprobe {
+            let space = ParameterSpace::new().map_err(faiss_error("parameter space"))?;
+            space.set_index_parameter(&self.index, "nprobe", nprobe).map_err(faiss_error("set nprobe"))?;
+        }
+        self.nprobe = nprobe;
+        Ok(())
+    }
+
+    /// The exact vectors of `ids`, concatenated.
+    fn read_exact(&self, ids: &[i64]) -> Result<Vec<f32>> {
+        let mut out = vec![0.0f32; ids.len() * self.dim];
+        for (id, row) in ids.iter().zip(out.chunks_exact_mut(self.dim)) {
+            let slot =
+                self.slots.get(id).ok_or_else(|| Error::backend(format!("no slot for {id}"), "ids"))?;
+            self.vectors.read_into(*id, slot.offset, row).map_err(io_error("read vector"))?;
+        }
+        Ok(out)
+    }
+
+    /// Exact cosine of `query` (unit length) with each id's vector.
+    fn exact_cosines(&self, query: &[f32], ids: &[i64]) -> Result<Vec<(i64, f32)>> {
+        let mut row = vec![0.0f32; self.dim];
+        ids.iter()
+            .map(|&id| {
+                let slot = &self.slots[&id];
+                self.vectors.read_into(id, slot.offset, &mut row).map_err(io_error("read vector"))?;
+                Ok((id, query.iter().zip(&row).map(|(a, b)| a * b).sum()))
+            })
+            .collect()
+    }
+
+    /// The `k` most similar records passing `filter`; `query` has unit length.
+    pub fn search(&mut self, query: &[f32], k: usize, filter: &VectorFilter) -> Result<Vec<VectorHit>> {
+        let n = self.len();
+        if n == 0 || k == 0 {
+            return Ok(Vec::new());
+        }
+        let k = k.min(n);
+        let filtered = !filter.equals.is_empty();
+        let mut want = if self.layout.lossy() { (k * REFINE_FACTOR).max(REFINE_MIN) } else { k };
+        if filtered {
+            want *= FILTER_OVERFETCH;
+        }
+        let result = self.index.search(query, want.min(n)).map_err(faiss_error("search"))?;
+        let mut hits: Vec<(i64, f32)> = result
+            .labels
+            .iter()
+            .zip(&result.distances)
+            .filter_map(|(label, &score)| Some((label.get()? as i64, score)))
+            .filter(|(id, _)| self.slots.get(id).is_some_and(|slot| filter.matches(&slot.metadata)))
+            .collect();
+        if filtered && hits.len() < k && want < n {
+            // Too few candidates passed: the matches lie outside the probed neighbourhood,
+            // so score every matching record exactly instead of returning fewer than asked.
+            let matching: Vec<i64> = self
+                .slots
+                .iter()
+                .filter(|(_, slot)| filter.matches(&slot.metadata))
+                .map(|(&id, _)| id)
+                .collect();
+            hits = self.exact_cosines(query, &matching)?;
+        } else if self.layout.lossy() {
+            let ids: Vec<i64> = hits.iter().map(|&(id, _)| id).collect();
+            hits = self.exact_cosines(query, &ids)?;
+        }
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hits.truncate(k);
+        Ok(hits
+            .into_iter()
+            .map(|(id, cosine)| VectorHit { id, similarity_score: ((1.0 + cosine) / 2.0).clamp(0.0, 1.0) })
+            .collect())
+    }
+
+    /// Facts for statistics. A collection waiting for enough vectors to train reports the
+    /// type it will become, untrained (it searches exactly meanwhile).
+    pub fn info(&self, planner: &Planner) -> CollectionInfo {
+        let pending = match self.layout {
+            Layout::Flat => planner.target(self.len(), self.dim).ok().filter(|t| *t != Layout::Flat),
+            _ => None,
+        };
+        let kind = pending.map_or(self.layout.kind(), |t| t.kind());
+        let mut info = CollectionInfo::exact(self.collection, kind, self.len() as u64);
+        info.trained = pending.is_none();
+        info.nlist = self.layout.nlist();
+        info.nprobe = self.nprobe;
+        if let Layout::IvfPq { m, nbits, .. } = self.layout {
+            info.m = Some(m);
+            info.nbits = Some(nbits);
+        }
+        info
+    }
+
+    /// Writes this collection's generation `generation` files; `fresh_vectors` names a new
+    /// vectors file used when compaction is due.
+    pub fn save(&mut self, dir: &Path, generation: u64, fresh_vectors: &Path) -> Result<CollectionFiles> {
+        self.compact_if_sparse(fresh_vectors)?;
+        self.vectors.sync().map_err(io_error("sync vectors"))?;
+        let index_file = format!("{}.{generation}.faiss", self.collection);
+        let tmp = dir.join(format!("{index_file}.tmp"));
+        let tmp_str = tmp.to_str().ok_or_else(|| Error::config(format!("{} is not UTF-8", tmp.display())))?;
+        faiss::write_index(&self.index, tmp_str).map_err(faiss_error("write index"))?;
+        persist::commit(&tmp, &dir.join(&index_file)).map_err(io_error("commit index"))?;
+        let records_file = format!("{}.{generation}.records.json", self.collection);
+        let records: Vec<(i64, &Slot)> = self.slots.iter().map(|(&id, slot)| (id, slot)).collect();
+        let json = serde_json::to_vec(&records).map_err(|e| Error::backend("encode records", e))?;
+        persist::write_atomic(&dir.join(&records_file), &json).map_err(io_error("write records"))?;
+        let files = CollectionFiles {
+            layout: self.layout,
+            nprobe: self.nprobe,
+            dim: self.dim,
+            index_file,
+            records_file,
+            vectors_file: file_name(self.vectors.path()),
+            vectors_len: self.vectors.len(),
+        };
+        self.saved = Some(files.clone());
+        self.dirty = false;
+        Ok(files)
+    }
+
+    /// Rewrites the vectors file without replaced and removed records once they are most of it.
+    fn compact_if_sparse(&mut self, fresh: &Path) -> Result<()> {
+        let live = self.slots.len() as u64 * self.vectors.record_len();
+        if self.vectors.len() <= 2 * live + (1 << 20) {
+            return Ok(());
+        }
+        let mut ids: Vec<i64> = self.slots.keys().copied().collect();
+        ids.sort_unstable();
+        let mut out = VectorFile::create(fresh, self.dim).map_err(io_error("create vectors file"))?;
+        for chunk in ids.chunks(ADD_CHUNK) {
+            let data = self.read_exact(chunk)?;
+            let offsets = out.append(chunk, &data).map_err(io_error("compact vectors"))?;
+            for (id, offset) in chunk.iter().zip(offsets) {
+                self.slots.get_mut(id).expect("listed above").offset = offset;
+            }
+        }
+        self.vectors = out;
+        Ok(())
+    }
+
+    /// Opens a saved generation.
+    pub fn load(collection: Collection, dir: &Path, files: &CollectionFiles) -> Result<Self> {
+        let index_path = dir.join(&files.index_file);
+        let index_str = index_path
+            .to_str()
+            .ok_or_else(|| Error::config(format!("{} is not UTF-8", index_path.display())))?;
+        let index = faiss::read_index(index_str).map_err(faiss_error(format!("read {index_str}")))?;
+        let json = std::fs::read(dir.join(&files.records_file)).map_err(io_error("read records"))?;
+        let records: Vec<(i64, Slot)> =
+            serde_json::from_slice(&json).map_err(|e| Error::backend("decode records", e))?;
+        let vectors = VectorFile::open(&dir.join(&files.vectors_file), files.dim, files.vectors_len)
+            .map_err(io_error("open vectors file"))?;
+        let mut loaded = CollectionIndex {
+            collection,
+            dim: files.dim,
+            layout: files.layout,
+            nprobe: None,
+            index,
+            vectors,
+            slots: records.into_iter().collect(),
+            saved: Some(files.clone()),
+            dirty: false,
+        };
+        if loaded.index.ntotal() != loaded.slots.len() as u64 {
+            return Err(Error::backend(
+                format!(
+                    "{collection}: index holds {} vectors but its records list {}; run `reindex`",
+                    loaded.index.ntotal(),
+                    loaded.slots.len()
+                ),
+                "inconsistent files",
+            ));
+        }
+        loaded.set_nprobe(files.nprobe)?;
+        Ok(loaded)
+    }
+}
+
+fn new_index(dim: usize, layout: Layout) -> Result<IndexImpl> {
+    index_factory(dim as u32, layout.factory(), MetricType::InnerProduct)
+        .map_err(faiss_error(format!("create {}", layout.factory())))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}

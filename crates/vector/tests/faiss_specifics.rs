@@ -1,0 +1,169 @@
+//! FAISS behaviour beyond the shared suite: automatic training, optimize, crash safety.
+
+use std::collections::BTreeMap;
+
+use aimdb_core::config::{FaissConfig, IndexType};
+use aimdb_core::{Collection, EmbedderIdentity, VectorFilter, VectorIndex, VectorRecord};
+use aimdb_testkit::synthetic::Clustered;
+use aimdb_vector::FaissIndex;
+
+const DIM: usize = 16;
+
+fn embedder() -> EmbedderIdentity {
+    EmbedderIdentity { kind: "test".into(), model: "specifics".into(), dim: DIM }
+}
+
+fn records(points: &[f32], first_id: i64) -> Vec<VectorRecord> {
+    points
+        .chunks_exact(DIM)
+        .enumerate()
+        .map(|(i, v)| VectorRecord { id: first_id + i as i64, vector: v.to_vec(), metadata: BTreeMap::new() })
+        .collect()
+}
+
+fn data() -> Clustered {
+    Clustered { dim: DIM, clusters: 20, spread: 0.5, seed: 3 }
+}
+
+async fn models_info(index: &FaissIndex) -> aimdb_core::CollectionInfo {
+    index.info().await.unwrap().into_iter().find(|i| i.collection == Collection::Models).unwrap()
+}
+
+#[tokio::test]
+async fn auto_searches_exactly_then_trains_ivf_at_ten_thousand() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = FaissIndex::open(&FaissConfig::new(dir.path())).await.unwrap();
+    let points = data().points(10_000, 1);
+    let (early, late) = points.split_at(9_999 * DIM);
+    index.upsert(Collection::Models, &embedder(), records(early, 1)).await.unwrap();
+    let info = models_info(&index).await;
+    assert_eq!((info.index_kind.as_str(), info.trained, info.vectors), ("flat", true, 9_999));
+
+    index.upsert(Collection::Models, &embedder(), records(late, 10_000)).await.unwrap();
+    let info = models_info(&index).await;
+    assert_eq!((info.index_kind.as_str(), info.trained, info.vectors), ("ivf", true, 10_000), "{info:?}");
+    assert_eq!(info.nlist, Some(128));
+    // Nothing was lost in the move: every vector finds itself.
+    for id in [1i64, 5_000, 10_000] {
+        let q = &points[(id as usize - 1) * DIM..][..DIM];
+        let hits =
+            index.search(Collection::Models, &embedder(), q, 1, &VectorFilter::default()).await.unwrap();
+        assert_eq!(hits[0].id, id);
+    }
+}
+
+#[tokio::test]
+async fn explicit_ivf_waits_for_training_data_and_reports_untrained() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = FaissConfig { index_type: IndexType::Ivf, nlist: Some(32), ..FaissConfig::new(dir.path()) };
+    let index = FaissIndex::open(&config).await.unwrap();
+    let points = data().points(39 * 32, 1);
+    let (early, late) = points.split_at(100 * DIM);
+    index.upsert(Collection::Models, &embedder(), records(early, 1)).await.unwrap();
+    let info = models_info(&index).await;
+    assert_eq!((info.index_kind.as_str(), info.trained), ("ivf", false), "{info:?}");
+    let q = &points[7 * DIM..][..DIM];
+    let hits = index.search(Collection::Models, &embedder(), q, 1, &VectorFilter::default()).await.unwrap();
+    assert_eq!(hits[0].id, 8, "untrained searches exactly");
+
+    index.upsert(Collection::Models, &embedder(), records(late, 101)).await.unwrap();
+    let info = models_info(&index).await;
+    assert_eq!((info.index_kind.as_str(), info.trained, info.nlist), ("ivf", true, Some(32)), "{info:?}");
+}
+
+#[tokio::test]
+async fn optimize_moves_an_index_to_the_type_its_size_calls_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let flat = FaissConfig { index_type: IndexType::Flat, ..FaissConfig::new(dir.path()) };
+    let index = FaissIndex::open(&flat).await.unwrap();
+    let points = data().points(5_000, 1);
+    index.upsert(Collection::Models, &embedder(), records(&points, 1)).await.unwrap();
+    index.flush().await.unwrap();
+    drop(index);
+
+    // The same files opened with another index type: optimize converts them.
+    let ivfpq = FaissConfig {
+        index_type: IndexType::IvfPq,
+        nlist: Some(16),
+        m: Some(4),
+        nbits: Some(6),
+        ..FaissConfig::new(dir.path())
+    };
+    let index = FaissIndex::open(&ivfpq).await.unwrap();
+    let info = models_info(&index).await;
+    assert_eq!(
+        (info.index_kind.as_str(), info.trained),
+        ("ivfpq", false),
+        "opened as saved, not yet trained"
+    );
+    let info = index.optimize(Collection::Models).await.unwrap();
+    assert_eq!(
+        (info.index_kind.as_str(), info.m, info.nbits, info.vectors),
+        ("ivfpq", Some(4), Some(6), 5_000)
+    );
+    let q = &points[42 * DIM..][..DIM];
+    let hits = index.search(Collection::Models, &embedder(), q, 10, &VectorFilter::default()).await.unwrap();
+    assert_eq!(hits.len(), 10);
+    for hit in hits {
+        // Compressed scores are re-ranked on the exact vectors.
+        let exact = aimdb_testkit::synthetic::cosine(&points[(hit.id as usize - 1) * DIM..][..DIM], q);
+        assert!(((1.0 + exact) / 2.0 - hit.similarity_score).abs() < 1e-5, "{hit:?} vs {exact}");
+    }
+    index.flush().await.unwrap();
+    drop(index);
+    let index = FaissIndex::open(&ivfpq).await.unwrap();
+    assert_eq!(models_info(&index).await.index_kind, "ivfpq");
+}
+
+#[tokio::test]
+async fn unflushed_writes_vanish_cleanly_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = FaissConfig::new(dir.path());
+    let points = data().points(300, 1);
+    let index = FaissIndex::open(&config).await.unwrap();
+    index.upsert(Collection::Models, &embedder(), records(&points[..100 * DIM], 1)).await.unwrap();
+    index.flush().await.unwrap();
+    // Written but never flushed, then the process "dies" (the handle is dropped, no flush).
+    index.upsert(Collection::Models, &embedder(), records(&points[100 * DIM..], 101)).await.unwrap();
+    index.remove(Collection::Models, &[1, 2]).await.unwrap();
+    drop(index);
+    std::fs::write(dir.path().join("models.99.faiss.tmp"), b"half a file").unwrap();
+
+    let index = FaissIndex::open(&config).await.unwrap();
+    assert_eq!(models_info(&index).await.vectors, 100, "the last flushed generation");
+    let q = &points[..DIM];
+    let hits = index.search(Collection::Models, &embedder(), q, 1, &VectorFilter::default()).await.unwrap();
+    assert_eq!(hits[0].id, 1);
+    // New writes append after the cut-off tail and survive the next flush.
+    index.upsert(Collection::Models, &embedder(), records(&points[100 * DIM..], 101)).await.unwrap();
+    index.flush().await.unwrap();
+    drop(index);
+    let index = FaissIndex::open(&config).await.unwrap();
+    assert_eq!(models_info(&index).await.vectors, 300);
+    let q = &points[250 * DIM..][..DIM];
+    let hits = index.search(Collection::Models, &embedder(), q, 1, &VectorFilter::default()).await.unwrap();
+    assert_eq!(hits[0].id, 251);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "stale temporary files are cleaned: {names:?}");
+}
+
+#[tokio::test]
+async fn replaced_vectors_are_compacted_on_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = FaissIndex::open(&FaissConfig::new(dir.path())).await.unwrap();
+    let points = data().points(2_000, 1);
+    for _ in 0..12 {
+        index.upsert(Collection::Models, &embedder(), records(&points, 1)).await.unwrap();
+    }
+    index.flush().await.unwrap();
+    let bytes: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".vec"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert_eq!(bytes, 2_000 * (8 + 4 * DIM as u64), "only live vectors are kept");
+}
