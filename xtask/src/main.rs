@@ -8,6 +8,7 @@ use std::process::{Command, ExitCode};
 mod model;
 mod reference;
 mod services;
+mod system;
 mod tally;
 #[cfg(test)]
 mod tidy;
@@ -16,7 +17,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  demo [DB_PATH]   run the embedded demo (SQLite, no server) through every API call
+  demo [DIR]       run the embedded demo (SQLite + FAISS, no server) through every API call,
+                   ending with semantic search
   test             run every test: unit, conformance suites, doc tests, tidy checks, bench smoke
   bench [ARGS]     run the criterion benches in release (ARGS go to criterion, e.g. a filter);
                    --reference also runs the Python reference (sentence-transformers, in a
@@ -82,12 +84,14 @@ fn cargo(args: &[&str], env: &[(String, String)]) -> Result<(), String> {
 }
 
 fn demo(extra: &[String]) -> Result<(), String> {
+    system::ensure_faiss_toolchain()?;
     let mut args = vec!["run", "--quiet", "--package", "aimdb", "--example", "demo", "--"];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args, &[])
 }
 
 fn test(extra: &[String]) -> Result<(), String> {
+    system::ensure_faiss_toolchain()?;
     // The embedding parity tests need the model; without it they skip locally and fail in CI.
     if let Err(e) = model::fetch_model(&root().join("target")) {
         eprintln!("xtask: fetch-model failed: {e}");
@@ -117,6 +121,7 @@ fn test(extra: &[String]) -> Result<(), String> {
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {
+    system::ensure_faiss_toolchain()?;
     let reference = extra.iter().any(|a| a == "--reference");
     let filters: Vec<&str> = extra.iter().map(String::as_str).filter(|a| *a != "--reference").collect();
     let mut args = vec!["bench", "--package", "aimdb-benches"];

@@ -7,6 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::system::{apt_install, is_root};
+
 /// The services `up` starts when none are named.
 pub const ALL: &[&str] = &["postgres", "mysql"];
 
@@ -27,10 +29,6 @@ fn free_port() -> Result<u16, String> {
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("find a free port: {e}"))?;
     listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// Runs `program`, as `user` when we are root (database servers refuse to run as root).
@@ -54,29 +52,6 @@ fn run_as(user: Option<&str>, program: &Path, args: &[&str]) -> Result<(), Strin
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         ))
-    }
-}
-
-/// Installs Debian packages when we may (root with apt-get), else says the command.
-fn apt_install(packages: &[&str]) -> Result<(), String> {
-    let command = format!("apt-get install -y {}", packages.join(" "));
-    if !is_root() || Command::new("apt-get").arg("--version").output().is_err() {
-        return Err(format!("missing; install with: sudo {command}"));
-    }
-    eprintln!("xtask: {command}");
-    let quiet = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
-    install.extend(packages);
-    if quiet(&install) || (quiet(&["update", "-q"]) && quiet(&install)) {
-        Ok(())
-    } else {
-        Err(format!("`{command}` failed"))
     }
 }
 

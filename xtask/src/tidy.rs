@@ -29,8 +29,8 @@ fn dependencies(manifest: &str) -> Vec<String> {
     names
 }
 
-const LIBRARY_CRATES: [&str; 5] =
-    ["crates/core", "crates/testkit", "crates/sql", "crates/embeddings", "crates/aimdb"];
+const LIBRARY_CRATES: [&str; 6] =
+    ["crates/core", "crates/testkit", "crates/sql", "crates/embeddings", "crates/vector", "crates/aimdb"];
 
 #[test]
 fn public_crates_deny_missing_docs() {
@@ -62,13 +62,16 @@ fn core_depends_on_no_driver() {
 
 #[test]
 fn adapters_depend_on_core_only() {
-    for adapter in ["crates/sql/Cargo.toml", "crates/embeddings/Cargo.toml"] {
+    let adapters = [
+        ("crates/sql/Cargo.toml", "aimdb-sql"),
+        ("crates/embeddings/Cargo.toml", "aimdb-embed"),
+        ("crates/vector/Cargo.toml", "aimdb-vector"),
+    ];
+    for (adapter, own) in adapters {
         let deps = dependencies(adapter);
         assert!(deps.iter().any(|d| d == "aimdb-core"), "{adapter} must depend on aimdb-core");
         for other in ["aimdb", "aimdb-sql", "aimdb-redis", "aimdb-mongo", "aimdb-vector", "aimdb-embed"] {
-            let own = other == "aimdb-sql" && adapter.contains("/sql/")
-                || other == "aimdb-embed" && adapter.contains("/embeddings/");
-            assert!(own || !deps.iter().any(|d| d == other), "{adapter} must not depend on {other}");
+            assert!(other == own || !deps.iter().any(|d| d == other), "{adapter} must not depend on {other}");
         }
     }
 }

@@ -1,7 +1,8 @@
-//! The embedded demo: every call of the unified API on SQLite, with readable output.
+//! The embedded demo: every call of the unified API on SQLite + FAISS (the seed's `faiss`
+//! preset), ending with semantic search, with readable output.
 //!
-//! Run it with `cargo xtask demo` (or `cargo run -p aimdb --example demo -- [DB_PATH]`).
-//! Without a path, the database lives in a temporary directory that is removed at the end.
+//! Run it with `cargo xtask demo` (or `cargo run -p aimdb --example demo -- [DIR]`).
+//! Without a directory, the database lives in a temporary one that is removed at the end.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +12,9 @@ use serde_json::json;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let temp = tempfile::tempdir()?;
-    let path = std::env::args().nth(1).map_or_else(|| temp.path().join("aimdb.db"), Into::into);
-    let db = create_ai_database(AimdbConfig::sqlite(&path)).await?;
-    println!("aimdb demo: SQLite at {}\n", path.display());
+    let dir = std::env::args().nth(1).map_or_else(|| temp.path().to_path_buf(), Into::into);
+    let db = create_ai_database(AimdbConfig::faiss(&dir)).await?;
+    println!("aimdb demo: SQLite metadata + FAISS index in {}\n", dir.display());
 
     println!("== Models and versions");
     let resnet = db
@@ -167,18 +168,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== Statistics");
     let stats = db.get_statistics().await?;
     println!("{}", serde_json::to_string_pretty(&stats)?);
-    println!("\nEmbedding backend: {}", describe_embedder(&db).await);
+    println!("\nFAISS embedding backend: {}", describe_embedder(&db).await);
+
+    println!("\n== Semantic search");
+    for query in ["image recognition deep learning", "what do customers think of a product"] {
+        println!("  \"{query}\"");
+        for hit in db.search_similar_models(query, 2, &ModelFilter::default()).await? {
+            println!(
+                "    {:.3}  {} ({})",
+                hit.similarity_score,
+                hit.item.name,
+                hit.item.description.unwrap_or_default()
+            );
+        }
+    }
+    let filter = ModelFilter::default().with_framework("transformers");
+    let hits = db.search_similar_models("image recognition deep learning", 1, &filter).await?;
+    println!("  the same query among `transformers` models only -> {}", hits[0].item.name);
+    let hits = db.search_similar_predictions("a cat", 1, &PredictionFilter::default()).await?;
+    if let Some(hit) = hits.first() {
+        println!(
+            "  prediction nearest \"a cat\": #{} {} ({:.3})",
+            hit.item.id, hit.item.output_data, hit.similarity_score
+        );
+    }
     db.close().await?;
-    println!(
-        "\nSemantic search (\"image recognition deep learning\" -> resnet50) arrives with the vector index."
-    );
     Ok(())
 }
 
-/// `transformer (model=all-MiniLM-L6-v2, dim=384)`, or the hash fallback after its warning.
+/// `transformer (model=all-MiniLM-L6-v2)`, or the hash fallback after its warning.
 async fn describe_embedder(db: &AiDatabase) -> String {
     match db.embedder().identity().await {
-        Ok(identity) => identity.to_string(),
+        Ok(identity) if identity.kind == "hash" => "hash (fallback: the seed's sha256 embedding)".to_owned(),
+        Ok(identity) => format!("{} (model={})", identity.kind, identity.model),
         Err(e) => format!("unavailable: {e}"),
     }
 }

@@ -30,10 +30,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aimdb_core::config::{
-    AimdbConfig, ChromaConfig, ConnectionUrl, EmbeddingConfig, FaissConfig, IndexType, MetadataConfig,
-    VectorConfig,
-};
+pub use aimdb_core::config::*;
 use aimdb_core::{Error, Result};
 use serde::Deserialize;
 

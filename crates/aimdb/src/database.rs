@@ -1,17 +1,24 @@
 //! `AiDatabase`: the one handle applications hold.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aimdb_core::config::AimdbConfig;
 use aimdb_core::{
-    Dataset, DatasetId, Embedder, Experiment, ExperimentId, ExperimentRun, ExperimentRunDetail,
-    MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset, NewExperiment,
-    NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun, Page, Prediction,
-    PredictionId, Result, StoreInfo, StoreStatistics, TrainingRun, TrainingRunId, TrainingRunUpdate,
+    Collection, CollectionInfo, Dataset, DatasetId, Embedder, EmbedderIdentity, Error, Experiment,
+    ExperimentId, ExperimentRun, ExperimentRunDetail, MetadataStore, Metric, Model, ModelId, ModelVersion,
+    ModelVersionId, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion,
+    NewPrediction, NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics,
+    TrainingRun, TrainingRunId, TrainingRunUpdate, VectorFilter, VectorHit, VectorIndex,
 };
 use async_trait::async_trait;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+
+use crate::search::{DatasetFilter, ModelFilter, PredictionFilter, SearchHit, Searchable};
 use serde_json::Value;
 
 /// Statistics of a whole database (SPEC §3 `get_statistics`).
@@ -25,29 +32,95 @@ pub struct Statistics {
     pub backend: String,
     /// Where the metadata lives (password redacted).
     pub location: String,
+    /// The vector index, when one is configured.
+    pub index: Option<IndexStatistics>,
 }
 
-/// An AI model database: a [`MetadataStore`] (the source of truth) behind one handle.
+/// The vector index part of [`Statistics`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct IndexStatistics {
+    /// Index kind and vectors per collection.
+    pub collections: Vec<CollectionInfo>,
+    /// The embedder in use (`hash` or `transformer`, model, dimension).
+    pub embedder: EmbedderIdentity,
+    /// The embedder the index was built with, if it holds vectors.
+    pub index_embedder: Option<EmbedderIdentity>,
+    /// Writes since opening whose vector could not be stored (see the log); `reindex` repairs them.
+    pub failed_vector_writes: u64,
+}
+
+/// What [`AiDatabase::reindex`] rebuilt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ReindexReport {
+    /// Models embedded.
+    pub models: u64,
+    /// Datasets embedded.
+    pub datasets: u64,
+    /// Predictions embedded.
+    pub predictions: u64,
+}
+
+/// Writes buffered in the index are flushed at most this often (and on close).
+const FLUSH_EVERY: Duration = Duration::from_secs(5);
+/// Entities read, embedded and indexed per step of a reindex.
+const REINDEX_BATCH: u32 = 256;
+/// The most results one search may ask for.
+const MAX_RESULTS: usize = 10_000;
+
+#[derive(Debug)]
+struct IndexSync {
+    last_flush: Mutex<Instant>,
+    failed_writes: AtomicU64,
+}
+
+/// An AI model database: a [`MetadataStore`] (the source of truth), an optional
+/// [`VectorIndex`] derived from it, and the [`Embedder`] that feeds the index.
 ///
 /// `AiDatabase` implements [`MetadataStore`] itself, so everything that accepts a
-/// store accepts a database, and the conformance suite runs against it too.
+/// store accepts a database, and the conformance suite runs against it too. Creating a
+/// model, dataset or prediction stores it first, then embeds and indexes it.
 #[derive(Debug, Clone)]
 pub struct AiDatabase {
     store: Arc<dyn MetadataStore>,
     embedder: Arc<dyn Embedder>,
+    index: Option<Arc<dyn VectorIndex>>,
     config: Arc<AimdbConfig>,
+    sync: Arc<IndexSync>,
 }
 
 impl AiDatabase {
-    /// Wraps an open store and an embedder. Most code calls
+    /// Wraps an open store and an embedder, without a vector index. Most code calls
     /// [`create_ai_database`](crate::create_ai_database).
     pub fn new(store: Arc<dyn MetadataStore>, embedder: Arc<dyn Embedder>, config: AimdbConfig) -> Self {
-        AiDatabase { store, embedder, config: Arc::new(config) }
+        AiDatabase {
+            store,
+            embedder,
+            index: None,
+            config: Arc::new(config),
+            sync: Arc::new(IndexSync {
+                last_flush: Mutex::new(Instant::now()),
+                failed_writes: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Adds a vector index, enabling semantic search.
+    #[must_use]
+    pub fn with_index(mut self, index: Arc<dyn VectorIndex>) -> Self {
+        self.index = Some(index);
+        self
     }
 
     /// The embedder (loaded on first use).
     pub fn embedder(&self) -> &Arc<dyn Embedder> {
         &self.embedder
+    }
+
+    /// The vector index, if one is configured.
+    pub fn index(&self) -> Option<&Arc<dyn VectorIndex>> {
+        self.index.as_ref()
     }
 
     /// The configuration this database was opened with.
@@ -60,14 +133,235 @@ impl AiDatabase {
         &self.store
     }
 
-    /// Counts of every entity plus which backend holds them.
+    /// Counts of every entity, which backend holds them, and the index's state.
     pub async fn get_statistics(&self) -> Result<Statistics> {
         let info = self.store.info();
+        let index = match &self.index {
+            Some(index) => Some(IndexStatistics {
+                collections: index.info().await?,
+                embedder: self.embedder.identity().await?,
+                index_embedder: index.embedder().await?,
+                failed_vector_writes: self.sync.failed_writes.load(Ordering::Relaxed),
+            }),
+            None => None,
+        };
         Ok(Statistics {
             counts: self.store.statistics().await?,
             backend: info.backend.to_owned(),
             location: info.location,
+            index,
         })
+    }
+
+    /// Models most similar in meaning to `query`, best first.
+    pub async fn search_similar_models(
+        &self,
+        query: &str,
+        n_results: usize,
+        filter: &ModelFilter,
+    ) -> Result<Vec<SearchHit<Model>>> {
+        let hits = self.similar(Collection::Models, query, n_results, filter.into()).await?;
+        self.resolve(hits, |id| self.store.get_model(ModelId(id))).await
+    }
+
+    /// Datasets most similar in meaning to `query`, best first.
+    pub async fn search_similar_datasets(
+        &self,
+        query: &str,
+        n_results: usize,
+        filter: &DatasetFilter,
+    ) -> Result<Vec<SearchHit<Dataset>>> {
+        let hits = self.similar(Collection::Datasets, query, n_results, filter.into()).await?;
+        self.resolve(hits, |id| self.store.get_dataset(DatasetId(id))).await
+    }
+
+    /// Predictions whose input and output are most similar in meaning to `query`, best first.
+    pub async fn search_similar_predictions(
+        &self,
+        query: &str,
+        n_results: usize,
+        filter: &PredictionFilter,
+    ) -> Result<Vec<SearchHit<Prediction>>> {
+        let hits = self.similar(Collection::Predictions, query, n_results, filter.into()).await?;
+        self.resolve(hits, |id| self.store.get_prediction(PredictionId(id))).await
+    }
+
+    fn require_index(&self) -> Result<&Arc<dyn VectorIndex>> {
+        self.index.as_ref().ok_or_else(|| {
+            Error::config(
+                "semantic search needs a vector index: configure `vectors:` (or `backend: faiss` / \
+                 `backend: chromadb`)",
+            )
+        })
+    }
+
+    async fn similar(
+        &self,
+        collection: Collection,
+        query: &str,
+        n_results: usize,
+        filter: VectorFilter,
+    ) -> Result<Vec<VectorHit>> {
+        let index = self.require_index()?;
+        if n_results > MAX_RESULTS {
+            return Err(Error::invalid("n_results", format!("at most {MAX_RESULTS}, got {n_results}")));
+        }
+        if n_results == 0 {
+            return Ok(Vec::new());
+        }
+        let identity = self.embedder.identity().await?;
+        let vector = self.embedder.embed(&[query.to_owned()]).await?.pop().unwrap_or_default();
+        index.search(collection, &identity, &vector, n_results, &filter).await
+    }
+
+    /// Reads each hit's entity from the store. A hit the store no longer has is skipped: the
+    /// store is the source of truth and the index may lag it.
+    async fn resolve<T, F, Fut>(&self, hits: Vec<VectorHit>, get: F) -> Result<Vec<SearchHit<T>>>
+    where
+        F: Fn(i64) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut out = Vec::with_capacity(hits.len());
+        for hit in hits {
+            match get(hit.id).await {
+                Ok(item) => out.push(SearchHit { item, similarity_score: hit.similarity_score }),
+                Err(e) if e.is_not_found() => log::warn!("index holds id {} the store does not", hit.id),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Embeds and indexes entities just stored. A failure is logged and counted, never
+    /// returned: the entity is stored, and `reindex` restores its vector.
+    async fn index_entities<T: Searchable>(&self, collection: Collection, items: &[T]) {
+        let Some(index) = &self.index else { return };
+        if items.is_empty() {
+            return;
+        }
+        let result = async {
+            let identity = self.embedder.identity().await?;
+            let texts: Vec<String> = items.iter().map(Searchable::text).collect();
+            let vectors = self.embedder.embed(&texts).await?;
+            let records = items.iter().zip(vectors).map(|(item, v)| item.record(v)).collect();
+            index.upsert(collection, &identity, records).await?;
+            self.maybe_flush(index).await
+        }
+        .await;
+        if let Err(e) = result {
+            self.sync.failed_writes.fetch_add(items.len() as u64, Ordering::Relaxed);
+            log::warn!("{} {collection} stored but not indexed: {e}; `reindex` will add them", items.len());
+        }
+    }
+
+    async fn maybe_flush(&self, index: &Arc<dyn VectorIndex>) -> Result<()> {
+        let due = {
+            let mut last = self.sync.last_flush.lock().unwrap_or_else(|p| p.into_inner());
+            let due = last.elapsed() >= FLUSH_EVERY;
+            if due {
+                *last = Instant::now();
+            }
+            due
+        };
+        if due { index.flush().await } else { Ok(()) }
+    }
+
+    /// Makes every indexed vector durable (also done every few seconds and on close).
+    pub async fn flush(&self) -> Result<()> {
+        match &self.index {
+            Some(index) => index.flush().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Rebuilds the vector index from the store: every model, dataset and prediction is
+    /// embedded again with the current embedder. Shows a progress bar on a terminal.
+    pub async fn reindex(&self) -> Result<ReindexReport> {
+        let index = self.require_index()?;
+        let counts = self.store.statistics().await?;
+        let total = counts.models + counts.datasets + counts.predictions;
+        let bar = ProgressBar::new(total).with_style(
+            ProgressStyle::with_template("reindex {bar:40} {pos}/{len} {msg} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        index.reset().await?;
+        let mut report = ReindexReport::default();
+        bar.set_message("models");
+        report.models =
+            self.reindex_collection(Collection::Models, &bar, |page| self.store.list_models(page)).await?;
+        bar.set_message("datasets");
+        report.datasets = self
+            .reindex_collection(Collection::Datasets, &bar, |page| self.store.list_datasets(page))
+            .await?;
+        bar.set_message("predictions");
+        report.predictions = self
+            .reindex_collection(Collection::Predictions, &bar, |page| self.store.list_predictions(page))
+            .await?;
+        for collection in Collection::ALL {
+            index.optimize(collection).await?;
+        }
+        index.flush().await?;
+        self.sync.failed_writes.store(0, Ordering::Relaxed);
+        bar.finish_and_clear();
+        Ok(report)
+    }
+
+    async fn reindex_collection<T, F, Fut>(
+        &self,
+        collection: Collection,
+        bar: &ProgressBar,
+        list: F,
+    ) -> Result<u64>
+    where
+        T: Searchable,
+        F: Fn(Page) -> Fut,
+        Fut: Future<Output = Result<Vec<T>>>,
+    {
+        let index = self.require_index()?;
+        let identity = self.embedder.identity().await?;
+        let mut page = Page::first(REINDEX_BATCH);
+        let mut done = 0u64;
+        loop {
+            let items = list(page).await?;
+            let Some(last) = items.last() else { break };
+            page = Page::first(REINDEX_BATCH).after(last.id());
+            let texts: Vec<String> = items.iter().map(Searchable::text).collect();
+            let vectors = self.embedder.embed(&texts).await?;
+            let records = items.iter().zip(vectors).map(|(item, v)| item.record(v)).collect();
+            index.upsert(collection, &identity, records).await?;
+            done += items.len() as u64;
+            bar.inc(items.len() as u64);
+        }
+        Ok(done)
+    }
+
+    /// Rebuilds one collection's index in the type that suits its size (SPEC §7).
+    pub async fn optimize_index(&self, collection: Collection) -> Result<CollectionInfo> {
+        let info = self.require_index()?.optimize(collection).await?;
+        self.flush().await?;
+        Ok(info)
+    }
+
+    /// Warns when the index holds a different number of vectors than the store has
+    /// entities: writes were lost (a crash before a flush) and `reindex` would repair them.
+    pub(crate) async fn check_index_freshness(&self) -> Result<()> {
+        let Some(index) = &self.index else { return Ok(()) };
+        let counts = self.store.statistics().await?;
+        for info in index.info().await? {
+            let stored = match info.collection {
+                Collection::Models => counts.models,
+                Collection::Datasets => counts.datasets,
+                Collection::Predictions => counts.predictions,
+            };
+            if stored != info.vectors {
+                log::warn!(
+                    "the vector index holds {} {} but the store has {stored}; run `reindex`",
+                    info.vectors,
+                    info.collection
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -77,7 +371,9 @@ impl MetadataStore for AiDatabase {
         self.store.info()
     }
     async fn create_model(&self, model: NewModel) -> Result<Model> {
-        self.store.create_model(model).await
+        let model = self.store.create_model(model).await?;
+        self.index_entities(Collection::Models, std::slice::from_ref(&model)).await;
+        Ok(model)
     }
     async fn get_model(&self, id: ModelId) -> Result<Model> {
         self.store.get_model(id).await
@@ -98,7 +394,9 @@ impl MetadataStore for AiDatabase {
         self.store.get_model_versions(model_id).await
     }
     async fn create_dataset(&self, dataset: NewDataset) -> Result<Dataset> {
-        self.store.create_dataset(dataset).await
+        let dataset = self.store.create_dataset(dataset).await?;
+        self.index_entities(Collection::Datasets, std::slice::from_ref(&dataset)).await;
+        Ok(dataset)
     }
     async fn get_dataset(&self, id: DatasetId) -> Result<Dataset> {
         self.store.get_dataset(id).await
@@ -146,10 +444,14 @@ impl MetadataStore for AiDatabase {
         self.store.get_experiment_runs(id).await
     }
     async fn log_prediction(&self, prediction: NewPrediction) -> Result<Prediction> {
-        self.store.log_prediction(prediction).await
+        let prediction = self.store.log_prediction(prediction).await?;
+        self.index_entities(Collection::Predictions, std::slice::from_ref(&prediction)).await;
+        Ok(prediction)
     }
     async fn log_predictions(&self, predictions: Vec<NewPrediction>) -> Result<Vec<Prediction>> {
-        self.store.log_predictions(predictions).await
+        let predictions = self.store.log_predictions(predictions).await?;
+        self.index_entities(Collection::Predictions, &predictions).await;
+        Ok(predictions)
     }
     async fn get_prediction(&self, id: PredictionId) -> Result<Prediction> {
         self.store.get_prediction(id).await
@@ -164,6 +466,8 @@ impl MetadataStore for AiDatabase {
         self.store.statistics().await
     }
     async fn close(&self) -> Result<()> {
-        self.store.close().await
+        let flushed = self.flush().await;
+        self.store.close().await?;
+        flushed
     }
 }

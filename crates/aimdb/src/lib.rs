@@ -33,15 +33,20 @@
 pub mod config;
 mod database;
 mod open;
+mod search;
 
 pub use aimdb_core::config::AimdbConfig;
 pub use aimdb_core::*;
-pub use database::{AiDatabase, Statistics};
+pub use database::{AiDatabase, IndexStatistics, ReindexReport, Statistics};
 pub use open::create_ai_database;
+pub use search::{DatasetFilter, ModelFilter, PredictionFilter, SearchHit};
 
 /// Everything an application usually needs, for `use aimdb::prelude::*`.
 pub mod prelude {
-    pub use crate::{AiDatabase, AimdbConfig, MetadataStore, create_ai_database};
+    pub use crate::{
+        AiDatabase, AimdbConfig, DatasetFilter, MetadataStore, ModelFilter, PredictionFilter, SearchHit,
+        create_ai_database,
+    };
     pub use aimdb_core::{
         Error, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion,
         NewPrediction, NewTrainingRun, Page, TrainingRunUpdate,

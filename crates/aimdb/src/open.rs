@@ -3,29 +3,46 @@
 use std::sync::Arc;
 
 use aimdb_core::config::{AimdbConfig, VectorConfig};
-use aimdb_core::{Embedder, Error, MemoryStore, MetadataStore, Result};
+use aimdb_core::{Embedder, Error, MemoryStore, MetadataStore, Result, VectorIndex};
 
 use crate::database::AiDatabase;
 
-/// Opens the store (and, in later builds, the index and embedder) that `config` names.
+/// Opens the store, the vector index and the embedder that `config` names.
 ///
 /// The metadata URL's scheme picks the backend: `sqlite`, `memory`, and, when compiled
 /// in, `postgres`, `mysql`, `redis`, `mongodb`. A backend that is not compiled in is a
-/// [`Error::Config`] naming the cargo feature to enable.
+/// [`Error::Config`] naming the cargo feature to enable. When the index holds a different
+/// number of vectors than the store has entities, a warning suggests `reindex`.
 pub async fn create_ai_database(config: AimdbConfig) -> Result<AiDatabase> {
-    if let Some(vectors) = &config.vectors {
-        let kind = match vectors {
-            VectorConfig::Faiss(_) => "faiss",
-            VectorConfig::Chroma(_) => "chroma",
-        };
-        return Err(Error::config(format!(
-            "vectors.kind: the `{kind}` vector index is not compiled into this build of aimdb \
-             (enable the `{kind}` feature); remove `vectors:` to run without semantic search"
-        )));
-    }
+    let index = match &config.vectors {
+        Some(vectors) => Some(open_index(vectors).await?),
+        None => None,
+    };
     let store = open_store(&config).await?;
     let embedder = embedder(&config)?;
-    Ok(AiDatabase::new(store, embedder, config))
+    let mut db = AiDatabase::new(store, embedder, config);
+    if let Some(index) = index {
+        db = db.with_index(index);
+        db.check_index_freshness().await?;
+    }
+    Ok(db)
+}
+
+async fn open_index(vectors: &VectorConfig) -> Result<Arc<dyn VectorIndex>> {
+    match vectors {
+        #[cfg(feature = "faiss")]
+        VectorConfig::Faiss(faiss) => Ok(Arc::new(aimdb_vector::FaissIndex::open(faiss).await?)),
+        #[cfg(not(feature = "faiss"))]
+        VectorConfig::Faiss(_) => Err(not_compiled_index("faiss")),
+        VectorConfig::Chroma(_) => Err(not_compiled_index("chroma")),
+    }
+}
+
+fn not_compiled_index(kind: &str) -> Error {
+    Error::config(format!(
+        "vectors.kind: the `{kind}` vector index is not compiled into this build of aimdb \
+         (enable the `{kind}` feature); remove `vectors:` to run without semantic search"
+    ))
 }
 
 /// The configured embedder; nothing is loaded until first use.

@@ -1,5 +1,6 @@
-//! `AiDatabase` itself passes the conformance suite: created from configuration,
-//! over SQLite (file, reopened through `create_ai_database`) and over memory.
+//! `AiDatabase` itself passes the conformance suite: created from configuration as the
+//! seed's `faiss` preset (SQLite metadata beside a FAISS index that every create feeds),
+//! reopened through `create_ai_database`.
 
 use std::sync::Arc;
 
@@ -13,8 +14,11 @@ struct Facade {
 #[async_trait::async_trait]
 impl StoreHarness for Facade {
     async fn open(&self) -> Arc<dyn MetadataStore> {
-        let config = AimdbConfig::sqlite(self.dir.path().join("nested/dir/aimdb.db"));
-        Arc::new(create_ai_database(config).await.expect("open"))
+        let mut config = AimdbConfig::faiss(self.dir.path().join("nested/dir"));
+        config.embedding.model = "hash".into();
+        let db = create_ai_database(config).await.expect("open");
+        assert!(db.index().is_some());
+        Arc::new(db)
     }
 }
 

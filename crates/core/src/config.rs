@@ -250,6 +250,13 @@ impl AimdbConfig {
         Self::from_url(format!("sqlite://{}", path.as_ref().display()))
     }
 
+    /// The seed's `faiss` preset: SQLite metadata in `dir/metadata.db` and an `auto` FAISS
+    /// index in `dir`.
+    pub fn faiss(dir: impl AsRef<std::path::Path>) -> Self {
+        let dir = dir.as_ref();
+        Self::sqlite(dir.join("metadata.db")).with_vectors(VectorConfig::Faiss(FaissConfig::new(dir)))
+    }
+
     /// Sets the vector index.
     #[must_use]
     pub fn with_vectors(mut self, vectors: VectorConfig) -> Self {
