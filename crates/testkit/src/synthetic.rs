@@ -1,10 +1,12 @@
 //! Clustered synthetic vectors with a fixed seed, shared by the index suite and the benches.
 //!
-//! Generator: `clusters` centres drawn from a standard normal and scaled to unit length; each
-//! point is a centre plus isotropic Gaussian noise of standard deviation `spread / sqrt(dim)`
-//! per coordinate (so the noise has norm about `spread`), picked round-robin over centres.
-//! Sentence embeddings of related texts look like this: tight groups, far apart. The random
-//! source is SplitMix64, so the same seed gives the same data on every machine.
+//! Generator: `clusters` centres drawn from a standard normal and scaled to unit length. Each
+//! point belongs to centre `i % clusters` and is that centre plus a Gaussian deviation of norm
+//! about `spread`: isotropic when `subspace` is 0, otherwise confined to the cluster's own
+//! random `subspace`-dimensional subspace, plus isotropic noise of norm about `noise`.
+//! Sentence embeddings look like the subspace form: topics far apart, each varying along few
+//! directions (their intrinsic dimension is low). The random source is SplitMix64, so the same
+//! seed gives the same data on every machine.
 
 /// Parameters of a clustered data set.
 #[derive(Clone, Copy, Debug)]
@@ -13,8 +15,12 @@ pub struct Clustered {
     pub dim: usize,
     /// Number of cluster centres.
     pub clusters: usize,
-    /// Noise norm relative to the (unit) centre.
+    /// Deviation norm relative to the (unit) centre.
     pub spread: f32,
+    /// Dimensions each cluster varies along; 0 for every dimension (isotropic).
+    pub subspace: usize,
+    /// Isotropic noise norm added on top of a subspace deviation.
+    pub noise: f32,
     /// Seed of the centres; points and queries take their own seeds.
     pub seed: u64,
 }
@@ -22,26 +28,47 @@ pub struct Clustered {
 impl Clustered {
     /// `n` points (row-major, `n * dim` floats) drawn with `stream` as the noise seed.
     pub fn points(&self, n: usize, stream: u64) -> Vec<f32> {
-        let centres = self.centres();
-        let mut rng = SplitMix64(self.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let sigma = self.spread / (self.dim as f32).sqrt();
         let mut out = Vec::with_capacity(n * self.dim);
-        for i in 0..n {
-            let centre = &centres[(i % self.clusters) * self.dim..][..self.dim];
-            out.extend(centre.iter().map(|c| c + sigma * rng.normal()));
-        }
+        self.for_each_point(n, stream, |p| out.extend_from_slice(p));
         out
     }
 
-    fn centres(&self) -> Vec<f32> {
-        let mut rng = SplitMix64(self.seed);
-        let mut centres = Vec::with_capacity(self.clusters * self.dim);
-        for _ in 0..self.clusters {
+    /// Calls `f` with each of `n` points in turn, without holding them all.
+    pub fn for_each_point(&self, n: usize, stream: u64, mut f: impl FnMut(&[f32])) {
+        let d = self.dim;
+        let centres = self.unit_vectors(self.clusters, self.seed);
+        let bases = self.unit_vectors(self.clusters * self.subspace, self.seed ^ 0x5EED);
+        let mut rng = SplitMix64(self.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut point = vec![0.0f32; d];
+        for i in 0..n {
+            let cluster = i % self.clusters;
+            point.copy_from_slice(&centres[cluster * d..][..d]);
+            if self.subspace == 0 {
+                let sigma = self.spread / (d as f32).sqrt();
+                point.iter_mut().for_each(|x| *x += sigma * rng.normal());
+            } else {
+                let sigma = self.spread / (self.subspace as f32).sqrt();
+                for axis in bases[cluster * self.subspace * d..][..self.subspace * d].chunks_exact(d) {
+                    let z = sigma * rng.normal();
+                    point.iter_mut().zip(axis).for_each(|(x, a)| *x += z * a);
+                }
+                let sigma = self.noise / (d as f32).sqrt();
+                point.iter_mut().for_each(|x| *x += sigma * rng.normal());
+            }
+            f(&point);
+        }
+    }
+
+    /// `count` random unit vectors.
+    fn unit_vectors(&self, count: usize, seed: u64) -> Vec<f32> {
+        let mut rng = SplitMix64(seed);
+        let mut out = Vec::with_capacity(count * self.dim);
+        for _ in 0..count {
             let c: Vec<f32> = (0..self.dim).map(|_| rng.normal()).collect();
             let norm = c.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
-            centres.extend(c.iter().map(|x| x / norm));
+            out.extend(c.iter().map(|x| x / norm));
         }
-        centres
+        out
     }
 }
 

@@ -22,7 +22,7 @@ fn records(points: &[f32], first_id: i64) -> Vec<VectorRecord> {
 }
 
 fn data() -> Clustered {
-    Clustered { dim: DIM, clusters: 20, spread: 0.5, seed: 3 }
+    Clustered { dim: DIM, clusters: 20, spread: 0.5, subspace: 0, noise: 0.0, seed: 3 }
 }
 
 async fn models_info(index: &FaissIndex) -> aimdb_core::CollectionInfo {

@@ -233,7 +233,7 @@ pub async fn reset<H: IndexHarness>(harness: &H) {
 /// without a filter, and scores match the exact cosines.
 pub async fn recall<H: IndexHarness>(harness: &H) {
     let index = harness.open().await;
-    let data = Clustered { dim: DIM, clusters: 40, spread: 0.6, seed: 7 };
+    let data = Clustered { dim: DIM, clusters: 40, spread: 0.6, subspace: 0, noise: 0.0, seed: 7 };
     let points = data.points(RECALL_N, 1);
     let records: Vec<VectorRecord> = points
         .chunks_exact(DIM)

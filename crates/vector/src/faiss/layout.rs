@@ -34,13 +34,15 @@ pub enum Layout {
 }
 
 impl Layout {
-    /// The `index_factory` description. Flat sits in an `IDMap2` so entity ids can be used as
+    /// The `index_factory` description (inner product on unit vectors). Flat sits in an `IDMap2` so entity ids can be used as
     /// labels; IVF lists store labels themselves.
     pub fn factory(self) -> String {
         match self {
             Layout::Flat => "IDMap2,Flat".to_owned(),
             Layout::Ivf { nlist } => format!("IVF{nlist},Flat"),
-            Layout::IvfPq { nlist, m, nbits } => format!("IVF{nlist},PQ{m}x{nbits}"),
+            // `np`: no polysemous training, which only serves Hamming-filtered search (unused
+            // here) and took 55 s of a 57 s build at 20k vectors.
+            Layout::IvfPq { nlist, m, nbits } => format!("IVF{nlist},PQ{m}x{nbits}np"),
         }
     }
 

@@ -1,0 +1,167 @@
+//! FAISS at scale through `FaissIndex`: flat, IVF and IVF-PQ over clustered 384-d vectors.
+//!
+//! `cargo xtask bench` runs it on 1M vectors (set `AIMDB_BENCH_VECTORS` for another size);
+//! `cargo xtask test` smoke-runs it on 20k. Besides criterion's single-query timings it prints
+//! and writes (`target/criterion/vector-summary.json`) build time, recall@10 against exact
+//! search, p50/p99 latency and index size per type, and leaves the data in
+//! `target/bench-data/` so `cargo xtask bench --reference` can time Python faiss-cpu on it.
+//!
+//! Data: `aimdb_testkit::synthetic::Clustered` with 1000 clusters, each varying along its own
+//! 16-dimensional subspace (deviation norm 0.5) plus isotropic noise of norm 0.1, seed 42.
+//! Queries are fresh draws from the same distribution.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use aimdb_core::config::{FaissConfig, IndexType};
+use aimdb_core::{Collection, EmbedderIdentity, VectorFilter, VectorIndex, VectorRecord};
+use aimdb_testkit::synthetic::Clustered;
+use aimdb_vector::FaissIndex;
+use aimdb_vector::faiss::layout::{auto_nlist, auto_nprobe};
+use criterion::{Criterion, criterion_group, criterion_main};
+use tokio::runtime::Runtime;
+
+const DIM: usize = 384;
+const K: usize = 10;
+const QUERIES: usize = 200;
+
+fn data() -> Clustered {
+    Clustered { dim: DIM, clusters: 1000, spread: 0.5, subspace: 16, noise: 0.1, seed: 42 }
+}
+
+/// Criterion passes `--bench` when benchmarking; without it (`cargo test --benches`) this is a smoke run.
+fn size() -> usize {
+    if let Some(n) = std::env::var("AIMDB_BENCH_VECTORS").ok().and_then(|v| v.parse().ok()) {
+        return n;
+    }
+    if std::env::args().any(|a| a == "--bench") { 1_000_000 } else { 20_000 }
+}
+
+fn embedder() -> EmbedderIdentity {
+    EmbedderIdentity { kind: "bench".into(), model: "clustered".into(), dim: DIM }
+}
+
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").join("target")
+}
+
+/// Writes `values` as little-endian f32 (what numpy's `fromfile(dtype="<f4")` reads).
+fn write_f32(path: &Path, values: &[f32]) {
+    let mut file = std::io::BufWriter::new(fs::File::create(path).expect("create data file"));
+    for v in values {
+        file.write_all(&v.to_le_bytes()).expect("write data file");
+    }
+}
+
+struct Built {
+    name: &'static str,
+    index: FaissIndex,
+    _dir: tempfile::TempDir,
+    build_s: f64,
+}
+
+fn build(rt: &Runtime, name: &'static str, config: impl Fn(&Path) -> FaissConfig, points: &[f32]) -> Built {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let start = Instant::now();
+    let index = rt.block_on(async {
+        let index = FaissIndex::open(&config(dir.path())).await.expect("open");
+        // One batch: training sees the whole collection, as after a reindex.
+        let records = points
+            .chunks_exact(DIM)
+            .enumerate()
+            .map(|(i, v)| VectorRecord { id: i as i64 + 1, vector: v.to_vec(), metadata: Default::default() })
+            .collect();
+        index.upsert(Collection::Models, &embedder(), records).await.expect("upsert");
+        index.optimize(Collection::Models).await.expect("optimize");
+        index.flush().await.expect("flush");
+        index
+    });
+    Built { name, index, _dir: dir, build_s: start.elapsed().as_secs_f64() }
+}
+
+fn search(rt: &Runtime, index: &FaissIndex, q: &[f32]) -> Vec<i64> {
+    rt.block_on(index.search(Collection::Models, &embedder(), q, K, &VectorFilter::default()))
+        .expect("search")
+        .into_iter()
+        .map(|h| h.id)
+        .collect()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn index_bytes(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .expect("index dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".faiss"))
+        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .sum()
+}
+
+fn vector_benches(c: &mut Criterion) {
+    let rt = Runtime::new().expect("runtime");
+    let n = size();
+    let nlist = auto_nlist(n);
+    let nprobe = auto_nprobe(nlist);
+    eprintln!("vector bench: {n} x {DIM} clustered vectors, IVF nlist={nlist} nprobe={nprobe}");
+    let points = data().points(n, 1);
+    let queries = data().points(QUERIES, 2);
+    let data_dir = target_dir().join("bench-data");
+    fs::create_dir_all(&data_dir).expect("bench-data dir");
+    write_f32(&data_dir.join("vectors.f32"), &points);
+    write_f32(&data_dir.join("queries.f32"), &queries);
+
+    let flat = build(&rt, "flat", |p| FaissConfig { index_type: IndexType::Flat, ..FaissConfig::new(p) }, &points);
+    let ivf = build(&rt, "ivf", |p| FaissConfig { index_type: IndexType::Ivf, ..FaissConfig::new(p) }, &points);
+    let ivfpq =
+        build(&rt, "ivfpq", |p| FaissConfig { index_type: IndexType::IvfPq, ..FaissConfig::new(p) }, &points);
+    drop(points);
+
+    let truth: Vec<Vec<i64>> = queries.chunks_exact(DIM).map(|q| search(&rt, &flat.index, q)).collect();
+    let mut summary = Vec::new();
+    for built in [&flat, &ivf, &ivfpq] {
+        let mut latencies = Vec::with_capacity(QUERIES);
+        let (mut hits1, mut hits10) = (0usize, 0usize);
+        for (q, truth) in queries.chunks_exact(DIM).zip(&truth) {
+            let start = Instant::now();
+            let found = search(&rt, &built.index, q);
+            latencies.push(start.elapsed().as_secs_f64() * 1e3);
+            hits1 += usize::from(found.first() == truth.first());
+            hits10 += found.iter().filter(|id| truth.contains(id)).count();
+        }
+        latencies.sort_by(f64::total_cmp);
+        let line = format!(
+            "{{\"index\":\"{}\",\"n\":{n},\"dim\":{DIM},\"nlist\":{nlist},\"nprobe\":{nprobe},\"build_s\":{:.2},\
+             \"recall_at_1\":{:.4},\"recall_at_10\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"index_bytes\":{}}}",
+            built.name,
+            built.build_s,
+            hits1 as f64 / QUERIES as f64,
+            hits10 as f64 / (QUERIES * K) as f64,
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            index_bytes(built.index.path()),
+        );
+        eprintln!("vector bench: {line}");
+        summary.push(line);
+    }
+    let out = target_dir().join("criterion");
+    fs::create_dir_all(&out).expect("criterion dir");
+    fs::write(out.join("vector-summary.json"), format!("[\n{}\n]\n", summary.join(",\n"))).expect("summary");
+
+    let mut group = c.benchmark_group("vector");
+    group.sample_size(20);
+    for built in [&flat, &ivf, &ivfpq] {
+        let mut next = queries.chunks_exact(DIM).cycle();
+        group.bench_function(format!("{}_query", built.name), |b| {
+            b.iter(|| search(&rt, &built.index, next.next().expect("cycle")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, vector_benches);
+criterion_main!(benches);
