@@ -115,8 +115,10 @@ fn vector_benches(c: &mut Criterion) {
     write_f32(&data_dir.join("vectors.f32"), &points);
     write_f32(&data_dir.join("queries.f32"), &queries);
 
-    let flat = build(&rt, "flat", |p| FaissConfig { index_type: IndexType::Flat, ..FaissConfig::new(p) }, &points);
-    let ivf = build(&rt, "ivf", |p| FaissConfig { index_type: IndexType::Ivf, ..FaissConfig::new(p) }, &points);
+    let flat =
+        build(&rt, "flat", |p| FaissConfig { index_type: IndexType::Flat, ..FaissConfig::new(p) }, &points);
+    let ivf =
+        build(&rt, "ivf", |p| FaissConfig { index_type: IndexType::Ivf, ..FaissConfig::new(p) }, &points);
     let ivfpq =
         build(&rt, "ivfpq", |p| FaissConfig { index_type: IndexType::IvfPq, ..FaissConfig::new(p) }, &points);
     drop(points);

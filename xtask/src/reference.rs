@@ -18,12 +18,14 @@ fn venv(root: &Path) -> Result<PathBuf, String> {
         eprintln!("xtask: creating {} with sentence-transformers (large: torch)", venv.display());
         let ok = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
             && Command::new(&python)
+                // faiss-cpu pinned to the FAISS that faiss-sys 0.7 vendors: same library, same version.
                 .args(["-m", "pip", "install", "--disable-pip-version-check", "sentence-transformers"])
+                .args(["faiss-cpu==1.12.0", "numpy"])
                 .status()
                 .is_ok_and(|s| s.success());
         if !ok {
             return Err(format!(
-                "could not prepare {}; pip install sentence-transformers there",
+                "could not prepare {}; pip install sentence-transformers faiss-cpu==1.12.0 there",
                 venv.display()
             ));
         }
@@ -71,6 +73,60 @@ pub fn embedding_ratio(root: &Path) -> Result<(), String> {
     print!("{report}");
     let out = root.join("target/bench-report.md");
     fs::write(&out, report).map_err(|e| e.to_string())?;
+    eprintln!("xtask: wrote {}", out.display());
+    Ok(())
+}
+
+/// The value of `"key":` in a flat JSON object on one line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let rest = line.split(&format!("\"{key}\":")).nth(1)?;
+    Some(rest.split([',', '}']).next()?.trim().trim_matches('"'))
+}
+
+/// Times Python faiss-cpu on the data the vector bench left in `target/bench-data` and prints
+/// aimdb's p50 latency as a ratio of it, index by index.
+pub fn vector_ratio(root: &Path) -> Result<(), String> {
+    let summary_path = root.join("target/criterion/vector-summary.json");
+    let summary = fs::read_to_string(&summary_path)
+        .map_err(|e| format!("{}: {e} (run `cargo xtask bench vector` first)", summary_path.display()))?;
+    let ours: Vec<&str> = summary.lines().filter(|l| l.contains("\"index\"")).collect();
+    let first = ours.first().ok_or("empty vector-summary.json")?;
+    let (nlist, nprobe) = (field(first, "nlist").unwrap_or("1024"), field(first, "nprobe").unwrap_or("64"));
+    let python = venv(root)?;
+    eprintln!("xtask: timing Python faiss-cpu on the same data (nlist={nlist}, nprobe={nprobe})");
+    let output = Command::new(&python)
+        .arg(root.join("benches/reference/faiss_reference.py"))
+        .args([nlist, nprobe])
+        .output()
+        .map_err(|e| format!("run faiss_reference.py: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("faiss_reference.py failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    let theirs = String::from_utf8_lossy(&output.stdout).into_owned();
+    let n = field(first, "n").unwrap_or("?");
+    let mut report = format!(
+        "| {n} x 384, k=10, one query at a time | aimdb p50 ms | faiss-cpu p50 ms | ratio | aimdb p99 ms | \
+         recall@10 aimdb | recall@10 faiss-cpu | build s aimdb | build s faiss-cpu |\n|---|---|---|---|---|---|---|---|---|\n"
+    );
+    for line in &ours {
+        let index = field(line, "index").unwrap_or("?");
+        let Some(other) = theirs.lines().find(|l| field(l, "index") == Some(index)) else { continue };
+        let num = |l: &str, k: &str| field(l, k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+        report.push_str(&format!(
+            "| {index} | {:.3} | {:.3} | {:.2}x | {:.3} | {:.4} | {:.4} | {:.1} | {:.1} |\n",
+            num(line, "p50_ms"),
+            num(other, "p50_ms"),
+            num(line, "p50_ms") / num(other, "p50_ms"),
+            num(line, "p99_ms"),
+            num(line, "recall_at_10"),
+            num(other, "recall_at_10"),
+            num(line, "build_s"),
+            num(other, "build_s"),
+        ));
+    }
+    print!("{report}");
+    let out = root.join("target/bench-vector-report.md");
+    fs::write(&out, &report).map_err(|e| e.to_string())?;
     eprintln!("xtask: wrote {}", out.display());
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::system::{apt_install, is_root};
 
 /// The services `up` starts when none are named.
-pub const ALL: &[&str] = &["postgres", "mysql"];
+pub const ALL: &[&str] = &["postgres", "mysql", "redis"];
 
 /// Where servers keep their data: under the system temp dir, one directory per checkout.
 /// Not inside the checkout: the servers run as their own users (`postgres`, `mysql`), who
@@ -226,6 +226,51 @@ fn mysql_down(dir: &Path) -> Result<(), String> {
     if stopped.is_ok_and(|s| s.success()) { Ok(()) } else { Err("mariadbd did not stop".into()) }
 }
 
+/// Redis without persistence (SPEC §8), daemonised, on a free loopback port.
+fn redis_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
+    if Command::new("redis-server").arg("--version").output().is_err() {
+        apt_install(&["redis-server"])?;
+    }
+    // A server left from an earlier `up` would keep its port and lose its pid file to ours.
+    redis_down(dir)?;
+    let base = dir.join("redis");
+    let _ = fs::remove_dir_all(&base);
+    fs::create_dir_all(&base).map_err(|e| e.to_string())?;
+    let base_arg = base.to_str().ok_or("non-UTF-8 path")?;
+    let port = free_port()?;
+    let start = format!(
+        "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --dir {base_arg} \
+         --daemonize yes --pidfile {base_arg}/redis.pid --logfile {base_arg}/redis.log && \
+         for i in $(seq 120); do redis-cli -p {port} ping >/dev/null 2>&1 && exit 0; sleep 0.25; done; exit 1"
+    );
+    if !Command::new("sh").args(["-c", &start]).status().is_ok_and(|s| s.success()) {
+        return Err(format!("redis-server did not come up; see {base_arg}/redis.log"));
+    }
+    fs::write(base.join("port"), port.to_string()).map_err(|e| e.to_string())?;
+    Ok(vec![
+        ("AIMDB_TEST_REDIS_URL".into(), format!("redis://127.0.0.1:{port}/0")),
+        ("AIMDB_TEST_REDIS_STOP".into(), redis_stop_command(&base, port)),
+        ("AIMDB_TEST_REDIS_START".into(), start),
+    ])
+}
+
+/// Shell: shut Redis down and wait (bounded) until its process is gone.
+fn redis_stop_command(base: &Path, port: u16) -> String {
+    let base = base.display();
+    format!(
+        "pid=$(cat {base}/redis.pid 2>/dev/null) || exit 0; redis-cli -p {port} shutdown nosave >/dev/null 2>&1; \
+         for i in $(seq 120); do grep -qs '^State:[[:space:]]*[^Z]' /proc/$pid/status || exit 0; sleep 0.25; done; exit 1"
+    )
+}
+
+fn redis_down(dir: &Path) -> Result<(), String> {
+    let base = dir.join("redis");
+    let Ok(port) = fs::read_to_string(base.join("port")) else { return Ok(()) };
+    let port: u16 = port.trim().parse().map_err(|e| format!("redis port file: {e}"))?;
+    let stopped = Command::new("sh").args(["-c", &redis_stop_command(&base, port)]).status();
+    if stopped.is_ok_and(|s| s.success()) { Ok(()) } else { Err("redis-server did not stop".into()) }
+}
+
 /// Starts `names` (or [`ALL`]); returns the environment tests need. A service that
 /// cannot start is reported and left out: tests then skip it, or fail under CI=true.
 pub fn up(root: &Path, names: &[String]) -> Vec<(String, String)> {
@@ -244,6 +289,7 @@ pub fn up(root: &Path, names: &[String]) -> Vec<(String, String)> {
         let started = match name.as_str() {
             "postgres" => postgres_up(&dir),
             "mysql" => mysql_up(&dir),
+            "redis" => redis_up(&dir),
             other => Err(format!("unknown service `{other}`; known: {}", ALL.join(", "))),
         };
         match started {
@@ -269,6 +315,9 @@ pub fn down(root: &Path) -> Result<(), String> {
     if let Err(e) = mysql_down(&dir) {
         errors.push(format!("mysql: {e}"));
     }
+    if let Err(e) = redis_down(&dir) {
+        errors.push(format!("redis: {e}"));
+    }
     if errors.is_empty() {
         // Every server is stopped: their data goes too.
         let _ = fs::remove_dir_all(&dir);
@@ -291,6 +340,6 @@ pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
             Ok(())
         }
         Some("down") => down(root),
-        _ => Err("usage: cargo xtask services up|down [postgres] [mysql]".into()),
+        _ => Err(format!("usage: cargo xtask services up|down [{}]", ALL.join("] [")).into()),
     }
 }

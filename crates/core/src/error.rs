@@ -33,6 +33,19 @@ pub enum Entity {
 }
 
 impl Entity {
+    /// Every kind.
+    pub const ALL: [Entity; 9] = [
+        Entity::Model,
+        Entity::ModelVersion,
+        Entity::Dataset,
+        Entity::TrainingRun,
+        Entity::Hyperparameter,
+        Entity::Metric,
+        Entity::Experiment,
+        Entity::ExperimentRun,
+        Entity::Prediction,
+    ];
+
     /// The snake_case name used in messages and storage.
     pub const fn as_str(self) -> &'static str {
         match self {

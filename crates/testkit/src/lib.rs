@@ -21,6 +21,7 @@ use async_trait::async_trait;
 
 mod assert;
 pub mod index;
+pub mod restart;
 pub mod store;
 pub mod synthetic;
 
