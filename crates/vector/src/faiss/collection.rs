@@ -14,10 +14,11 @@ use super::layout::{Layout, Planner};
 use super::persist::{self, CollectionFiles};
 use super::vectors::VectorFile;
 
-/// Compressed scores are re-ranked on exact vectors; this many candidates per result,
-/// and at least `REFINE_MIN` (reading one exact vector costs about a microsecond).
-const REFINE_FACTOR: usize = 4;
-const REFINE_MIN: usize = 64;
+/// Compressed scores are re-ranked on exact vectors; this many candidates per result, and at
+/// least `REFINE_MIN`. At 1M x 384 (PQ48, nprobe 64) 64 candidates gave recall@10 0.73, 256
+/// gave 0.94; one exact vector costs a 1.5 KB read from the page cache, about 2 us.
+const REFINE_FACTOR: usize = 16;
+const REFINE_MIN: usize = 256;
 /// Filtered searches first ask FAISS for this many candidates per result, then scan exactly.
 const FILTER_OVERFETCH: usize = 8;
 /// Vectors added to FAISS per call while rebuilding, to bound the temporary copy.
@@ -178,10 +179,11 @@ impl CollectionIndex {
     /// The exact vectors of `ids`, concatenated.
     fn read_exact(&self, ids: &[i64]) -> Result<Vec<f32>> {
         let mut out = vec![0.0f32; ids.len() * self.dim];
+        let mut scratch = Vec::new();
         for (id, row) in ids.iter().zip(out.chunks_exact_mut(self.dim)) {
             let slot =
                 self.slots.get(id).ok_or_else(|| Error::backend(format!("no slot for {id}"), "ids"))?;
-            self.vectors.read_into(*id, slot.offset, row).map_err(io_error("read vector"))?;
+            self.vectors.read_into(*id, slot.offset, row, &mut scratch).map_err(io_error("read vector"))?;
         }
         Ok(out)
     }
@@ -189,10 +191,11 @@ impl CollectionIndex {
     /// Exact cosine of `query` (unit length) with each id's vector.
     fn exact_cosines(&self, query: &[f32], ids: &[i64]) -> Result<Vec<(i64, f32)>> {
         let mut row = vec![0.0f32; self.dim];
+        let mut scratch = Vec::new();
         ids.iter()
             .map(|&id| {
                 let slot = &self.slots[&id];
-                self.vectors.read_into(id, slot.offset, &mut row).map_err(io_error("read vector"))?;
+                self.vectors.read_into(id, slot.offset, &mut row, &mut scratch).map_err(io_error("read vector"))?;
                 Ok((id, query.iter().zip(&row).map(|(a, b)| a * b).sum()))
             })
             .collect()

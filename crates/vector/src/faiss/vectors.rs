@@ -76,9 +76,11 @@ impl VectorFile {
     }
 
     /// Reads the vector at `offset` into `out` (length `dim`), checking the stored id.
-    pub fn read_into(&self, id: i64, offset: u64, out: &mut [f32]) -> io::Result<()> {
-        let mut buf = vec![0u8; self.record_len() as usize];
-        self.file.read_exact_at(&mut buf, offset)?;
+    /// `scratch` is reused between calls to save an allocation per read.
+    pub fn read_into(&self, id: i64, offset: u64, out: &mut [f32], scratch: &mut Vec<u8>) -> io::Result<()> {
+        scratch.resize(self.record_len() as usize, 0);
+        let buf = scratch.as_mut_slice();
+        self.file.read_exact_at(buf, offset)?;
         let stored = i64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
         if stored != id {
             return Err(io::Error::new(
@@ -112,10 +114,10 @@ mod tests {
         file.append(&[11], &[5.0, 6.0]).unwrap();
         drop(file);
         let file = VectorFile::open(&path, 2, good).unwrap();
-        let mut out = [0.0; 2];
-        file.read_into(9, offsets[1], &mut out).unwrap();
+        let (mut out, mut scratch) = ([0.0; 2], Vec::new());
+        file.read_into(9, offsets[1], &mut out, &mut scratch).unwrap();
         assert_eq!(out, [3.0, -4.5]);
-        assert!(file.read_into(8, offsets[1], &mut out).is_err(), "id is checked");
+        assert!(file.read_into(8, offsets[1], &mut out, &mut scratch).is_err(), "id is checked");
         assert_eq!(std::fs::metadata(&path).unwrap().len(), good, "tail past the manifest is cut");
         assert!(VectorFile::open(&path, 2, good + 1).is_err());
     }
