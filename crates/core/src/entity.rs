@@ -230,3 +230,59 @@ pub struct StoreStatistics {
     /// Number of predictions.
     pub predictions: u64,
 }
+
+/// An entity's optional free-form JSON fields, by name.
+///
+/// Once serialised, `None` and `Some(Value::Null)` are both JSON `null`, so a store that keeps
+/// records as serde documents (Redis, MongoDB) records which fields held `Some(null)` and
+/// restores them after reading: JSON given is JSON returned, `null` included.
+pub trait OptionalJson {
+    /// Each optional JSON field with its name.
+    fn optional_json(&self) -> Vec<(&'static str, &Option<Value>)>;
+
+    /// Each optional JSON field with its name, to change.
+    fn optional_json_mut(&mut self) -> Vec<(&'static str, &mut Option<Value>)>;
+
+    /// Names of the fields that hold `Some(Value::Null)`.
+    fn json_nulls(&self) -> Vec<&'static str> {
+        self.optional_json()
+            .into_iter()
+            .filter(|(_, v)| matches!(v, Some(Value::Null)))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// Sets the named fields back to `Some(Value::Null)`.
+    fn restore_json_nulls(&mut self, names: &[&str]) {
+        for (name, value) in self.optional_json_mut() {
+            if names.contains(&name) {
+                *value = Some(Value::Null);
+            }
+        }
+    }
+}
+
+macro_rules! optional_json {
+    ($($entity:ty => [$($field:ident),*]),* $(,)?) => {$(
+        impl OptionalJson for $entity {
+            fn optional_json(&self) -> Vec<(&'static str, &Option<Value>)> {
+                vec![$((stringify!($field), &self.$field)),*]
+            }
+            fn optional_json_mut(&mut self) -> Vec<(&'static str, &mut Option<Value>)> {
+                vec![$((stringify!($field), &mut self.$field)),*]
+            }
+        }
+    )*};
+}
+
+optional_json! {
+    Model => [input_shape, output_shape],
+    ModelVersion => [config],
+    Dataset => [split_info, preprocessing],
+    TrainingRun => [artifacts],
+    Experiment => [results],
+    Prediction => [metadata],
+    Hyperparameter => [],
+    Metric => [],
+    ExperimentRun => [],
+}

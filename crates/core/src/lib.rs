@@ -38,7 +38,7 @@ mod vector;
 pub use embed::{Embedder, EmbedderIdentity};
 pub use entity::{
     Dataset, Experiment, ExperimentRun, ExperimentRunDetail, Hyperparameter, Metric, Model, ModelVersion,
-    Prediction, StoreStatistics, TrainingRun,
+    OptionalJson, Prediction, StoreStatistics, TrainingRun,
 };
 pub use error::{BoxError, Entity, Error, Result};
 pub use ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};

@@ -429,6 +429,19 @@ impl TrainingRunUpdate {
         *self == Self::default()
     }
 
+    /// Names of the [`TrainingRun`] fields this update sets, for stores that write only those.
+    pub fn fields_set(&self) -> Vec<&'static str> {
+        let set = [
+            ("status", self.status.is_some()),
+            ("completed_at", self.completed_at.is_some()),
+            ("duration_seconds", self.duration_seconds.is_some()),
+            ("final_loss", self.final_loss.is_some()),
+            ("best_metric_value", self.best_metric_value.is_some()),
+            ("artifacts", self.artifacts.is_some()),
+        ];
+        set.into_iter().filter(|(_, on)| *on).map(|(name, _)| name).collect()
+    }
+
     /// Applies the update to a run read from a store.
     pub fn apply(self, run: &mut TrainingRun) {
         if let Some(status) = self.status {

@@ -8,8 +8,8 @@ use aimdb_core::{
     Capabilities, Dataset, DatasetId, Entity, Error, Experiment, ExperimentId, ExperimentRun,
     ExperimentRunDetail, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset,
     NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
-    Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TrainingRun, TrainingRunId,
-    TrainingRunUpdate,
+    OptionalJson, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TrainingRun,
+    TrainingRunId, TrainingRunUpdate,
 };
 use async_trait::async_trait;
 use deadpool_redis::{Connection, Pool, Runtime};
@@ -87,7 +87,7 @@ impl RedisStore {
     }
 
     /// An entity create: a fresh id, the record, the id in the entity's id set.
-    fn create_op<T: serde::Serialize>(&self, entity: Entity, record: &T) -> Result<Op> {
+    fn create_op<T: serde::Serialize + OptionalJson>(&self, entity: Entity, record: &T) -> Result<Op> {
         Ok(Op {
             seq: Some(self.keys.seq(entity)),
             hash: Some(self.keys.record_prefix(entity)),
@@ -101,7 +101,7 @@ impl RedisStore {
         (self.keys.record(entity, id), format!("{entity} {id}"))
     }
 
-    async fn get<T: DeserializeOwned>(&self, entity: Entity, id: i64) -> Result<T> {
+    async fn get<T: DeserializeOwned + OptionalJson>(&self, entity: Entity, id: i64) -> Result<T> {
         let mut conn = self.conn().await?;
         let hash: HashMap<String, String> = redis::cmd("HGETALL")
             .arg(self.keys.record(entity, id))
@@ -111,7 +111,11 @@ impl RedisStore {
         codec::record(entity.as_str(), id, hash)?.ok_or_else(|| Error::not_found(entity, id))
     }
 
-    async fn get_many<T: DeserializeOwned>(&self, entity: Entity, ids: &[i64]) -> Result<Vec<T>> {
+    async fn get_many<T: DeserializeOwned + OptionalJson>(
+        &self,
+        entity: Entity,
+        ids: &[i64],
+    ) -> Result<Vec<T>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -131,7 +135,7 @@ impl RedisStore {
             .collect()
     }
 
-    async fn get_by_name<T: DeserializeOwned>(&self, entity: Entity, name: &str) -> Result<T> {
+    async fn get_by_name<T: DeserializeOwned + OptionalJson>(&self, entity: Entity, name: &str) -> Result<T> {
         let mut conn = self.conn().await?;
         let id: Option<i64> = redis::cmd("HGET")
             .arg(self.keys.names(entity))
@@ -146,7 +150,7 @@ impl RedisStore {
         }
     }
 
-    async fn page<T: DeserializeOwned>(&self, entity: Entity, page: Page) -> Result<Vec<T>> {
+    async fn page<T: DeserializeOwned + OptionalJson>(&self, entity: Entity, page: Page) -> Result<Vec<T>> {
         let min = page.after.map_or("-inf".to_owned(), |a| format!("({a}"));
         let mut cmd = redis::cmd("ZRANGE");
         cmd.arg(self.keys.ids(entity)).arg(min).arg("+inf").arg("BYSCORE");
@@ -170,7 +174,7 @@ impl RedisStore {
     }
 
     /// Newest first: a per-parent sorted set scored by time (microseconds), ties by id.
-    async fn newest<T: DeserializeOwned>(
+    async fn newest<T: DeserializeOwned + OptionalJson>(
         &self,
         entity: Entity,
         set: String,
@@ -308,12 +312,13 @@ impl MetadataStore for RedisStore {
 
     async fn update_training_run(&self, id: TrainingRunId, update: TrainingRunUpdate) -> Result<TrainingRun> {
         update.validate()?;
-        // Only the fields the update sets: apply it to an empty run and keep what changed.
+        // Only the fields the update sets, encoded as a whole run would be.
         let status = update.status.clone();
-        let blank = NewTrainingRun::new(ModelVersionId(0)).into_run(id, time::now());
-        let mut changed = blank.clone();
+        let names = update.fields_set();
+        let mut changed = NewTrainingRun::new(ModelVersionId(0)).into_run(id, time::now());
         update.apply(&mut changed);
-        let (before, after) = (fields(&blank)?, fields(&changed)?);
+        let encoded: HashMap<String, String> =
+            fields(&changed)?.chunks(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect();
         let mut args = vec![
             self.keys.record(Entity::TrainingRun, id.get()),
             self.keys.completed_runs(),
@@ -321,10 +326,14 @@ impl MetadataStore for RedisStore {
             u8::from(status.is_some()).to_string(),
             u8::from(status.as_deref() == Some(COMPLETED_RUN_STATUS)).to_string(),
         ];
-        for (b, a) in before.chunks(2).zip(after.chunks(2)) {
-            if b[1] != a[1] || (a[0] == "status" && status.is_some()) {
-                args.extend_from_slice(a);
-            }
+        for name in &names {
+            args.push((*name).to_owned());
+            args.push(encoded.get(*name).cloned().unwrap_or_else(|| "null".to_owned()));
+        }
+        if names.contains(&"artifacts") {
+            // `artifacts` is a run's only optional JSON field: its `Some(null)` marker is exact.
+            args.push(codec::JSON_NULLS.to_owned());
+            args.push(encoded.get(codec::JSON_NULLS).cloned().unwrap_or_default());
         }
         let mut conn = self.conn().await?;
         let mut invocation = self.update_run.prepare_invoke();

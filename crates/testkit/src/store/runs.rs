@@ -85,6 +85,17 @@ pub async fn partial_update(h: &dyn StoreHarness) {
         store.update_training_run(999_999.into(), TrainingRunUpdate::completed()).await,
         Entity::TrainingRun,
     );
+
+    // JSON `null` is a value like any other, distinct from "not set", and can be replaced.
+    let nulled = TrainingRunUpdate::new().with_artifacts(serde_json::Value::Null);
+    assert_eq!(store.update_training_run(run.id, nulled).await.unwrap().artifacts, Some(json!(null)));
+    let other =
+        store.update_training_run(run.id, TrainingRunUpdate::new().with_final_loss(0.5)).await.unwrap();
+    assert_eq!(other.artifacts, Some(json!(null)), "an update of other fields keeps the null");
+    let back = TrainingRunUpdate::new().with_artifacts(json!({"best": "c.pt"}));
+    store.update_training_run(run.id, back).await.unwrap();
+    assert_eq!(store.get_training_run(run.id).await.unwrap().artifacts, Some(json!({"best": "c.pt"})));
+    assert_eq!(store.statistics().await.unwrap().completed_runs, 1);
 }
 
 /// Hyperparameters keep their JSON types; re-logging a name overwrites it.

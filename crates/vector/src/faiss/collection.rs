@@ -195,7 +195,9 @@ impl CollectionIndex {
         ids.iter()
             .map(|&id| {
                 let slot = &self.slots[&id];
-                self.vectors.read_into(id, slot.offset, &mut row, &mut scratch).map_err(io_error("read vector"))?;
+                self.vectors
+                    .read_into(id, slot.offset, &mut row, &mut scratch)
+                    .map_err(io_error("read vector"))?;
                 Ok((id, query.iter().zip(&row).map(|(a, b)| a * b).sum()))
             })
             .collect()
