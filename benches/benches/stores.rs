@@ -1,7 +1,7 @@
 //! Store benches, the same three on every store that is available: `log_metrics`
 //! batch of 10k points, `get_metrics` of a run with 100k points, single `create_model`.
-//! SQLite always; PostgreSQL and MySQL when `AIMDB_TEST_POSTGRES_URL` / `AIMDB_TEST_MYSQL_URL`
-//! are set (`cargo xtask bench` starts the servers).
+//! SQLite always; PostgreSQL, MySQL, Redis and MongoDB when their `AIMDB_TEST_*_URL` is set
+//! (`cargo xtask bench` starts the servers).
 //!
 //! `cargo xtask bench` runs them in release; `cargo xtask test` runs each once.
 
@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aimdb_core::{MetadataStore, NewMetric, NewModel, NewModelVersion, NewTrainingRun, TrainingRunId};
+use aimdb_mongo::{MongoConfig, MongoStore};
+use aimdb_redis::{RedisConfig, RedisStore};
 use aimdb_sql::{MySqlStore, PostgresStore, SqliteConfig, SqliteStore};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
@@ -83,6 +85,20 @@ fn stores(c: &mut Criterion) {
         bench_store(c, &rt, "mysql", Arc::new(rt.block_on(MySqlStore::connect(&url)).unwrap()));
     } else {
         eprintln!("mysql benches skipped: AIMDB_TEST_MYSQL_URL is not set");
+    }
+    if let Ok(url) = std::env::var("AIMDB_TEST_REDIS_URL") {
+        let namespace = format!("bench-{}", std::process::id());
+        let config = RedisConfig::from_url(&url).unwrap().with_namespace(namespace).unwrap();
+        bench_store(c, &rt, "redis", Arc::new(rt.block_on(RedisStore::open(config)).unwrap()));
+    } else {
+        eprintln!("redis benches skipped: AIMDB_TEST_REDIS_URL is not set");
+    }
+    if let Ok(url) = std::env::var("AIMDB_TEST_MONGODB_URL") {
+        let config =
+            MongoConfig::from_url(&url).unwrap().with_database(format!("bench_{}", std::process::id()));
+        bench_store(c, &rt, "mongodb", Arc::new(rt.block_on(MongoStore::open(config)).unwrap()));
+    } else {
+        eprintln!("mongodb benches skipped: AIMDB_TEST_MONGODB_URL is not set");
     }
 }
 

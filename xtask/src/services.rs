@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::system::{apt_install, is_root};
 
 /// The services `up` starts when none are named.
-pub const ALL: &[&str] = &["postgres", "mysql", "redis"];
+pub const ALL: &[&str] = &["postgres", "mysql", "redis", "mongodb"];
 
 /// Where servers keep their data: under the system temp dir, one directory per checkout.
 /// Not inside the checkout: the servers run as their own users (`postgres`, `mysql`), who
@@ -271,6 +271,94 @@ fn redis_down(dir: &Path) -> Result<(), String> {
     if stopped.is_ok_and(|s| s.success()) { Ok(()) } else { Err("redis-server did not stop".into()) }
 }
 
+/// Where service venvs live: `$XDG_CACHE_HOME/aimdb` or `~/.cache/aimdb`, kept between runs.
+fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from).join(".cache")
+    });
+    base.join("aimdb")
+}
+
+/// A venv with `package` installed (pip, from PyPI); returns its python.
+fn python_venv(name: &str, package: &str, module: &str) -> Result<PathBuf, String> {
+    let venv = cache_dir().join(name);
+    let python = venv.join("bin/python");
+    let ready = || {
+        Command::new(&python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if ready() {
+        return Ok(python);
+    }
+    eprintln!("xtask: installing {package} into {}", venv.display());
+    let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
+        && Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", package])
+            .status()
+            .is_ok_and(|s| s.success());
+    if made && ready() {
+        Ok(python)
+    } else {
+        Err(format!(
+            "could not install {package}; try: python3 -m venv {0} && {0}/bin/pip install {package}",
+            venv.display()
+        ))
+    }
+}
+
+/// Bash: wait (bounded) until something listens on `port`.
+fn wait_for_port(port: u16) -> String {
+    format!(
+        "for i in $(seq 240); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && exit 0; sleep 0.25; done; exit 1"
+    )
+}
+
+/// Bash: stop the process in `pid_file` and wait (bounded) until it is gone.
+fn stop_pid_command(pid_file: &Path) -> String {
+    let pid_file = pid_file.display();
+    format!(
+        "pid=$(cat {pid_file} 2>/dev/null) || exit 0; kill $pid 2>/dev/null; \
+         for i in $(seq 120); do grep -qs '^State:[[:space:]]*[^Z]' /proc/$pid/status || exit 0; sleep 0.25; done; \
+         kill -9 $pid 2>/dev/null; exit 0"
+    )
+}
+
+/// secantusdb (PyPI), a MongoDB-wire server on WiredTiger: MongoDB itself is not
+/// installable here (SPEC §8). Runs from a venv in the cache dir.
+fn mongodb_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
+    let python = python_venv("secantus-venv", "secantusdb", "secantus")?;
+    mongodb_down(dir)?;
+    let base = dir.join("mongodb");
+    let _ = fs::remove_dir_all(&base);
+    fs::create_dir_all(base.join("data")).map_err(|e| e.to_string())?;
+    let port = free_port()?;
+    let (b, py) = (base.display(), python.display());
+    let start = format!(
+        "nohup {py} -m secantus --host 127.0.0.1 --port {port} --storage-path {b}/data --standalone \
+         >>{b}/server.log 2>&1 </dev/null & echo $! > {b}/server.pid; {}",
+        wait_for_port(port)
+    );
+    if !Command::new("bash").args(["-c", &start]).status().is_ok_and(|s| s.success()) {
+        return Err(format!("secantusdb did not come up; see {b}/server.log"));
+    }
+    Ok(vec![
+        ("AIMDB_TEST_MONGODB_URL".into(), format!("mongodb://127.0.0.1:{port}/aimdb")),
+        ("AIMDB_TEST_MONGODB_STOP".into(), stop_pid_command(&base.join("server.pid"))),
+        ("AIMDB_TEST_MONGODB_START".into(), format!("bash -c '{start}'")),
+    ])
+}
+
+fn mongodb_down(dir: &Path) -> Result<(), String> {
+    let pid = dir.join("mongodb/server.pid");
+    if !pid.exists() {
+        return Ok(());
+    }
+    let stopped = Command::new("bash").args(["-c", &stop_pid_command(&pid)]).status();
+    if stopped.is_ok_and(|s| s.success()) { Ok(()) } else { Err("secantusdb did not stop".into()) }
+}
+
 /// Starts `names` (or [`ALL`]); returns the environment tests need. A service that
 /// cannot start is reported and left out: tests then skip it, or fail under CI=true.
 pub fn up(root: &Path, names: &[String]) -> Vec<(String, String)> {
@@ -290,6 +378,7 @@ pub fn up(root: &Path, names: &[String]) -> Vec<(String, String)> {
             "postgres" => postgres_up(&dir),
             "mysql" => mysql_up(&dir),
             "redis" => redis_up(&dir),
+            "mongodb" => mongodb_up(&dir),
             other => Err(format!("unknown service `{other}`; known: {}", ALL.join(", "))),
         };
         match started {
@@ -317,6 +406,9 @@ pub fn down(root: &Path) -> Result<(), String> {
     }
     if let Err(e) = redis_down(&dir) {
         errors.push(format!("redis: {e}"));
+    }
+    if let Err(e) = mongodb_down(&dir) {
+        errors.push(format!("mongodb: {e}"));
     }
     if errors.is_empty() {
         // Every server is stopped: their data goes too.

@@ -29,8 +29,16 @@ fn dependencies(manifest: &str) -> Vec<String> {
     names
 }
 
-const LIBRARY_CRATES: [&str; 6] =
-    ["crates/core", "crates/testkit", "crates/sql", "crates/embeddings", "crates/vector", "crates/aimdb"];
+const LIBRARY_CRATES: [&str; 8] = [
+    "crates/core",
+    "crates/testkit",
+    "crates/sql",
+    "crates/kv",
+    "crates/document",
+    "crates/embeddings",
+    "crates/vector",
+    "crates/aimdb",
+];
 
 #[test]
 fn public_crates_deny_missing_docs() {
@@ -66,6 +74,8 @@ fn adapters_depend_on_core_only() {
         ("crates/sql/Cargo.toml", "aimdb-sql"),
         ("crates/embeddings/Cargo.toml", "aimdb-embed"),
         ("crates/vector/Cargo.toml", "aimdb-vector"),
+        ("crates/kv/Cargo.toml", "aimdb-redis"),
+        ("crates/document/Cargo.toml", "aimdb-mongo"),
     ];
     for (adapter, own) in adapters {
         let deps = dependencies(adapter);

@@ -78,6 +78,16 @@ async fn open_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {
             let mysql = aimdb_sql::MySqlConfig::from_metadata(&config.metadata)?;
             Ok(Arc::new(aimdb_sql::MySqlStore::open(mysql).await?))
         }
+        #[cfg(feature = "redis")]
+        "redis" | "rediss" => {
+            let redis = aimdb_redis::RedisConfig::from_metadata(&config.metadata)?;
+            Ok(Arc::new(aimdb_redis::RedisStore::open(redis).await?))
+        }
+        #[cfg(feature = "mongodb")]
+        "mongodb" | "mongodb+srv" => {
+            let mongo = aimdb_mongo::MongoConfig::from_metadata(&config.metadata)?;
+            Ok(Arc::new(aimdb_mongo::MongoStore::open(mongo).await?))
+        }
         "memory" => Ok(Arc::new(MemoryStore::new())),
         #[cfg(not(feature = "sqlite"))]
         "sqlite" => Err(not_compiled("sqlite", "sqlite")),
@@ -85,7 +95,9 @@ async fn open_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {
         "postgres" | "postgresql" => Err(not_compiled("postgres", "postgres")),
         #[cfg(not(feature = "mysql"))]
         "mysql" | "mariadb" => Err(not_compiled("mysql", "mysql")),
+        #[cfg(not(feature = "redis"))]
         "redis" | "rediss" => Err(not_compiled("redis", "redis")),
+        #[cfg(not(feature = "mongodb"))]
         "mongodb" | "mongodb+srv" => Err(not_compiled("mongodb", "mongodb")),
         other => Err(Error::config(format!(
             "metadata.url: unknown scheme `{other}` in `{}`; expected sqlite://, postgres://, \
@@ -95,6 +107,10 @@ async fn open_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {
     }
 }
 
+#[cfg_attr(
+    all(feature = "sqlite", feature = "postgres", feature = "mysql", feature = "redis", feature = "mongodb"),
+    allow(dead_code, reason = "only a build without some store feature names one")
+)]
 fn not_compiled(backend: &str, feature: &str) -> Error {
     Error::config(format!(
         "metadata.url: the {backend} backend is not compiled into this build of aimdb \

@@ -45,7 +45,13 @@ async fn the_configured_embedder_is_attached() {
 /// `create_ai_database` with a server URL reaches the real server when one is up.
 #[tokio::test]
 async fn server_urls_open_their_stores() {
-    for (var, backend) in [("AIMDB_TEST_POSTGRES_URL", "postgres"), ("AIMDB_TEST_MYSQL_URL", "mysql")] {
+    let servers = [
+        ("AIMDB_TEST_POSTGRES_URL", "postgres"),
+        ("AIMDB_TEST_MYSQL_URL", "mysql"),
+        ("AIMDB_TEST_REDIS_URL", "redis"),
+        ("AIMDB_TEST_MONGODB_URL", "mongodb"),
+    ];
+    for (var, backend) in servers {
         let Ok(url) = std::env::var(var) else {
             aimdb_testkit::skip(&format!("no {var} for the facade's {backend} check"));
             continue;
