@@ -159,7 +159,7 @@ pub fn apply_env(mut config: AimdbConfig, var: impl Fn(&str) -> Option<String>) 
         }
     }
     if let Some(url) = var("AIMDB_CHROMA_URL") {
-        config.vectors = Some(VectorConfig::Chroma(ChromaConfig { url: ConnectionUrl::new(url) }));
+        config.vectors = Some(VectorConfig::Chroma(ChromaConfig::new(url)));
     }
     if let Some(model) = var("EMBEDDING_MODEL_NAME") {
         config.embedding.model = model;
@@ -247,7 +247,7 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
                 let host = file.host.as_deref().unwrap_or("127.0.0.1");
                 format!("http://{host}:{}", file.port.unwrap_or(8000))
             });
-            (sqlite_in(&dir), Some(VectorConfig::Chroma(ChromaConfig { url: ConnectionUrl::new(url) })))
+            (sqlite_in(&dir), Some(VectorConfig::Chroma(ChromaConfig::new(url))))
         }
         other => {
             return Err(Error::config(format!(

@@ -209,6 +209,30 @@ impl FaissConfig {
 pub struct ChromaConfig {
     /// `http://host:port`.
     pub url: ConnectionUrl,
+    /// Chroma database (in the default tenant); created when missing.
+    #[serde(default = "default_chroma_database")]
+    pub database: String,
+}
+
+fn default_chroma_database() -> String {
+    ChromaConfig::DEFAULT_DATABASE.to_owned()
+}
+
+impl ChromaConfig {
+    /// Chroma's own default database.
+    pub const DEFAULT_DATABASE: &'static str = "default_database";
+
+    /// The server at `url`, default database.
+    pub fn new(url: impl Into<String>) -> Self {
+        ChromaConfig { url: ConnectionUrl::new(url), database: default_chroma_database() }
+    }
+
+    /// Another database on the same server.
+    #[must_use]
+    pub fn with_database(mut self, database: impl Into<String>) -> Self {
+        self.database = database.into();
+        self
+    }
 }
 
 /// Which vector index to use.

@@ -1,6 +1,7 @@
 //! Vector indexes for aimdb: nearest-neighbour search over models, datasets and predictions.
 //!
-//! [`FaissIndex`] embeds FAISS (flat, IVF, IVF-PQ, or `auto` by size) in a directory of files.
+//! [`FaissIndex`] embeds FAISS (flat, IVF, IVF-PQ, or `auto` by size) in a directory of files;
+//! `ChromaIndex` keeps the same collections on a Chroma server.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -22,8 +23,13 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "chroma")]
+pub mod chroma;
+mod common;
 #[cfg(feature = "faiss")]
 pub mod faiss;
 
+#[cfg(feature = "chroma")]
+pub use crate::chroma::ChromaIndex;
 #[cfg(feature = "faiss")]
 pub use crate::faiss::FaissIndex;

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use super::collection::CollectionIndex;
 use super::layout::Planner;
 use super::persist::{self, FORMAT, Manifest};
+use crate::common::{check_vector, prepare, unit};
 
 /// FAISS indexes for the three collections, persisted in one directory.
 ///
@@ -140,24 +141,6 @@ impl State {
     }
 }
 
-fn unit(vector: &mut [f32]) {
-    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-    // A zero vector has no direction; it stays zero and scores 0.5 against everything.
-    if norm > 0.0 {
-        vector.iter_mut().for_each(|x| *x /= norm);
-    }
-}
-
-fn check_vector(field: impl Fn() -> String, vector: &[f32], dim: usize) -> Result<()> {
-    if vector.len() != dim {
-        return Err(Error::DimensionMismatch { context: field(), expected: dim, actual: vector.len() });
-    }
-    if let Some(i) = vector.iter().position(|x| !x.is_finite()) {
-        return Err(Error::invalid(format!("{}[{i}]", field()), "must be finite"));
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl VectorIndex for FaissIndex {
     async fn embedder(&self) -> Result<Option<EmbedderIdentity>> {
@@ -173,25 +156,14 @@ impl VectorIndex for FaissIndex {
         if records.is_empty() {
             return Ok(());
         }
-        // Validate everything before touching the index: nothing is half-written.
-        for (i, record) in records.iter().enumerate() {
-            if record.id < 0 {
-                return Err(Error::invalid(format!("records[{i}].id"), "must not be negative"));
-            }
-            check_vector(|| format!("records[{i}].vector"), &record.vector, embedder.dim)?;
-        }
-        // Within one batch the last record for an id wins, as if upserted one by one.
-        let mut latest: BTreeMap<i64, VectorRecord> = BTreeMap::new();
-        for record in records {
-            latest.insert(record.id, record);
-        }
+        // Everything is checked before the index is touched: nothing is half-written.
+        let records = prepare(embedder, records)?;
         let dim = embedder.dim;
-        let mut ids = Vec::with_capacity(latest.len());
-        let mut vectors = Vec::with_capacity(latest.len() * dim);
-        let mut metadata = Vec::with_capacity(latest.len());
-        for (id, mut record) in latest {
-            unit(&mut record.vector);
-            ids.push(id);
+        let mut ids = Vec::with_capacity(records.len());
+        let mut vectors = Vec::with_capacity(records.len() * dim);
+        let mut metadata = Vec::with_capacity(records.len());
+        for record in records {
+            ids.push(record.id);
             vectors.extend_from_slice(&record.vector);
             metadata.push(record.metadata);
         }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::layout::{Layout, Planner};
 use super::persist::{self, CollectionFiles};
 use super::vectors::VectorFile;
+use crate::common::score;
 
 /// Compressed scores are re-ranked on exact vectors; this many candidates per result, and at
 /// least `REFINE_MIN`. At 1M x 384 (PQ48, nprobe 64) 64 candidates gave recall@10 0.73, 256
@@ -239,10 +240,7 @@ impl CollectionIndex {
         }
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         hits.truncate(k);
-        Ok(hits
-            .into_iter()
-            .map(|(id, cosine)| VectorHit { id, similarity_score: ((1.0 + cosine) / 2.0).clamp(0.0, 1.0) })
-            .collect())
+        Ok(hits.into_iter().map(|(id, cosine)| VectorHit { id, similarity_score: score(cosine) }).collect())
     }
 
     /// Facts for statistics. A collection waiting for enough vectors to train reports the

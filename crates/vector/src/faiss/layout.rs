@@ -117,7 +117,7 @@ impl Planner {
         let ivf = || Layout::Ivf { nlist: self.nlist.unwrap_or_else(|| auto_nlist(n)) };
         let ivfpq = || -> Result<Layout> {
             let m = self.m.unwrap_or_else(|| auto_m(dim));
-            if dim % m as usize != 0 {
+            if !dim.is_multiple_of(m as usize) {
                 return Err(Error::config(format!("vectors.m = {m} must divide the dimension {dim}")));
             }
             Ok(Layout::IvfPq {
@@ -161,7 +161,7 @@ pub fn auto_nprobe(nlist: u32) -> u32 {
 /// divisor of `dim` not above `dim / 8`.
 pub fn auto_m(dim: usize) -> u32 {
     let want = (dim / 8).max(1);
-    (1..=want).rev().find(|m| dim % m == 0).unwrap_or(1) as u32
+    (1..=want).rev().find(|m| dim.is_multiple_of(*m)).unwrap_or(1) as u32
 }
 
 #[cfg(test)]
