@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::system::{apt_install, is_root};
 
 /// The services `up` starts when none are named.
-pub const ALL: &[&str] = &["postgres", "mysql", "redis", "mongodb"];
+pub const ALL: &[&str] = &["postgres", "mysql", "redis", "mongodb", "chromadb"];
 
 /// Where servers keep their data: under the system temp dir, one directory per checkout.
 /// Not inside the checkout: the servers run as their own users (`postgres`, `mysql`), who
@@ -350,6 +350,43 @@ fn mongodb_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
     ])
 }
 
+/// The Chroma server from PyPI (`chroma run`), from a venv in the cache dir.
+fn chromadb_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
+    let python = python_venv("chroma-venv", "chromadb", "chromadb")?;
+    let chroma = python.with_file_name("chroma");
+    chromadb_down(dir)?;
+    let base = dir.join("chromadb");
+    let _ = fs::remove_dir_all(&base);
+    fs::create_dir_all(base.join("data")).map_err(|e| e.to_string())?;
+    let port = free_port()?;
+    let b = base.display();
+    let start = format!(
+        "ANONYMIZED_TELEMETRY=False nohup {} run --path {b}/data --host 127.0.0.1 --port {port} \
+         >>{b}/server.log 2>&1 </dev/null & echo $! > {b}/server.pid; {}",
+        chroma.display(),
+        wait_for_port(port)
+    );
+    if !Command::new("bash").args(["-c", &start]).status().is_ok_and(|s| s.success()) {
+        return Err(format!("chroma did not come up; see {b}/server.log"));
+    }
+    Ok(vec![
+        ("AIMDB_TEST_CHROMA_URL".into(), format!("http://127.0.0.1:{port}")),
+        ("AIMDB_TEST_CHROMA_STOP".into(), stop_pid_command(&base.join("server.pid"))),
+        ("AIMDB_TEST_CHROMA_START".into(), format!("bash -c '{start}'")),
+        // The Chroma Python client, for the test that reads what aimdb wrote.
+        ("AIMDB_TEST_CHROMA_PYTHON".into(), python.display().to_string()),
+    ])
+}
+
+fn chromadb_down(dir: &Path) -> Result<(), String> {
+    let pid = dir.join("chromadb/server.pid");
+    if !pid.exists() {
+        return Ok(());
+    }
+    let stopped = Command::new("bash").args(["-c", &stop_pid_command(&pid)]).status();
+    if stopped.is_ok_and(|s| s.success()) { Ok(()) } else { Err("chroma did not stop".into()) }
+}
+
 fn mongodb_down(dir: &Path) -> Result<(), String> {
     let pid = dir.join("mongodb/server.pid");
     if !pid.exists() {
@@ -369,7 +406,8 @@ pub fn up(root: &Path, names: &[String]) -> Vec<(String, String)> {
     let mut env = Vec::new();
     for name in &names {
         // A server given from outside (CI service containers) is used as it is.
-        let url_var = format!("AIMDB_TEST_{}_URL", name.to_ascii_uppercase());
+        let var_name = if name == "chromadb" { "CHROMA".to_owned() } else { name.to_ascii_uppercase() };
+        let url_var = format!("AIMDB_TEST_{var_name}_URL");
         if let Ok(url) = std::env::var(&url_var) {
             eprintln!("xtask: {name}: using {url_var}={url} from the environment");
             continue;
@@ -379,6 +417,7 @@ pub fn up(root: &Path, names: &[String]) -> Vec<(String, String)> {
             "mysql" => mysql_up(&dir),
             "redis" => redis_up(&dir),
             "mongodb" => mongodb_up(&dir),
+            "chromadb" => chromadb_up(&dir),
             other => Err(format!("unknown service `{other}`; known: {}", ALL.join(", "))),
         };
         match started {
@@ -410,6 +449,9 @@ pub fn down(root: &Path) -> Result<(), String> {
     if let Err(e) = mongodb_down(&dir) {
         errors.push(format!("mongodb: {e}"));
     }
+    if let Err(e) = chromadb_down(&dir) {
+        errors.push(format!("chromadb: {e}"));
+    }
     if errors.is_empty() {
         // Every server is stopped: their data goes too.
         let _ = fs::remove_dir_all(&dir);
@@ -432,6 +474,6 @@ pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
             Ok(())
         }
         Some("down") => down(root),
-        _ => Err(format!("usage: cargo xtask services up|down [{}]", ALL.join("] [")).into()),
+        _ => Err(format!("usage: cargo xtask services up|down [{}]", ALL.join("] ["))),
     }
 }

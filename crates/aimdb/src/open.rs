@@ -34,10 +34,17 @@ async fn open_index(vectors: &VectorConfig) -> Result<Arc<dyn VectorIndex>> {
         VectorConfig::Faiss(faiss) => Ok(Arc::new(aimdb_vector::FaissIndex::open(faiss).await?)),
         #[cfg(not(feature = "faiss"))]
         VectorConfig::Faiss(_) => Err(not_compiled_index("faiss")),
+        #[cfg(feature = "chroma")]
+        VectorConfig::Chroma(chroma) => Ok(Arc::new(aimdb_vector::ChromaIndex::open(chroma).await?)),
+        #[cfg(not(feature = "chroma"))]
         VectorConfig::Chroma(_) => Err(not_compiled_index("chroma")),
     }
 }
 
+#[cfg_attr(
+    all(feature = "faiss", feature = "chroma"),
+    allow(dead_code, reason = "named only when an index is off")
+)]
 fn not_compiled_index(kind: &str) -> Error {
     Error::config(format!(
         "vectors.kind: the `{kind}` vector index is not compiled into this build of aimdb \

@@ -281,6 +281,13 @@ impl AimdbConfig {
         Self::sqlite(dir.join("metadata.db")).with_vectors(VectorConfig::Faiss(FaissConfig::new(dir)))
     }
 
+    /// The seed's `chromadb` preset: SQLite metadata in `dir/metadata.db` and the Chroma
+    /// server at `url`.
+    pub fn chromadb(dir: impl AsRef<std::path::Path>, url: impl Into<String>) -> Self {
+        let dir = dir.as_ref();
+        Self::sqlite(dir.join("metadata.db")).with_vectors(VectorConfig::Chroma(ChromaConfig::new(url)))
+    }
+
     /// Sets the vector index.
     #[must_use]
     pub fn with_vectors(mut self, vectors: VectorConfig) -> Self {

@@ -71,3 +71,57 @@ async fn same_order_and_scores_as_faiss_flat() {
         }
     }
 }
+
+/// What aimdb writes is ordinary Chroma data: the Python client reads the records, their
+/// filter fields and the cosine space (`AIMDB_TEST_CHROMA_PYTHON` is the venv's python).
+#[tokio::test]
+async fn python_client_reads_what_aimdb_wrote() {
+    let (Some(chroma), Ok(python)) = (harness(), std::env::var("AIMDB_TEST_CHROMA_PYTHON")) else {
+        aimdb_testkit::skip(
+            "no AIMDB_TEST_CHROMA_URL / AIMDB_TEST_CHROMA_PYTHON for the Python client check",
+        );
+        return;
+    };
+    let index = chroma.open().await;
+    let embedder = EmbedderIdentity { kind: "test".into(), model: "python".into(), dim: 4 };
+    let record = |id: i64, framework: &str| VectorRecord {
+        id,
+        vector: vec![id as f32, 1.0, 0.0, 0.0],
+        metadata: [("framework".to_owned(), framework.to_owned())].into(),
+    };
+    index.upsert(Collection::Models, &embedder, vec![record(1, "pytorch"), record(2, "jax")]).await.unwrap();
+
+    let url = url::Url::parse(chroma.config.url.expose()).unwrap();
+    let script = format!(
+        r#"
+import json, chromadb
+client = chromadb.HttpClient(host="{host}", port={port}, database="{db}")
+models = client.get_collection("models")
+got = models.get(ids=["1", "2"], include=["metadatas", "embeddings"])
+hits = models.query(query_embeddings=[[1.0, 1.0, 0.0, 0.0]], n_results=1, where={{"framework": "pytorch"}})
+print(json.dumps({{"ids": got["ids"], "metadatas": got["metadatas"], "count": models.count(),
+                  "space": (models.metadata or {{}}).get("hnsw:space"), "hit": hits["ids"][0],
+                  "norm": float(sum(x * x for x in got["embeddings"][0])) }}))
+"#,
+        host = url.host_str().unwrap(),
+        port = url.port().unwrap(),
+        db = chroma.config.database,
+    );
+    let output = std::process::Command::new(python).args(["-c", &script]).output().expect("run python");
+    assert!(output.status.success(), "python failed: {}", String::from_utf8_lossy(&output.stderr));
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("python prints JSON");
+    assert_eq!(seen["ids"], serde_json::json!(["1", "2"]), "{seen}");
+    assert_eq!(seen["metadatas"][0]["framework"], "pytorch");
+    assert_eq!(seen["metadatas"][1]["framework"], "jax");
+    assert_eq!((seen["count"].as_u64(), seen["space"].as_str()), (Some(2), Some("cosine")));
+    assert_eq!(seen["hit"], serde_json::json!(["1"]), "the where filter ran in Chroma");
+    assert!((seen["norm"].as_f64().unwrap() - 1.0).abs() < 1e-5, "stored unit-length: {seen}");
+}
+
+/// No server is `Unavailable` (retryable), not a configuration error.
+#[tokio::test]
+async fn no_server_is_unavailable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let err = ChromaIndex::open(&ChromaConfig::new(format!("http://127.0.0.1:{port}"))).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+}
