@@ -1,0 +1,401 @@
+//! `aimdb`: the command line over the unified API.
+//!
+//! Reads `--config FILE` (else `$AIMDB_CONFIG`, `./aimdb.yaml`, SQLite at `./aimdb.db`), `.env`
+//! and the environment, like every aimdb program. Prints readable text, or one JSON document
+//! per command with `--json`. Exit codes a script can rely on: 0 success, 2 usage, 3 not
+//! found, 4 already exists, 5 invalid input (or a dimension mismatch), 6 unavailable (retry),
+//! 7 configuration, 1 anything else; errors go to stderr (as JSON with `--json`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aimdb::prelude::*;
+use aimdb::{Collection, Error, NewDataset};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(
+    name = "aimdb",
+    version,
+    about = "An AI model database: record models, runs and metrics; search by meaning."
+)]
+struct Cli {
+    /// Configuration file (YAML, seed or composed form).
+    #[arg(long, global = true, env = "AIMDB_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Models: create, get, list, search.
+    #[command(subcommand)]
+    Models(Models),
+    /// Datasets: create, get, list, search.
+    #[command(subcommand)]
+    Datasets(Datasets),
+    /// Training runs: create, get, update.
+    #[command(subcommand)]
+    Runs(Runs),
+    /// Metrics: log, get.
+    #[command(subcommand)]
+    Metrics(Metrics),
+    /// Counts of every entity and the vector index's state.
+    Stats,
+    /// Rebuild the vector index from the store (shows progress on a terminal).
+    Reindex,
+    /// Rebuild one collection's index in the type its size calls for.
+    Optimize {
+        /// models, datasets or predictions.
+        #[arg(value_parser = parse_collection)]
+        collection: Collection,
+    },
+}
+
+#[derive(Args)]
+struct Listing {
+    /// Only records with an id above this.
+    #[arg(long)]
+    after: Option<i64>,
+    /// At most this many records.
+    #[arg(long)]
+    limit: Option<u32>,
+}
+
+impl Listing {
+    fn page(&self) -> Page {
+        Page { after: self.after, limit: self.limit }
+    }
+}
+
+#[derive(Subcommand)]
+enum Models {
+    /// Register a model.
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        architecture: Option<String>,
+        #[arg(long)]
+        framework: Option<String>,
+        #[arg(long)]
+        task_type: Option<String>,
+    },
+    /// One model, by id or `--name`.
+    Get {
+        #[arg(required_unless_present = "name")]
+        id: Option<i64>,
+        #[arg(long, conflicts_with = "id")]
+        name: Option<String>,
+    },
+    /// Models in id order.
+    List(Listing),
+    /// Models most similar in meaning to QUERY.
+    Search {
+        query: String,
+        #[arg(short = 'n', long, default_value_t = 5)]
+        n_results: usize,
+        #[arg(long)]
+        framework: Option<String>,
+        #[arg(long)]
+        architecture: Option<String>,
+        #[arg(long)]
+        task_type: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Datasets {
+    /// Register a dataset.
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long)]
+        source_path: Option<String>,
+        #[arg(long)]
+        num_samples: Option<i64>,
+    },
+    /// One dataset, by id or `--name`.
+    Get {
+        #[arg(required_unless_present = "name")]
+        id: Option<i64>,
+        #[arg(long, conflicts_with = "id")]
+        name: Option<String>,
+    },
+    /// Datasets in id order.
+    List(Listing),
+    /// Datasets most similar in meaning to QUERY.
+    Search {
+        query: String,
+        #[arg(short = 'n', long, default_value_t = 5)]
+        n_results: usize,
+        #[arg(long)]
+        format: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Runs {
+    /// Start a training run of a model version.
+    Create {
+        /// The model version trained.
+        #[arg(long)]
+        version: i64,
+        #[arg(long)]
+        dataset: Option<i64>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// One run.
+    Get { id: i64 },
+    /// Change only the given fields (`--completed` sets status and completion time).
+    Update {
+        id: i64,
+        #[arg(long)]
+        completed: bool,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        final_loss: Option<f64>,
+        #[arg(long)]
+        best_metric_value: Option<f64>,
+        #[arg(long)]
+        duration_seconds: Option<f64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Metrics {
+    /// Log one metric value.
+    Log {
+        run: i64,
+        name: String,
+        value: f64,
+        #[arg(long)]
+        epoch: Option<i64>,
+        #[arg(long)]
+        step: Option<i64>,
+        #[arg(long)]
+        split: Option<String>,
+    },
+    /// A run's metrics in logging order.
+    Get {
+        run: i64,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn parse_collection(s: &str) -> Result<Collection, String> {
+    Collection::ALL
+        .into_iter()
+        .find(|c| c.as_str() == s)
+        .ok_or_else(|| format!("`{s}`: expected models, datasets or predictions"))
+}
+
+/// What a command prints: JSON, or its text form.
+struct Output {
+    json: Value,
+    text: String,
+}
+
+fn out<T: Serialize>(value: &T, text: impl Into<String>) -> Result<Output, Error> {
+    let json = serde_json::to_value(value).map_err(|e| Error::backend("encode output", e))?;
+    Ok(Output { json, text: text.into() })
+}
+
+fn lines<T>(items: &[T], line: impl Fn(&T) -> String) -> String {
+    items.iter().map(line).collect::<Vec<_>>().join("\n")
+}
+
+async fn run(cli: Cli) -> Result<Output, Error> {
+    let config = aimdb::config::load(cli.config.as_deref())?;
+    let db = create_ai_database(config).await?;
+    let result = dispatch(&db, cli.command).await;
+    db.close().await?;
+    result
+}
+
+async fn dispatch(db: &AiDatabase, command: Command) -> Result<Output, Error> {
+    let model_line =
+        |m: &aimdb::Model| format!("{}\t{}\t{}", m.id, m.name, m.framework.clone().unwrap_or_default());
+    let dataset_line =
+        |d: &aimdb::Dataset| format!("{}\t{}\t{}", d.id, d.name, d.format.clone().unwrap_or_default());
+    match command {
+        Command::Models(Models::Create { name, description, architecture, framework, task_type }) => {
+            let mut new = NewModel::new(name);
+            new.description = description;
+            new.architecture = architecture;
+            new.framework = framework;
+            new.task_type = task_type;
+            let model = db.create_model(new).await?;
+            out(&model, format!("created model {} ({})", model.id, model.name))
+        }
+        Command::Models(Models::Get { id, name }) => {
+            let model = match (id, name) {
+                (Some(id), _) => db.get_model(id.into()).await?,
+                (None, Some(name)) => db.get_model_by_name(&name).await?,
+                (None, None) => return Err(Error::invalid("id", "give an id or --name")),
+            };
+            out(&model, model_line(&model))
+        }
+        Command::Models(Models::List(listing)) => {
+            let models = db.list_models(listing.page()).await?;
+            out(&models, lines(&models, model_line))
+        }
+        Command::Models(Models::Search { query, n_results, framework, architecture, task_type }) => {
+            let filter = ModelFilter { framework, architecture, task_type };
+            let hits = db.search_similar_models(&query, n_results, &filter).await?;
+            out(&hits, lines(&hits, |h| format!("{:.3}\t{}", h.similarity_score, model_line(&h.item))))
+        }
+        Command::Datasets(Datasets::Create { name, description, format, source_path, num_samples }) => {
+            let mut new = NewDataset::new(name);
+            new.description = description;
+            new.format = format;
+            new.source_path = source_path;
+            new.num_samples = num_samples;
+            let dataset = db.create_dataset(new).await?;
+            out(&dataset, format!("created dataset {} ({})", dataset.id, dataset.name))
+        }
+        Command::Datasets(Datasets::Get { id, name }) => {
+            let dataset = match (id, name) {
+                (Some(id), _) => db.get_dataset(id.into()).await?,
+                (None, Some(name)) => db.get_dataset_by_name(&name).await?,
+                (None, None) => return Err(Error::invalid("id", "give an id or --name")),
+            };
+            out(&dataset, dataset_line(&dataset))
+        }
+        Command::Datasets(Datasets::List(listing)) => {
+            let datasets = db.list_datasets(listing.page()).await?;
+            out(&datasets, lines(&datasets, dataset_line))
+        }
+        Command::Datasets(Datasets::Search { query, n_results, format }) => {
+            let hits = db.search_similar_datasets(&query, n_results, &DatasetFilter { format }).await?;
+            out(&hits, lines(&hits, |h| format!("{:.3}\t{}", h.similarity_score, dataset_line(&h.item))))
+        }
+        Command::Runs(Runs::Create { version, dataset, name }) => {
+            let mut new = NewTrainingRun::new(version.into());
+            new.dataset_id = dataset.map(Into::into);
+            new.run_name = name;
+            let run = db.create_training_run(new).await?;
+            out(&run, format!("created run {} of version {}", run.id, run.model_version_id))
+        }
+        Command::Runs(Runs::Get { id }) => {
+            let run = db.get_training_run(id.into()).await?;
+            out(&run, format!("{}\t{}\tfinal_loss={:?}", run.id, run.status, run.final_loss))
+        }
+        Command::Runs(Runs::Update {
+            id,
+            completed,
+            status,
+            final_loss,
+            best_metric_value,
+            duration_seconds,
+        }) => {
+            let mut update =
+                if completed { TrainingRunUpdate::completed() } else { TrainingRunUpdate::new() };
+            if let Some(status) = status {
+                update.status = Some(status);
+            }
+            update.final_loss = final_loss;
+            update.best_metric_value = best_metric_value;
+            update.duration_seconds = duration_seconds;
+            let run = db.update_training_run(id.into(), update).await?;
+            out(&run, format!("{}\t{}\tfinal_loss={:?}", run.id, run.status, run.final_loss))
+        }
+        Command::Metrics(Metrics::Log { run, name, value, epoch, step, split }) => {
+            let mut metric = NewMetric::new(name, value);
+            metric.epoch = epoch;
+            metric.step = step;
+            if let Some(split) = split {
+                metric.split = Some(split);
+            }
+            let metric = db.log_metric(run.into(), metric).await?;
+            out(&metric, format!("logged {}={} for run {}", metric.metric_name, metric.metric_value, run))
+        }
+        Command::Metrics(Metrics::Get { run, name }) => {
+            let metrics = db.get_metrics(run.into(), name.as_deref()).await?;
+            let text = lines(&metrics, |m| {
+                format!(
+                    "{}\t{}\tepoch={:?}\tstep={:?}\t{}",
+                    m.metric_name, m.metric_value, m.epoch, m.step, m.split
+                )
+            });
+            out(&metrics, text)
+        }
+        Command::Stats => {
+            let stats = db.get_statistics().await?;
+            let text =
+                serde_json::to_string_pretty(&stats).map_err(|e| Error::backend("encode output", e))?;
+            out(&stats, text)
+        }
+        Command::Reindex => {
+            let report = db.reindex().await?;
+            out(
+                &report,
+                format!(
+                    "reindexed {} models, {} datasets, {} predictions",
+                    report.models, report.datasets, report.predictions
+                ),
+            )
+        }
+        Command::Optimize { collection } => {
+            let info = db.optimize_index(collection).await?;
+            out(&info, format!("{}: {} over {} vectors", collection, info.index_kind, info.vectors))
+        }
+    }
+}
+
+/// The documented exit code and a stable name for each error kind.
+fn classify(e: &Error) -> (u8, &'static str) {
+    match e {
+        Error::NotFound { .. } => (3, "not_found"),
+        Error::AlreadyExists { .. } => (4, "already_exists"),
+        Error::InvalidInput { .. } => (5, "invalid_input"),
+        Error::DimensionMismatch { .. } => (5, "dimension_mismatch"),
+        Error::Unavailable { .. } => (6, "unavailable"),
+        Error::Config { .. } => (7, "config"),
+        _ => (1, "backend"),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aimdb: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(output) => {
+            if json {
+                println!("{}", output.json);
+            } else if !output.text.is_empty() {
+                println!("{}", output.text);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let (code, kind) = classify(&e);
+            if json {
+                eprintln!("{}", serde_json::json!({ "error": kind, "message": e.to_string() }));
+            } else {
+                eprintln!("aimdb: {e}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The `aimdb` binary: output, JSON, and the exit codes scripts rely on.
+
+use std::process::{Command, Output};
+
+fn aimdb(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aimdb"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AIMDB_CONFIG")
+        .env_remove("AIMDB_DATABASE_URL")
+        .env("EMBEDDING_MODEL_NAME", "hash")
+        .output()
+        .expect("run aimdb")
+}
+
+#[test]
+fn commands_print_results_and_exit_with_documented_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("faiss.yaml");
+    std::fs::write(&config, "backend: faiss\nindex_path: ./idx\n").unwrap();
+    let cfg = config.to_str().unwrap();
+
+    let created = aimdb(
+        dir.path(),
+        &["--config", cfg, "--json", "models", "create", "resnet50", "--framework", "pytorch"],
+    );
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let model: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!((model["id"].as_i64(), model["framework"].as_str()), (Some(1), Some("pytorch")));
+
+    let got = aimdb(dir.path(), &["--config", cfg, "models", "get", "--name", "resnet50"]);
+    assert!(String::from_utf8_lossy(&got.stdout).starts_with("1\tresnet50\tpytorch"));
+    let hits =
+        aimdb(dir.path(), &["--config", cfg, "--json", "models", "search", "resnet50 pytorch", "-n", "1"]);
+    let hits: serde_json::Value = serde_json::from_slice(&hits.stdout).unwrap();
+    assert_eq!(hits[0]["name"], "resnet50");
+    assert!(hits[0]["similarity_score"].as_f64().unwrap() > 0.999);
+
+    let codes = [
+        (vec!["models", "get", "42"], 3),
+        (vec!["models", "create", "resnet50"], 4),
+        (vec!["metrics", "log", "1", "loss", "NaN"], 5),
+        (vec!["models", "frobnicate"], 2),
+    ];
+    for (args, code) in codes {
+        let mut all = vec!["--config", cfg, "--json"];
+        all.extend(args.iter().copied());
+        let output = aimdb(dir.path(), &all);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let missing = aimdb(dir.path(), &["--json", "models", "get", "42"]);
+    let error: serde_json::Value = serde_json::from_slice(&missing.stderr).unwrap();
+    assert_eq!(error["error"], "not_found", "errors are JSON with --json");
+
+    let stats = aimdb(dir.path(), &["--config", cfg, "--json", "stats"]);
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["models"], 1);
+    assert_eq!(stats["index"]["collections"][0]["vectors"], 1);
+    let no_index = aimdb(dir.path(), &["models", "search", "x"]);
+    assert_eq!(no_index.status.code(), Some(7), "search without an index is a configuration error");
+}
