@@ -1,19 +1,16 @@
 //! The embedded demo: every call of the unified API on SQLite + FAISS (the seed's `faiss`
 //! preset), ending with semantic search, with readable output.
-//!
-//! Run it with `cargo xtask demo` (or `cargo run -p aimdb --example demo -- [DIR]`).
-//! Without a directory, the database lives in a temporary one that is removed at the end.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use aimdb::prelude::*;
 use serde_json::json;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let temp = tempfile::tempdir()?;
-    let dir = std::env::args().nth(1).map_or_else(|| temp.path().to_path_buf(), Into::into);
-    let db = create_ai_database(AimdbConfig::faiss(&dir)).await?;
+use crate::Outcome;
+
+pub async fn run(dir: &Path) -> Outcome {
+    let db = create_ai_database(AimdbConfig::faiss(dir)).await?;
     println!("aimdb demo: SQLite metadata + FAISS index in {}\n", dir.display());
 
     println!("== Models and versions");
@@ -168,7 +165,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== Statistics");
     let stats = db.get_statistics().await?;
     println!("{}", serde_json::to_string_pretty(&stats)?);
-    println!("\nFAISS embedding backend: {}", describe_embedder(&db).await);
+    println!("\nFAISS embedding backend: {}", crate::describe_embedder(&db).await);
 
     println!("\n== Semantic search");
     for query in ["image recognition deep learning", "what do customers think of a product"] {
@@ -194,13 +191,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     db.close().await?;
     Ok(())
-}
-
-/// `transformer (model=all-MiniLM-L6-v2)`, or the hash fallback after its warning.
-async fn describe_embedder(db: &AiDatabase) -> String {
-    match db.embedder().identity().await {
-        Ok(identity) if identity.kind == "hash" => "hash (fallback: the seed's sha256 embedding)".to_owned(),
-        Ok(identity) => format!("{} (model={})", identity.kind, identity.model),
-        Err(e) => format!("unavailable: {e}"),
-    }
 }
