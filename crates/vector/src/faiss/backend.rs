@@ -61,6 +61,17 @@ impl FaissIndex {
         Ok(FaissIndex { inner: Arc::new(Inner { dir, planner, state: Mutex::new(state) }) })
     }
 
+    /// Sets how many IVF lists one collection probes per query (capped at `nlist`), without
+    /// rebuilding: the recall-versus-speed dial. Kept at the next flush; `InvalidInput` for a
+    /// collection that searches exactly.
+    pub async fn set_nprobe(&self, collection: Collection, nprobe: u32) -> Result<()> {
+        self.with_state(move |_, state| match state.collections.get_mut(&collection) {
+            Some(index) => index.tune_nprobe(nprobe),
+            None => Err(Error::invalid("nprobe", format!("{collection} holds no vectors yet"))),
+        })
+        .await
+    }
+
     /// The directory holding the index files.
     pub fn path(&self) -> &Path {
         &self.inner.dir

@@ -168,6 +168,22 @@ impl CollectionIndex {
         Ok(())
     }
 
+    /// Sets the lists probed per query of a trained IVF index, without rebuilding it.
+    pub fn tune_nprobe(&mut self, nprobe: u32) -> Result<()> {
+        let Some(nlist) = self.layout.nlist() else {
+            return Err(Error::invalid(
+                "nprobe",
+                format!("{} searches exactly; nothing to probe", self.collection),
+            ));
+        };
+        if nprobe == 0 {
+            return Err(Error::invalid("nprobe", "must be at least 1"));
+        }
+        self.set_nprobe(Some(nprobe.min(nlist)))?;
+        self.dirty = true;
+        Ok(())
+    }
+
     fn set_nprobe(&mut self, nprobe: Option<u32>) -> Result<()> {
         if let Some(nprobe) = nprobe {
             let space = ParameterSpace::new().map_err(faiss_error("parameter space"))?;
