@@ -62,8 +62,11 @@ pub struct ReindexReport {
     pub predictions: u64,
 }
 
-/// Writes buffered in the index are flushed at most this often (and on close).
+/// Writes buffered in the index are flushed at most this often (and on close)...
 const FLUSH_EVERY: Duration = Duration::from_secs(5);
+/// ...and never more than 1/FLUSH_SHARE of the time: a flush rewrites a collection's files,
+/// which at a million vectors takes seconds, so bulk loading must not flush every 5 s.
+const FLUSH_SHARE: u32 = 20;
 /// Entities read, embedded and indexed per step of a reindex.
 const REINDEX_BATCH: u32 = 256;
 /// The most results one search may ask for.
@@ -71,7 +74,8 @@ const MAX_RESULTS: usize = 10_000;
 
 #[derive(Debug)]
 struct IndexSync {
-    last_flush: Mutex<Instant>,
+    /// When the last automatic flush ended, and how long it took.
+    last_flush: Mutex<(Instant, Duration)>,
     failed_writes: AtomicU64,
 }
 
@@ -100,7 +104,7 @@ impl AiDatabase {
             index: None,
             config: Arc::new(config),
             sync: Arc::new(IndexSync {
-                last_flush: Mutex::new(Instant::now()),
+                last_flush: Mutex::new((Instant::now(), Duration::ZERO)),
                 failed_writes: AtomicU64::new(0),
             }),
         }
@@ -257,13 +261,20 @@ impl AiDatabase {
     async fn maybe_flush(&self, index: &Arc<dyn VectorIndex>) -> Result<()> {
         let due = {
             let mut last = self.sync.last_flush.lock().unwrap_or_else(|p| p.into_inner());
-            let due = last.elapsed() >= FLUSH_EVERY;
+            let due = last.0.elapsed() >= FLUSH_EVERY.max(last.1 * FLUSH_SHARE);
             if due {
-                *last = Instant::now();
+                // Claimed now, so concurrent writers do not flush too.
+                last.0 = Instant::now();
             }
             due
         };
-        if due { index.flush().await } else { Ok(()) }
+        if !due {
+            return Ok(());
+        }
+        let start = Instant::now();
+        let flushed = index.flush().await;
+        *self.sync.last_flush.lock().unwrap_or_else(|p| p.into_inner()) = (Instant::now(), start.elapsed());
+        flushed
     }
 
     /// Makes every indexed vector durable (also done every few seconds and on close).
