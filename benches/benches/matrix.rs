@@ -231,12 +231,14 @@ fn write_reports(cells: &[Cell], out: &Path) -> Result<(), Box<dyn std::error::E
     let root = SVGBackend::new(&svg, (900, 600)).into_drawing_area();
     root.fill(&WHITE)?;
     let max_qps = cells.iter().map(|c| c.qps).fold(1.0, f64::max) * 1.2;
+    let min_qps = cells.iter().map(|c| c.qps).fold(f64::INFINITY, f64::min).max(0.1) / 1.2;
+    let min_recall = (cells.iter().map(|c| c.recall_at_10).fold(1.0, f64::min) - 0.05).max(0.0);
     let mut chart = ChartBuilder::on(&root)
         .caption("FAISS through aimdb: recall@10 vs queries/s (one query at a time)", ("sans-serif", 20))
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d((1.0..max_qps).log_scale(), 0.0..1.02)?;
+        .build_cartesian_2d((min_qps..max_qps).log_scale(), min_recall..1.01)?;
     chart.configure_mesh().x_desc("queries per second (log)").y_desc("recall@10").draw()?;
     let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     for c in cells {
@@ -255,7 +257,12 @@ fn write_reports(cells: &[Cell], out: &Path) -> Result<(), Box<dyn std::error::E
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
         chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }
