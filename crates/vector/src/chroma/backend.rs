@@ -32,6 +32,9 @@ pub struct ChromaIndex {
     url: String,
     batch: usize,
     collections: Mutex<HashMap<Collection, Arc<ChromaCollection>>>,
+    /// The embedder the collections were built with, once seen (asked on every write and
+    /// search; without this each would cost a request per missing collection).
+    identity: Mutex<Option<EmbedderIdentity>>,
 }
 
 impl std::fmt::Debug for ChromaIndex {
@@ -71,7 +74,13 @@ impl ChromaIndex {
         };
         let client = ChromaClient::new(options).await.map_err(|e| chroma("connect", e))?;
         let batch = max_batch_size(&url).await.unwrap_or(DEFAULT_BATCH);
-        Ok(ChromaIndex { client, url: config.url.redacted(), batch, collections: Mutex::new(HashMap::new()) })
+        Ok(ChromaIndex {
+            client,
+            url: config.url.redacted(),
+            batch,
+            collections: Mutex::new(HashMap::new()),
+            identity: Mutex::new(None),
+        })
     }
 
     /// The collection, from the cache or the server; created for `create_for` when missing.
@@ -150,10 +159,14 @@ async fn max_batch_size(url: &str) -> Option<usize> {
 #[async_trait]
 impl VectorIndex for ChromaIndex {
     async fn embedder(&self) -> Result<Option<EmbedderIdentity>> {
+        if let Some(known) = self.identity.lock().await.clone() {
+            return Ok(Some(known));
+        }
         for collection in Collection::ALL {
             if let Some(found) = self.collection(collection, None).await?
                 && let Some(identity) = identity_of(&found)
             {
+                *self.identity.lock().await = Some(identity.clone());
                 return Ok(Some(identity));
             }
         }
@@ -256,6 +269,7 @@ impl VectorIndex for ChromaIndex {
     async fn reset(&self) -> Result<()> {
         let mut cache = self.collections.lock().await;
         cache.clear();
+        *self.identity.lock().await = None;
         for collection in Collection::ALL {
             match self.client.delete_collection(collection.as_str()).await {
                 Ok(()) => {}
