@@ -1,7 +1,8 @@
 //! Embedding throughput: the 2,000 texts of fixtures/bench_texts.txt (8-31 words),
 //! batches of 32, all-MiniLM-L6-v2 on CPU. Compare with
 //! benches/reference/embed_reference.py (sentence-transformers) on the same machine:
-//! `cargo xtask bench --reference` prints the ratio.
+//! `cargo xtask bench --reference` prints the ratio. With the `cuda` feature the same
+//! texts run on CUDA device 0 too (reference: embed_reference.py --device cuda).
 
 use aimdb_embed::{Device, HashEmbedder, MINILM_SHORT_NAME, SentenceBert, hub_cache_dir, resolve};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -24,6 +25,11 @@ fn embed(c: &mut Criterion) {
             let model = SentenceBert::load(&files, Device::Cpu, true).unwrap();
             group.sample_size(10);
             group.bench_function("minilm_2000", |b| b.iter(|| model.embed(&refs).unwrap()));
+            #[cfg(feature = "cuda")]
+            {
+                let gpu = SentenceBert::load(&files, Device::new_cuda(0).unwrap(), true).unwrap();
+                group.bench_function("minilm_2000_cuda", |b| b.iter(|| gpu.embed(&refs).unwrap()));
+            }
         }
         Err(e) => eprintln!("embed/minilm_2000 skipped: {e}"),
     }

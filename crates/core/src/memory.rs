@@ -12,6 +12,7 @@ use crate::entity::{
 };
 use crate::error::{Entity, Error, Result};
 use crate::ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
+use crate::import::ImportBatch;
 use crate::request::{
     self, COMPLETED_RUN_STATUS, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel,
     NewModelVersion, NewPrediction, NewTrainingRun, Page, TrainingRunUpdate,
@@ -22,7 +23,7 @@ use crate::time;
 /// URL schemes that select the in-memory store.
 pub const URL_SCHEMES: &[&str] = &["memory"];
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct State {
     last_id: HashMap<&'static str, i64>,
     models: BTreeMap<i64, Model>,
@@ -88,6 +89,33 @@ impl MemoryStore {
         // checks everything before it mutates, so the state is still consistent.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn unique_name<'a>(mut names: impl Iterator<Item = &'a String>, entity: Entity, name: &str) -> Result<()> {
+    if names.any(|n| n == name) { Err(Error::already_exists(entity, name)) } else { Ok(()) }
+}
+
+/// Inserts the records whose ids are new, each after `check` against what is there so far
+/// (earlier records of the batch included), and moves the id counter past them.
+fn import_into<T: crate::import::Identified>(
+    s: &mut State,
+    records: Vec<T>,
+    table: fn(&mut State) -> &mut BTreeMap<i64, T>,
+    check: impl Fn(&State, &T) -> Result<()>,
+) -> Result<u64> {
+    let mut written = 0;
+    for record in records {
+        let id = record.id();
+        if table(s).contains_key(&id) {
+            continue;
+        }
+        check(s, &record)?;
+        table(s).insert(id, record);
+        let last = s.last_id.entry(T::ENTITY.as_str()).or_insert(0);
+        *last = (*last).max(id);
+        written += 1;
+    }
+    Ok(written)
 }
 
 fn page<T: Clone>(map: &BTreeMap<i64, T>, page: Page) -> Vec<T> {
@@ -213,6 +241,10 @@ impl MetadataStore for MemoryStore {
         self.state().run(id).cloned()
     }
 
+    async fn list_training_runs(&self, p: Page) -> Result<Vec<TrainingRun>> {
+        Ok(page(&self.state().runs, p))
+    }
+
     async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()> {
         request::validate_hyperparameters(&params)?;
         let mut s = self.state();
@@ -269,6 +301,10 @@ impl MetadataStore for MemoryStore {
 
     async fn get_experiment(&self, id: ExperimentId) -> Result<Experiment> {
         self.state().experiment(id).cloned()
+    }
+
+    async fn list_experiments(&self, p: Page) -> Result<Vec<Experiment>> {
+        Ok(page(&self.state().experiments, p))
     }
 
     async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun> {
@@ -345,6 +381,66 @@ impl MetadataStore for MemoryStore {
 
     async fn list_predictions(&self, p: Page) -> Result<Vec<Prediction>> {
         Ok(page(&self.state().predictions, p))
+    }
+
+    async fn import(&self, batch: ImportBatch) -> Result<u64> {
+        batch.validate()?;
+        let mut guard = self.state();
+        // Checks run on a copy, so a rejected batch leaves the store as it was.
+        let mut s = guard.clone();
+        let entity = batch.entity();
+        let written = match batch {
+            ImportBatch::Models(records) => import_into(
+                &mut s,
+                records,
+                |s| &mut s.models,
+                |s, m| unique_name(s.models.values().map(|x| &x.name), Entity::Model, &m.name),
+            )?,
+            ImportBatch::ModelVersions(records) => import_into(
+                &mut s,
+                records,
+                |s| &mut s.versions,
+                |s, v| {
+                    s.model(v.model_id)?;
+                    if s.versions.values().any(|x| x.model_id == v.model_id && x.version == v.version) {
+                        return Err(Error::already_exists(
+                            entity,
+                            format!("{} of model {}", v.version, v.model_id),
+                        ));
+                    }
+                    Ok(())
+                },
+            )?,
+            ImportBatch::Datasets(records) => import_into(
+                &mut s,
+                records,
+                |s| &mut s.datasets,
+                |s, d| unique_name(s.datasets.values().map(|x| &x.name), Entity::Dataset, &d.name),
+            )?,
+            ImportBatch::TrainingRuns(records) => import_into(
+                &mut s,
+                records,
+                |s| &mut s.runs,
+                |s, r| {
+                    s.version(r.model_version_id)?;
+                    r.dataset_id.map_or(Ok(()), |d| s.dataset(d).map(drop))
+                },
+            )?,
+            ImportBatch::Experiments(records) => import_into(
+                &mut s,
+                records,
+                |s| &mut s.experiments,
+                |s, x| unique_name(s.experiments.values().map(|e| &e.name), Entity::Experiment, &x.name),
+            )?,
+            ImportBatch::Predictions(records) => import_into(
+                &mut s,
+                records,
+                |s| &mut s.predictions,
+                |s, p| s.version(p.model_version_id).map(drop),
+            )?,
+        };
+        *guard = s;
+        Ok(written)
     }
 
     async fn statistics(&self) -> Result<StoreStatistics> {

@@ -12,6 +12,7 @@ use crate::entity::{
 };
 use crate::error::Result;
 use crate::ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
+use crate::import::ImportBatch;
 use crate::request::{
     NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
     NewTrainingRun, Page, TrainingRunUpdate,
@@ -101,6 +102,8 @@ pub trait MetadataStore: Send + Sync + Debug {
     async fn update_training_run(&self, id: TrainingRunId, update: TrainingRunUpdate) -> Result<TrainingRun>;
     /// A training run by id.
     async fn get_training_run(&self, id: TrainingRunId) -> Result<TrainingRun>;
+    /// Training runs in ascending id order.
+    async fn list_training_runs(&self, page: Page) -> Result<Vec<TrainingRun>>;
 
     /// Logs hyperparameters; a name logged again is overwritten.
     async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()>;
@@ -118,6 +121,8 @@ pub trait MetadataStore: Send + Sync + Debug {
     async fn create_experiment(&self, experiment: NewExperiment) -> Result<Experiment>;
     /// An experiment by id.
     async fn get_experiment(&self, id: ExperimentId) -> Result<Experiment>;
+    /// Experiments in ascending id order.
+    async fn list_experiments(&self, page: Page) -> Result<Vec<Experiment>>;
     /// Adds a training run to an experiment (once per run).
     async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun>;
     /// The runs of an experiment in the order they were added, joined with their outcome.
@@ -133,6 +138,14 @@ pub trait MetadataStore: Send + Sync + Debug {
     async fn get_predictions(&self, version: ModelVersionId, limit: u32) -> Result<Vec<Prediction>>;
     /// All predictions in ascending id order (for reindexing and migration).
     async fn list_predictions(&self, page: Page) -> Result<Vec<Prediction>>;
+
+    /// Writes records exactly as given, ids and timestamps kept (migration, restore).
+    ///
+    /// The batch is validated like the create requests; a record whose id is already
+    /// present is left as it is and not counted; the others are written all or nothing,
+    /// with references and unique names checked as on create. Ids created afterwards
+    /// continue after the highest id present. Returns how many records were written.
+    async fn import(&self, batch: ImportBatch) -> Result<u64>;
 
     /// Counts of every entity.
     async fn statistics(&self) -> Result<StoreStatistics>;

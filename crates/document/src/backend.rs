@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use aimdb_core::request::{self, COMPLETED_RUN_STATUS};
 use aimdb_core::{
     Capabilities, Dataset, DatasetId, Entity, Error, Experiment, ExperimentId, ExperimentRun,
-    ExperimentRunDetail, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset,
-    NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
-    OptionalJson, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TrainingRun,
-    TrainingRunId, TrainingRunUpdate, time,
+    ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId,
+    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
+    NewTrainingRun, OptionalJson, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics,
+    TrainingRun, TrainingRunId, TrainingRunUpdate, time,
 };
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -22,6 +22,9 @@ use serde_json::Value;
 use crate::codec::{JSON_NULLS, from_doc, to_doc};
 use crate::config::MongoConfig;
 use crate::error::{self, is_duplicate, mongo};
+
+/// An import's documents, the parents they reference, and their unique names (if named).
+type ImportDocs = (Vec<Document>, Vec<(Entity, i64)>, Vec<String>);
 
 /// The collection holding each entity.
 fn collection_name(entity: Entity) -> &'static str {
@@ -244,22 +247,81 @@ impl MongoStore {
     }
 
     async fn require_versions(&self, ids: impl IntoIterator<Item = i64>) -> Result<()> {
+        self.require_all(Entity::ModelVersion, ids).await
+    }
+
+    /// Every id in `ids` exists, or `NotFound` naming the lowest missing one.
+    async fn require_all(&self, entity: Entity, ids: impl IntoIterator<Item = i64>) -> Result<()> {
         let wanted: HashSet<i64> = ids.into_iter().collect();
-        let list: Vec<i64> = wanted.iter().copied().collect();
+        let found = self.present(entity, wanted.iter().copied().collect()).await?;
+        match wanted.iter().filter(|id| !found.contains(id)).min() {
+            Some(missing) => Err(Error::not_found(entity, missing)),
+            None => Ok(()),
+        }
+    }
+
+    /// Which of `ids` exist.
+    async fn present(&self, entity: Entity, ids: Vec<i64>) -> Result<HashSet<i64>> {
         let found: Vec<Document> = self
-            .coll(Entity::ModelVersion)
-            .find(doc! { "_id": { "$in": list } })
+            .coll(entity)
+            .find(doc! { "_id": { "$in": ids } })
             .projection(doc! { "_id": 1 })
             .await
             .map_err(|e| mongo("read", e))?
             .try_collect()
             .await
             .map_err(|e| mongo("read", e))?;
-        let found: HashSet<i64> = found.iter().filter_map(|d| d.get_i64("_id").ok()).collect();
-        match wanted.iter().filter(|id| !found.contains(id)).min() {
-            Some(missing) => Err(Error::not_found(Entity::ModelVersion, missing)),
-            None => Ok(()),
+        Ok(found.iter().filter_map(|d| d.get_i64("_id").ok()).collect())
+    }
+
+    /// Imported records as documents (with their sort keys), their parents, and their names.
+    fn import_docs(batch: &ImportBatch) -> Result<ImportDocs> {
+        fn docs<T: Serialize + OptionalJson>(
+            v: &[T],
+            ts: impl Fn(&T) -> Option<i64>,
+        ) -> Result<Vec<Document>> {
+            v.iter()
+                .map(|r| {
+                    let mut doc = to_doc(r)?;
+                    if let Some(ts) = ts(r) {
+                        doc.insert("_ts", ts);
+                    }
+                    Ok(doc)
+                })
+                .collect()
         }
+        Ok(match batch {
+            ImportBatch::Models(v) => {
+                (docs(v, |_| None)?, vec![], v.iter().map(|r| r.name.clone()).collect())
+            }
+            ImportBatch::Datasets(v) => {
+                (docs(v, |_| None)?, vec![], v.iter().map(|r| r.name.clone()).collect())
+            }
+            ImportBatch::Experiments(v) => {
+                (docs(v, |_| None)?, vec![], v.iter().map(|r| r.name.clone()).collect())
+            }
+            ImportBatch::ModelVersions(v) => (
+                docs(v, |r| Some(micros(r.created_at)))?,
+                v.iter().map(|r| (Entity::Model, r.model_id.get())).collect(),
+                vec![],
+            ),
+            ImportBatch::TrainingRuns(v) => (
+                docs(v, |_| None)?,
+                v.iter()
+                    .flat_map(|r| {
+                        std::iter::once((Entity::ModelVersion, r.model_version_id.get()))
+                            .chain(r.dataset_id.map(|d| (Entity::Dataset, d.get())))
+                    })
+                    .collect(),
+                vec![],
+            ),
+            ImportBatch::Predictions(v) => (
+                docs(v, |r| Some(micros(r.timestamp)))?,
+                v.iter().map(|r| (Entity::ModelVersion, r.model_version_id.get())).collect(),
+                vec![],
+            ),
+            _ => return Err(Error::config(format!("mongodb: cannot import {}", batch.entity()))),
+        })
     }
 }
 
@@ -376,6 +438,10 @@ impl MetadataStore for MongoStore {
         self.get(Entity::TrainingRun, doc! { "_id": id.get() }, id).await
     }
 
+    async fn list_training_runs(&self, page: Page) -> Result<Vec<TrainingRun>> {
+        self.page(Entity::TrainingRun, page).await
+    }
+
     async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()> {
         request::validate_hyperparameters(&params)?;
         self.require(Entity::TrainingRun, run.get()).await?;
@@ -449,6 +515,10 @@ impl MetadataStore for MongoStore {
 
     async fn get_experiment(&self, id: ExperimentId) -> Result<Experiment> {
         self.get(Entity::Experiment, doc! { "_id": id.get() }, id).await
+    }
+
+    async fn list_experiments(&self, page: Page) -> Result<Vec<Experiment>> {
+        self.page(Entity::Experiment, page).await
     }
 
     async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun> {
@@ -531,6 +601,65 @@ impl MetadataStore for MongoStore {
 
     async fn list_predictions(&self, page: Page) -> Result<Vec<Prediction>> {
         self.page(Entity::Prediction, page).await
+    }
+
+    async fn import(&self, batch: ImportBatch) -> Result<u64> {
+        batch.validate()?;
+        let entity = batch.entity();
+        let (docs, parents, names) = Self::import_docs(&batch)?;
+        let present = self.present(entity, batch.ids()).await?;
+        let new: Vec<(i64, Document, Option<String>)> = batch
+            .ids()
+            .into_iter()
+            .zip(docs)
+            .zip(names.into_iter().map(Some).chain(std::iter::repeat(None)))
+            .filter(|((id, _), _)| !present.contains(id))
+            .map(|((id, doc), name)| (id, doc, name))
+            .collect();
+        if new.is_empty() {
+            return Ok(0);
+        }
+        let mut by_entity: BTreeMap<&str, (Entity, Vec<i64>)> = BTreeMap::new();
+        for (parent, id) in parents {
+            by_entity.entry(parent.as_str()).or_insert((parent, Vec::new())).1.push(id);
+        }
+        for (parent, ids) in by_entity.into_values() {
+            self.require_all(parent, ids).await?;
+        }
+        let new_names: Vec<String> = new.iter().filter_map(|(_, _, n)| n.clone()).collect();
+        if !new_names.is_empty() {
+            let taken = self
+                .coll(entity)
+                .find_one(doc! { "name": { "$in": new_names } })
+                .projection(doc! { "name": 1 })
+                .await
+                .map_err(|e| mongo("read", e))?;
+            if let Some(taken) = taken {
+                return Err(Error::already_exists(entity, taken.get_str("name").unwrap_or_default()));
+            }
+        }
+        let ids: Vec<i64> = new.iter().map(|(id, _, _)| *id).collect();
+        let written = ids.len() as u64;
+        let docs: Vec<Document> = new.into_iter().map(|(_, doc, _)| doc).collect();
+        if let Err(e) = self.coll(entity).insert_many(docs).await {
+            // All or nothing: take back what went in before the failure.
+            let undo = self.coll(entity).delete_many(doc! { "_id": { "$in": ids.clone() } }).await;
+            if let Err(undo) = undo {
+                log::error!("mongodb: imported {entity} records partly written and not removed: {undo}");
+            }
+            return Err(if is_duplicate(&e) {
+                Error::already_exists(entity, "(a unique key of the imported batch)")
+            } else {
+                mongo("import", e)
+            });
+        }
+        let highest = ids.iter().copied().max().unwrap_or_default();
+        self.db
+            .collection::<Document>("counters")
+            .update_one(doc! { "_id": collection_name(entity) }, doc! { "$max": { "seq": highest } })
+            .await
+            .map_err(|e| mongo("move the ids counter", e))?;
+        Ok(written)
     }
 
     async fn statistics(&self) -> Result<StoreStatistics> {

@@ -33,9 +33,9 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (norm(a) * norm(b))
 }
 
-fn model() -> Option<SentenceBert> {
+fn model(device: Device) -> Option<SentenceBert> {
     match resolve(MINILM_SHORT_NAME, &hub_cache_dir()) {
-        Ok(files) => Some(SentenceBert::load(&files, Device::Cpu, true).expect("the cached model loads")),
+        Ok(files) => Some(SentenceBert::load(&files, device, true).expect("the cached model loads")),
         Err(e) => {
             aimdb_testkit::skip(&format!("MiniLM parity: {e}"));
             None
@@ -45,7 +45,21 @@ fn model() -> Option<SentenceBert> {
 
 #[test]
 fn matches_sentence_transformers() {
-    let Some(model) = model() else { return };
+    let Some(model) = model(Device::Cpu) else { return };
+    check_parity(&model);
+}
+
+/// The same check on the GPU path (candle-transformers' BERT on cuBLAS). Needs a CUDA
+/// device; run on one with `cargo test -p aimdb-embed --features cuda --test minilm_parity`.
+#[cfg(feature = "cuda")]
+#[test]
+fn matches_sentence_transformers_on_cuda() {
+    let device = Device::new_cuda(0).expect("a CUDA device (this test is built with `cuda`)");
+    let Some(model) = model(device) else { return };
+    check_parity(&model);
+}
+
+fn check_parity(model: &SentenceBert) {
     let reference = reference();
     assert_eq!(reference.model, "sentence-transformers/all-MiniLM-L6-v2");
     assert_eq!(reference.max_seq_length, aimdb_embed::MAX_SEQ_LEN);

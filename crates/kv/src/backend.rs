@@ -6,10 +6,10 @@ use aimdb_core::request::{self, COMPLETED_RUN_STATUS};
 use aimdb_core::time;
 use aimdb_core::{
     Capabilities, Dataset, DatasetId, Entity, Error, Experiment, ExperimentId, ExperimentRun,
-    ExperimentRunDetail, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset,
-    NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
-    OptionalJson, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TrainingRun,
-    TrainingRunId, TrainingRunUpdate,
+    ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId,
+    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
+    NewTrainingRun, OptionalJson, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics,
+    TrainingRun, TrainingRunId, TrainingRunUpdate,
 };
 use async_trait::async_trait;
 use deadpool_redis::{Connection, Pool, Runtime};
@@ -201,6 +201,57 @@ impl RedisStore {
         self.get_many(entity, &ids).await
     }
 
+    /// A record with a unique name: the name checked and indexed.
+    fn named_op<T: serde::Serialize + OptionalJson>(
+        &self,
+        entity: Entity,
+        record: &T,
+        name: &str,
+    ) -> Result<Op> {
+        let mut op = self.create_op(entity, record)?;
+        op.unique_hash.push(unique_name(&self.keys, entity, name));
+        op.hset_id.push((self.keys.names(entity), name.to_owned()));
+        Ok(op)
+    }
+
+    fn model_op(&self, model: &Model) -> Result<Op> {
+        self.named_op(Entity::Model, model, &model.name)
+    }
+
+    fn dataset_op(&self, dataset: &Dataset) -> Result<Op> {
+        self.named_op(Entity::Dataset, dataset, &dataset.name)
+    }
+
+    fn experiment_op(&self, experiment: &Experiment) -> Result<Op> {
+        self.named_op(Entity::Experiment, experiment, &experiment.name)
+    }
+
+    fn version_op(&self, version: &ModelVersion) -> Result<Op> {
+        let model = version.model_id.get();
+        let mut op = self.create_op(Entity::ModelVersion, version)?;
+        op.exists.push(self.exists(Entity::Model, model));
+        op.unique_hash.push((
+            self.keys.version_names(model),
+            version.version.clone(),
+            format!("model_version {} of model {model}", version.version),
+        ));
+        op.hset_id.push((self.keys.version_names(model), version.version.clone()));
+        op.zadd_scored.push((self.keys.versions(model), micros(version.created_at)));
+        Ok(op)
+    }
+
+    fn run_op(&self, run: &TrainingRun) -> Result<Op> {
+        let mut op = self.create_op(Entity::TrainingRun, run)?;
+        op.exists.push(self.exists(Entity::ModelVersion, run.model_version_id.get()));
+        if let Some(dataset) = run.dataset_id {
+            op.exists.push(self.exists(Entity::Dataset, dataset.get()));
+        }
+        if run.status == COMPLETED_RUN_STATUS {
+            op.sadd_id.push(self.keys.completed_runs());
+        }
+        Ok(op)
+    }
+
     fn prediction_op(&self, prediction: &Prediction) -> Result<Op> {
         let version = prediction.model_version_id.get();
         let mut op = self.create_op(Entity::Prediction, prediction)?;
@@ -228,10 +279,7 @@ impl MetadataStore for RedisStore {
     async fn create_model(&self, model: NewModel) -> Result<Model> {
         model.validate()?;
         let mut model = model.into_model(ModelId(0), time::now());
-        let mut op = self.create_op(Entity::Model, &model)?;
-        op.unique_hash.push(unique_name(&self.keys, Entity::Model, &model.name));
-        op.hset_id.push((self.keys.names(Entity::Model), model.name.clone()));
-        model.id = ModelId(self.create_one(op).await?);
+        model.id = ModelId(self.create_one(self.model_op(&model)?).await?);
         Ok(model)
     }
 
@@ -250,17 +298,7 @@ impl MetadataStore for RedisStore {
     async fn create_model_version(&self, version: NewModelVersion) -> Result<ModelVersion> {
         version.validate()?;
         let mut version = version.into_version(ModelVersionId(0), time::now());
-        let model = version.model_id.get();
-        let mut op = self.create_op(Entity::ModelVersion, &version)?;
-        op.exists.push(self.exists(Entity::Model, model));
-        op.unique_hash.push((
-            self.keys.version_names(model),
-            version.version.clone(),
-            format!("model_version {} of model {model}", version.version),
-        ));
-        op.hset_id.push((self.keys.version_names(model), version.version.clone()));
-        op.zadd_scored.push((self.keys.versions(model), micros(version.created_at)));
-        version.id = ModelVersionId(self.create_one(op).await?);
+        version.id = ModelVersionId(self.create_one(self.version_op(&version)?).await?);
         Ok(version)
     }
 
@@ -276,10 +314,7 @@ impl MetadataStore for RedisStore {
     async fn create_dataset(&self, dataset: NewDataset) -> Result<Dataset> {
         dataset.validate()?;
         let mut dataset = dataset.into_dataset(DatasetId(0), time::now());
-        let mut op = self.create_op(Entity::Dataset, &dataset)?;
-        op.unique_hash.push(unique_name(&self.keys, Entity::Dataset, &dataset.name));
-        op.hset_id.push((self.keys.names(Entity::Dataset), dataset.name.clone()));
-        dataset.id = DatasetId(self.create_one(op).await?);
+        dataset.id = DatasetId(self.create_one(self.dataset_op(&dataset)?).await?);
         Ok(dataset)
     }
 
@@ -298,15 +333,7 @@ impl MetadataStore for RedisStore {
     async fn create_training_run(&self, run: NewTrainingRun) -> Result<TrainingRun> {
         run.validate()?;
         let mut run = run.into_run(TrainingRunId(0), time::now());
-        let mut op = self.create_op(Entity::TrainingRun, &run)?;
-        op.exists.push(self.exists(Entity::ModelVersion, run.model_version_id.get()));
-        if let Some(dataset) = run.dataset_id {
-            op.exists.push(self.exists(Entity::Dataset, dataset.get()));
-        }
-        if run.status == COMPLETED_RUN_STATUS {
-            op.sadd_id.push(self.keys.completed_runs());
-        }
-        run.id = TrainingRunId(self.create_one(op).await?);
+        run.id = TrainingRunId(self.create_one(self.run_op(&run)?).await?);
         Ok(run)
     }
 
@@ -348,6 +375,10 @@ impl MetadataStore for RedisStore {
 
     async fn get_training_run(&self, id: TrainingRunId) -> Result<TrainingRun> {
         self.get(Entity::TrainingRun, id.get()).await
+    }
+
+    async fn list_training_runs(&self, page: Page) -> Result<Vec<TrainingRun>> {
+        self.page(Entity::TrainingRun, page).await
     }
 
     async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()> {
@@ -418,15 +449,16 @@ impl MetadataStore for RedisStore {
     async fn create_experiment(&self, experiment: NewExperiment) -> Result<Experiment> {
         experiment.validate()?;
         let mut experiment = experiment.into_experiment(ExperimentId(0), time::now());
-        let mut op = self.create_op(Entity::Experiment, &experiment)?;
-        op.unique_hash.push(unique_name(&self.keys, Entity::Experiment, &experiment.name));
-        op.hset_id.push((self.keys.names(Entity::Experiment), experiment.name.clone()));
-        experiment.id = ExperimentId(self.create_one(op).await?);
+        experiment.id = ExperimentId(self.create_one(self.experiment_op(&experiment)?).await?);
         Ok(experiment)
     }
 
     async fn get_experiment(&self, id: ExperimentId) -> Result<Experiment> {
         self.get(Entity::Experiment, id.get()).await
+    }
+
+    async fn list_experiments(&self, page: Page) -> Result<Vec<Experiment>> {
+        self.page(Entity::Experiment, page).await
     }
 
     async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun> {
@@ -512,6 +544,27 @@ impl MetadataStore for RedisStore {
 
     async fn list_predictions(&self, page: Page) -> Result<Vec<Prediction>> {
         self.page(Entity::Prediction, page).await
+    }
+
+    async fn import(&self, batch: ImportBatch) -> Result<u64> {
+        batch.validate()?;
+        let mut ops = match &batch {
+            ImportBatch::Models(v) => v.iter().map(|r| self.model_op(r)).collect::<Result<Vec<_>>>()?,
+            ImportBatch::ModelVersions(v) => v.iter().map(|r| self.version_op(r)).collect::<Result<_>>()?,
+            ImportBatch::Datasets(v) => v.iter().map(|r| self.dataset_op(r)).collect::<Result<_>>()?,
+            ImportBatch::TrainingRuns(v) => v.iter().map(|r| self.run_op(r)).collect::<Result<_>>()?,
+            ImportBatch::Experiments(v) => v.iter().map(|r| self.experiment_op(r)).collect::<Result<_>>()?,
+            ImportBatch::Predictions(v) => v.iter().map(|r| self.prediction_op(r)).collect::<Result<_>>()?,
+            _ => return Err(Error::config(format!("redis: cannot import {}", batch.entity()))),
+        };
+        if ops.is_empty() {
+            return Ok(0);
+        }
+        for (op, id) in ops.iter_mut().zip(batch.ids()) {
+            op.id = Some(id);
+        }
+        let ids = self.run_ops(&ops).await?;
+        Ok(ids.iter().filter(|&&id| id > 0).count() as u64)
     }
 
     async fn statistics(&self) -> Result<StoreStatistics> {

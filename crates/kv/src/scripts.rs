@@ -19,6 +19,10 @@ pub(crate) struct Op {
     /// Counter to `INCR` for the new record's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<String>,
+    /// An imported record's own id: used instead of `INCR`, the counter raised to it, and
+    /// the whole op skipped (checks too) when the record is already there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     /// Record key prefix; the id is appended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
@@ -49,33 +53,49 @@ pub(crate) struct Op {
     pub incr: Vec<(String, i64)>,
 }
 
-/// ARGV[1]: a JSON array of [`Op`]. Returns the new ids (0 for ops without `seq`).
+/// ARGV[1]: a JSON array of [`Op`]. Returns the new ids (0 for ops without `seq`, -1 for
+/// imported records already there).
 pub(crate) const APPLY: &str = r#"
 local ops = cjson.decode(ARGV[1])
-for _, op in ipairs(ops) do
-  for _, c in ipairs(op.exists or {}) do
-    if redis.call('EXISTS', c[1]) == 0 then return redis.error_reply('AIMDB_NOTFOUND ' .. c[2]) end
-  end
-  for _, u in ipairs(op.unique_hash or {}) do
-    if redis.call('HEXISTS', u[1], u[2]) == 1 then return redis.error_reply('AIMDB_EXISTS ' .. u[3]) end
-  end
-  for _, u in ipairs(op.unique_set or {}) do
-    if redis.call('SISMEMBER', u[1], u[2]) == 1 then return redis.error_reply('AIMDB_EXISTS ' .. u[3]) end
+local present = {}
+for i, op in ipairs(ops) do
+  present[i] = op.id ~= nil and redis.call('EXISTS', op.hash .. op.id) == 1
+end
+for i, op in ipairs(ops) do
+  if not present[i] then
+    for _, c in ipairs(op.exists or {}) do
+      if redis.call('EXISTS', c[1]) == 0 then return redis.error_reply('AIMDB_NOTFOUND ' .. c[2]) end
+    end
+    for _, u in ipairs(op.unique_hash or {}) do
+      if redis.call('HEXISTS', u[1], u[2]) == 1 then return redis.error_reply('AIMDB_EXISTS ' .. u[3]) end
+    end
+    for _, u in ipairs(op.unique_set or {}) do
+      if redis.call('SISMEMBER', u[1], u[2]) == 1 then return redis.error_reply('AIMDB_EXISTS ' .. u[3]) end
+    end
   end
 end
 local ids = {}
 for i, op in ipairs(ops) do
-  local id = 0
-  if op.seq then id = redis.call('INCR', op.seq) end
-  ids[i] = id
-  if op.hash then redis.call('HSET', op.hash .. id, unpack(op.fields)) end
-  for _, z in ipairs(op.zadd or {}) do redis.call('ZADD', z, id, id) end
-  for _, z in ipairs(op.zadd_scored or {}) do redis.call('ZADD', z[1], z[2], string.format('%020d', id)) end
-  for _, h in ipairs(op.hset_id or {}) do redis.call('HSET', h[1], h[2], id) end
-  for _, s in ipairs(op.sadd_id or {}) do redis.call('SADD', s, id) end
-  for _, s in ipairs(op.sadd or {}) do redis.call('SADD', s[1], s[2]) end
-  for _, l in ipairs(op.rpush or {}) do redis.call('RPUSH', l[1], l[2]) end
-  for _, c in ipairs(op.incr or {}) do redis.call('INCRBY', c[1], c[2]) end
+  if present[i] then
+    ids[i] = -1
+  else
+    local id = 0
+    if op.id then
+      id = op.id
+      if tonumber(redis.call('GET', op.seq) or '0') < id then redis.call('SET', op.seq, id) end
+    elseif op.seq then
+      id = redis.call('INCR', op.seq)
+    end
+    ids[i] = id
+    if op.hash then redis.call('HSET', op.hash .. id, unpack(op.fields)) end
+    for _, z in ipairs(op.zadd or {}) do redis.call('ZADD', z, id, id) end
+    for _, z in ipairs(op.zadd_scored or {}) do redis.call('ZADD', z[1], z[2], string.format('%020d', id)) end
+    for _, h in ipairs(op.hset_id or {}) do redis.call('HSET', h[1], h[2], id) end
+    for _, s in ipairs(op.sadd_id or {}) do redis.call('SADD', s, id) end
+    for _, s in ipairs(op.sadd or {}) do redis.call('SADD', s[1], s[2]) end
+    for _, l in ipairs(op.rpush or {}) do redis.call('RPUSH', l[1], l[2]) end
+    for _, c in ipairs(op.incr or {}) do redis.call('INCRBY', c[1], c[2]) end
+  end
 end
 return ids
 "#;

@@ -21,6 +21,8 @@ mod codec;
 #[macro_use]
 mod columns;
 mod error;
+#[macro_use]
+mod import;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]

@@ -86,7 +86,7 @@ macro_rules! metadata_store_suite {
             hyperparameters, metrics, metric_batch_is_atomic, non_finite_values_rejected,
             experiments, predictions, prediction_batch_is_atomic, unicode,
             case_sensitive_names, large_json, statistics, concurrent_writers, reopen,
-            proptest_round_trips
+            proptest_round_trips, import_keeps_ids, import_is_all_or_nothing
         }
     };
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aimdb::prelude::*;
-use aimdb::{Collection, Error, NewDataset};
+use aimdb::{Collection, Error, MigrateOptions, NewDataset};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use serde_json::Value;
@@ -55,6 +55,21 @@ enum Command {
         /// models, datasets or predictions.
         #[arg(value_parser = parse_collection)]
         collection: Collection,
+    },
+    /// Copy every record of another database into this one (ids kept), check the copy
+    /// record by record, and rebuild this database's vector index.
+    Migrate {
+        /// The database to copy: a URL (sqlite://, postgres://, mysql://, redis://,
+        /// mongodb://) or a configuration file.
+        #[arg(long)]
+        from: String,
+        /// The database to fill, likewise; default: the one --config names.
+        #[arg(long)]
+        to: Option<String>,
+        /// Allow a target that already holds records: records whose ids are there are
+        /// kept, the rest copied (how an interrupted migration resumes).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -219,11 +234,50 @@ fn lines<T>(items: &[T], line: impl Fn(&T) -> String) -> String {
 }
 
 async fn run(cli: Cli) -> Result<Output, Error> {
+    if let Command::Migrate { from, to, force } = cli.command {
+        let target = match to {
+            Some(to) => aimdb::config::from_url_or_file(&to)?,
+            None => aimdb::config::load(cli.config.as_deref())?,
+        };
+        return migrate(&from, target, force).await;
+    }
     let config = aimdb::config::load(cli.config.as_deref())?;
     let db = create_ai_database(config).await?;
     let result = dispatch(&db, cli.command).await;
     db.close().await?;
     result
+}
+
+async fn migrate(from: &str, target: AimdbConfig, force: bool) -> Result<Output, Error> {
+    let source = aimdb::open_metadata_store(&aimdb::config::from_url_or_file(from)?).await?;
+    let db = create_ai_database(target).await?;
+    let report =
+        db.migrate_from(source.as_ref(), MigrateOptions::default().with_allow_non_empty(force)).await;
+    source.close().await?;
+    db.close().await?;
+    let report = report?;
+    let w = &report.written;
+    let mut text = format!(
+        "copied {} models, {} versions, {} datasets, {} runs, {} hyperparameters, {} metrics, \
+         {} experiments, {} experiment runs, {} predictions; {} records checked",
+        w.models,
+        w.model_versions,
+        w.datasets,
+        w.training_runs,
+        w.hyperparameters,
+        w.metrics,
+        w.experiments,
+        w.experiment_runs,
+        w.predictions,
+        report.verified
+    );
+    if let Some(index) = &report.index {
+        text.push_str(&format!(
+            "; reindexed {} models, {} datasets, {} predictions",
+            index.models, index.datasets, index.predictions
+        ));
+    }
+    out(&report, text)
 }
 
 async fn dispatch(db: &AiDatabase, command: Command) -> Result<Output, Error> {
@@ -353,6 +407,7 @@ async fn dispatch(db: &AiDatabase, command: Command) -> Result<Output, Error> {
             let info = db.optimize_index(collection).await?;
             out(&info, format!("{}: {} over {} vectors", collection, info.index_kind, info.vectors))
         }
+        Command::Migrate { .. } => unreachable!("run() handles migrate before opening a database"),
     }
 }
 

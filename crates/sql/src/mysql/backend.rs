@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use aimdb_core::request::{self, validate_metrics, validate_predictions};
 use aimdb_core::{
     Capabilities, Dataset, DatasetId, Entity, Error, Experiment, ExperimentId, ExperimentRun,
-    ExperimentRunDetail, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset,
-    NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
-    Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, Timestamp, TrainingRun,
-    TrainingRunId, TrainingRunUpdate, time,
+    ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId,
+    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
+    NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, Timestamp,
+    TrainingRun, TrainingRunId, TrainingRunUpdate, time,
 };
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
@@ -101,6 +101,19 @@ async fn require(conn: &mut MySqlConnection, entity: Entity, id: i64) -> Result<
     };
     let found = sqlx::query(sql).bind(id).fetch_optional(conn).await.map_err(|e| db("check reference", e))?;
     if found.is_some() { Ok(()) } else { Err(Error::not_found(entity, id)) }
+}
+
+fn bind_cell<'q>(
+    q: sqlx::query::Query<'q, MySql, sqlx::mysql::MySqlArguments>,
+    cell: &crate::import::Cell,
+) -> sqlx::query::Query<'q, MySql, sqlx::mysql::MySqlArguments> {
+    use crate::import::Cell;
+    match cell {
+        Cell::Int(v) => q.bind(*v),
+        Cell::Real(v) => q.bind(*v),
+        Cell::Text(v) | Cell::Json(v) => q.bind(v.clone()),
+        Cell::Time(v) => q.bind(v.map(naive)),
+    }
 }
 
 async fn commit(tx: Transaction<'static, MySql>) -> Result<()> {
@@ -315,6 +328,17 @@ impl MetadataStore for MySqlStore {
         self.one(q, rows::run, Entity::TrainingRun, id).await
     }
 
+    async fn list_training_runs(&self, page: Page) -> Result<Vec<TrainingRun>> {
+        let q = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM training_runs WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(page.sql_limit());
+        self.all(q, rows::run, "list training runs").await
+    }
+
     async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()> {
         request::validate_hyperparameters(&params)?;
         let mut tx = self.begin().await?;
@@ -445,6 +469,17 @@ impl MetadataStore for MySqlStore {
         self.one(q, rows::experiment, Entity::Experiment, id).await
     }
 
+    async fn list_experiments(&self, page: Page) -> Result<Vec<Experiment>> {
+        let q = sqlx::query(concat!(
+            "SELECT ",
+            experiment_columns!(),
+            " FROM experiments WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(page.sql_limit());
+        self.all(q, rows::experiment, "list experiments").await
+    }
+
     async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun> {
         link.validate()?;
         let key = format!("run {} in experiment {}", link.training_run_id, link.experiment_id);
@@ -544,6 +579,18 @@ impl MetadataStore for MySqlStore {
         .bind(page.after.unwrap_or(0))
         .bind(page.sql_limit());
         self.all(q, rows::prediction, "list predictions").await
+    }
+
+    async fn import(&self, batch: ImportBatch) -> Result<u64> {
+        batch.validate()?;
+        let plan = crate::import::plan(&batch);
+        let mut tx = self.begin().await?;
+        // AUTO_INCREMENT moves past explicit ids by itself.
+        let written = insert_plan!(&mut tx, &plan,
+            bind: bind_cell, require: require, placeholder: |_, _| "?".to_owned(), range: ("?", "?"), prefix: "")
+        .await?;
+        commit(tx).await?;
+        Ok(written)
     }
 
     async fn statistics(&self) -> Result<StoreStatistics> {

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use aimdb_core::request::{self, validate_metrics, validate_predictions};
 use aimdb_core::{
     Capabilities, Dataset, DatasetId, Entity, Error, Experiment, ExperimentId, ExperimentRun,
-    ExperimentRunDetail, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset,
-    NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
-    Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, Timestamp, TrainingRun,
-    TrainingRunId, TrainingRunUpdate, time,
+    ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId,
+    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
+    NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, Timestamp,
+    TrainingRun, TrainingRunId, TrainingRunUpdate, time,
 };
 use async_trait::async_trait;
 use serde_json::Value;
@@ -90,6 +90,19 @@ async fn require(conn: &mut PgConnection, entity: Entity, id: i64) -> Result<()>
         .await
         .map_err(|e| db("check reference", e))?;
     if found.is_some() { Ok(()) } else { Err(Error::not_found(entity, id)) }
+}
+
+fn bind_cell<'q>(
+    q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    cell: &crate::import::Cell,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    use crate::import::Cell;
+    match cell {
+        Cell::Int(v) => q.bind(*v),
+        Cell::Real(v) => q.bind(*v),
+        Cell::Text(v) | Cell::Json(v) => q.bind(v.clone()),
+        Cell::Time(v) => q.bind(*v),
+    }
 }
 
 async fn commit(tx: Transaction<'static, Postgres>) -> Result<()> {
@@ -288,6 +301,17 @@ impl MetadataStore for PostgresStore {
         self.one(q, rows::run, Entity::TrainingRun, id).await
     }
 
+    async fn list_training_runs(&self, page: Page) -> Result<Vec<TrainingRun>> {
+        let q = sqlx::query(concat!(
+            "SELECT ",
+            pg_run_columns!(),
+            " FROM training_runs WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(page.sql_limit());
+        self.all(q, rows::run, "list training runs").await
+    }
+
     async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()> {
         request::validate_hyperparameters(&params)?;
         let mut tx = self.begin().await?;
@@ -429,6 +453,17 @@ impl MetadataStore for PostgresStore {
         self.one(q, rows::experiment, Entity::Experiment, id).await
     }
 
+    async fn list_experiments(&self, page: Page) -> Result<Vec<Experiment>> {
+        let q = sqlx::query(concat!(
+            "SELECT ",
+            pg_experiment_columns!(),
+            " FROM experiments WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(page.sql_limit());
+        self.all(q, rows::experiment, "list experiments").await
+    }
+
     async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun> {
         link.validate()?;
         let key = format!("run {} in experiment {}", link.training_run_id, link.experiment_id);
@@ -528,6 +563,34 @@ impl MetadataStore for PostgresStore {
         .bind(page.after.unwrap_or(0))
         .bind(page.sql_limit());
         self.all(q, rows::prediction, "list predictions").await
+    }
+
+    async fn import(&self, batch: ImportBatch) -> Result<u64> {
+        use crate::import::Cell;
+        batch.validate()?;
+        let plan = crate::import::plan(&batch);
+        let mut tx = self.begin().await?;
+        let placeholder = |i: usize, cell: &Cell| match cell {
+            Cell::Json(_) => format!("${i}::json"),
+            _ => format!("${i}"),
+        };
+        // Ids are GENERATED ALWAYS: an explicit one must say so.
+        let written = insert_plan!(&mut tx, &plan,
+            bind: bind_cell, require: require, placeholder: placeholder, range: ("$1", "$2"),
+            prefix: "OVERRIDING SYSTEM VALUE ")
+        .await?;
+        // The identity sequence does not see explicit ids: move it past the highest.
+        let bump = format!(
+            "SELECT setval(pg_get_serial_sequence('{0}', 'id'), m, true) FROM (SELECT MAX(id) AS m FROM {0}) t \
+             WHERE m IS NOT NULL",
+            plan.table
+        );
+        sqlx::query(sqlx::AssertSqlSafe(bump))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db(&format!("import: move the {} id sequence", plan.entity), e))?;
+        commit(tx).await?;
+        Ok(written)
     }
 
     async fn statistics(&self) -> Result<StoreStatistics> {

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use aimdb_core::request::{self, validate_metrics, validate_predictions};
 use aimdb_core::{
     Capabilities, Dataset, DatasetId, Entity, Error, Experiment, ExperimentId, ExperimentRun,
-    ExperimentRunDetail, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset,
-    NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
-    Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TrainingRun, TrainingRunId,
-    TrainingRunUpdate, time,
+    ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId,
+    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
+    NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TrainingRun,
+    TrainingRunId, TrainingRunUpdate, time,
 };
 use async_trait::async_trait;
 use serde_json::Value;
@@ -103,6 +103,19 @@ async fn require(conn: &mut SqliteConnection, entity: Entity, id: i64) -> Result
     };
     let found = sqlx::query(sql).bind(id).fetch_optional(conn).await.map_err(|e| db("check reference", e))?;
     if found.is_some() { Ok(()) } else { Err(Error::not_found(entity, id)) }
+}
+
+fn bind_cell<'q>(
+    q: sqlx::query::Query<'q, Sqlite, <Sqlite as sqlx::Database>::Arguments>,
+    cell: &crate::import::Cell,
+) -> sqlx::query::Query<'q, Sqlite, <Sqlite as sqlx::Database>::Arguments> {
+    use crate::import::Cell;
+    match cell {
+        Cell::Int(v) => q.bind(*v),
+        Cell::Real(v) => q.bind(*v),
+        Cell::Text(v) | Cell::Json(v) => q.bind(v.clone()),
+        Cell::Time(v) => q.bind(v.map(time::to_micros)),
+    }
 }
 
 async fn commit(tx: Transaction<'static, Sqlite>) -> Result<()> {
@@ -344,6 +357,20 @@ impl MetadataStore for SqliteStore {
         one(row, rows::run, Entity::TrainingRun, id)
     }
 
+    async fn list_training_runs(&self, page: Page) -> Result<Vec<TrainingRun>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM training_runs WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(page.sql_limit())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| db("list training runs", e))?;
+        all(found, rows::run)
+    }
+
     async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()> {
         request::validate_hyperparameters(&params)?;
         let mut tx = self.begin().await?;
@@ -473,6 +500,20 @@ impl MetadataStore for SqliteStore {
         one(row, rows::experiment, Entity::Experiment, id)
     }
 
+    async fn list_experiments(&self, page: Page) -> Result<Vec<Experiment>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            experiment_columns!(),
+            " FROM experiments WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(page.sql_limit())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| db("list experiments", e))?;
+        all(found, rows::experiment)
+    }
+
     async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun> {
         link.validate()?;
         let key = format!("run {} in experiment {}", link.training_run_id, link.experiment_id);
@@ -578,6 +619,18 @@ impl MetadataStore for SqliteStore {
         .await
         .map_err(|e| db("list predictions", e))?;
         all(found, rows::prediction)
+    }
+
+    async fn import(&self, batch: ImportBatch) -> Result<u64> {
+        batch.validate()?;
+        let plan = crate::import::plan(&batch);
+        let mut tx = self.begin().await?;
+        // INTEGER PRIMARY KEY: later ids continue after the highest one by themselves.
+        let written = insert_plan!(&mut tx, &plan,
+            bind: bind_cell, require: require, placeholder: |_, _| "?".to_owned(), range: ("?", "?"), prefix: "")
+        .await?;
+        commit(tx).await?;
+        Ok(written)
     }
 
     async fn statistics(&self) -> Result<StoreStatistics> {

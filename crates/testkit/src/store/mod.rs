@@ -1,6 +1,7 @@
 //! The metadata store conformance cases. Each takes a harness over fresh data.
 
 mod catalog;
+mod import;
 mod props;
 mod robustness;
 mod runs;
@@ -10,6 +11,7 @@ pub use catalog::{
     case_sensitive_names, datasets, duplicate_names, invalid_input_names_field, model_not_found,
     model_round_trip, model_versions, pagination,
 };
+pub use import::{import_is_all_or_nothing, import_keeps_ids};
 pub use props::proptest_round_trips;
 pub use robustness::{concurrent_writers, large_json, reopen, statistics, unicode};
 pub use runs::{
