@@ -1,6 +1,7 @@
 //! The FAISS benchmark matrix: index type x size x nlist x nprobe x m, each cell measured
 //! for build/train time, add throughput, p50/p99 latency, queries per second, recall@1 and
-//! recall@10 against exact search, and index size. Writes `target/bench-matrix/matrix.md`,
+//! recall@10 against exact search, index size on disk and resident memory once reopened.
+//! Writes `target/bench-matrix/matrix.md`,
 //! `matrix.json` and `recall_vs_qps.svg` (plotters).
 //!
 //! `cargo xtask bench --matrix` runs sizes 10k, 100k and 1M; `--quick` (and `cargo test
@@ -39,6 +40,7 @@ struct Cell {
     recall_at_1: f64,
     recall_at_10: f64,
     index_mb: f64,
+    resident_mb: f64,
 }
 
 fn embedder() -> EmbedderIdentity {
@@ -99,17 +101,34 @@ fn measure(rt: &Runtime, index: &FaissIndex, queries: &[f32], truth: &[Vec<i64>]
     }
 }
 
-fn build(rt: &Runtime, dir: &Path, config: FaissConfig, points: &[f32]) -> (FaissIndex, f64) {
+/// This process's resident set in MB (`VmRSS`), 0 where /proc is missing.
+fn resident_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kb / 1e3
+}
+
+/// Builds the index; returns it reopened from its files, the build time, and the memory the
+/// reopened index holds resident after a first search (RSS growth from before the reopen:
+/// what serving it costs, without the build's buffers).
+fn build(rt: &Runtime, config: FaissConfig, points: &[f32], probe: &[f32]) -> (FaissIndex, f64, f64) {
     let start = Instant::now();
-    let index = rt.block_on(async {
+    rt.block_on(async {
         let index = FaissIndex::open(&config).await.expect("open");
         index.upsert(Collection::Models, &embedder(), records(points)).await.expect("upsert");
         index.optimize(Collection::Models).await.expect("optimize");
         index.flush().await.expect("flush");
-        index
     });
-    let _ = dir;
-    (index, start.elapsed().as_secs_f64())
+    let build_s = start.elapsed().as_secs_f64();
+    let before = resident_mb();
+    let index = rt.block_on(FaissIndex::open(&config)).expect("reopen");
+    rt.block_on(index.search(Collection::Models, &embedder(), probe, K, &VectorFilter::default())).expect("search");
+    let resident = (resident_mb() - before).max(0.0);
+    (index, build_s, resident)
 }
 
 fn cells_for_size(rt: &Runtime, n: usize, cells: &mut Vec<Cell>) {
@@ -120,12 +139,9 @@ fn cells_for_size(rt: &Runtime, n: usize, cells: &mut Vec<Cell>) {
     eprintln!("matrix: n = {n}, auto nlist = {base}");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let (flat, build_s) = build(
-        rt,
-        dir.path(),
-        FaissConfig { index_type: IndexType::Flat, ..FaissConfig::new(dir.path()) },
-        &points,
-    );
+    let probe = &queries[..DIM];
+    let (flat, build_s, resident) =
+        build(rt, FaissConfig { index_type: IndexType::Flat, ..FaissConfig::new(dir.path()) }, &points, probe);
     let (_, truth) = run_queries(rt, &flat, &queries);
     let template = Cell {
         index: "flat",
@@ -141,6 +157,7 @@ fn cells_for_size(rt: &Runtime, n: usize, cells: &mut Vec<Cell>) {
         recall_at_1: 0.0,
         recall_at_10: 0.0,
         index_mb: index_mb(dir.path()),
+        resident_mb: resident,
     };
     cells.push(measure(rt, &flat, &queries, &truth, &template));
     drop(flat);
@@ -154,7 +171,7 @@ fn cells_for_size(rt: &Runtime, n: usize, cells: &mut Vec<Cell>) {
     for (name, index_type, nlist, m) in layouts {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = FaissConfig { index_type, nlist: Some(nlist), m, ..FaissConfig::new(dir.path()) };
-        let (index, build_s) = build(rt, dir.path(), config, &points);
+        let (index, build_s, resident) = build(rt, config, &points, probe);
         let template = Cell {
             index: name,
             nlist: Some(nlist),
@@ -162,6 +179,7 @@ fn cells_for_size(rt: &Runtime, n: usize, cells: &mut Vec<Cell>) {
             build_s,
             add_per_s: n as f64 / build_s,
             index_mb: index_mb(dir.path()),
+            resident_mb: resident,
             ..template.clone()
         };
         for nprobe in [4, 8, 16, 32, 64, 128].into_iter().filter(|&p| p <= nlist) {
@@ -184,14 +202,14 @@ fn opt(v: Option<u32>) -> String {
 fn write_reports(cells: &[Cell], out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(out)?;
     let mut md = String::from(
-        "| index | n | nlist | nprobe | m | build s | add/s | p50 ms | p99 ms | QPS | recall@1 | recall@10 | index MB |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| index | n | nlist | nprobe | m | build s | add/s | p50 ms | p99 ms | QPS | recall@1 | recall@10 | index MB | resident MB |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut json = Vec::new();
     for c in cells {
         writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.1} | {:.0} | {:.2} | {:.2} | {:.0} | {:.3} | {:.3} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.0} | {:.2} | {:.2} | {:.0} | {:.3} | {:.3} | {:.1} | {:.1} |",
             c.index,
             c.n,
             opt(c.nlist),
@@ -204,11 +222,12 @@ fn write_reports(cells: &[Cell], out: &Path) -> Result<(), Box<dyn std::error::E
             c.qps,
             c.recall_at_1,
             c.recall_at_10,
-            c.index_mb
+            c.index_mb,
+            c.resident_mb
         )?;
         json.push(format!(
             "{{\"index\":\"{}\",\"n\":{},\"nlist\":{},\"nprobe\":{},\"m\":{},\"build_s\":{:.3},\"add_per_s\":{:.1},\
-             \"p50_ms\":{:.4},\"p99_ms\":{:.4},\"qps\":{:.1},\"recall_at_1\":{:.4},\"recall_at_10\":{:.4},\"index_mb\":{:.2}}}",
+             \"p50_ms\":{:.4},\"p99_ms\":{:.4},\"qps\":{:.1},\"recall_at_1\":{:.4},\"recall_at_10\":{:.4},\"index_mb\":{:.2},\"resident_mb\":{:.1}}}",
             c.index,
             c.n,
             c.nlist.map_or("null".into(), |v| v.to_string()),
@@ -221,7 +240,8 @@ fn write_reports(cells: &[Cell], out: &Path) -> Result<(), Box<dyn std::error::E
             c.qps,
             c.recall_at_1,
             c.recall_at_10,
-            c.index_mb
+            c.index_mb,
+            c.resident_mb
         ));
     }
     std::fs::write(out.join("matrix.md"), md)?;
