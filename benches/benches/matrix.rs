@@ -1,6 +1,7 @@
 //! The FAISS benchmark matrix: index type x size x nlist x nprobe x m, each cell measured
 //! for build/train time, add throughput, p50/p99 latency, queries per second, recall@1 and
-//! recall@10 against exact search, index size on disk and resident memory once reopened.
+//! recall@10 against exact search, index size on disk, and resident memory (what opening
+//! the index and searching it once adds to a fresh process).
 //! Writes `target/bench-matrix/matrix.md`,
 //! `matrix.json` and `recall_vs_qps.svg` (plotters).
 //!
@@ -112,10 +113,9 @@ fn resident_mb() -> f64 {
     kb / 1e3
 }
 
-/// Builds the index; returns it reopened from its files, the build time, and the memory the
-/// reopened index holds resident after a first search (RSS growth from before the reopen:
-/// what serving it costs, without the build's buffers).
-fn build(rt: &Runtime, config: FaissConfig, points: &[f32], probe: &[f32]) -> (FaissIndex, f64, f64) {
+/// Builds the index; returns it reopened from its files, the build time, and the memory
+/// serving it takes (measured in a fresh process, see [`resident_probe`]).
+fn build(rt: &Runtime, config: FaissConfig, points: &[f32], name: &str) -> (FaissIndex, f64, f64) {
     let start = Instant::now();
     rt.block_on(async {
         let index = FaissIndex::open(&config).await.expect("open");
@@ -124,11 +124,41 @@ fn build(rt: &Runtime, config: FaissConfig, points: &[f32], probe: &[f32]) -> (F
         index.flush().await.expect("flush");
     });
     let build_s = start.elapsed().as_secs_f64();
-    let before = resident_mb();
+    let probe = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .args([RESIDENT_PROBE, &config.path.display().to_string(), name])
+        .args([config.nlist, config.m].map(|v| v.map_or("-".to_owned(), |v| v.to_string())))
+        .output()
+        .expect("run the resident-memory probe");
+    let resident = String::from_utf8_lossy(&probe.stdout).trim().parse().unwrap_or(f64::NAN);
     let index = rt.block_on(FaissIndex::open(&config)).expect("reopen");
-    rt.block_on(index.search(Collection::Models, &embedder(), probe, K, &VectorFilter::default())).expect("search");
-    let resident = (resident_mb() - before).max(0.0);
     (index, build_s, resident)
+}
+
+const RESIDENT_PROBE: &str = "--resident-probe";
+
+/// In a fresh process (this binary run with `--resident-probe DIR TYPE NLIST M`): opens the
+/// index, searches once, prints how much the resident set grew. A fresh process, because in
+/// the building one the allocator keeps freed build buffers and reuses them.
+fn resident_probe(args: &[String]) {
+    let index_type = match args[1].as_str() {
+        "flat" => IndexType::Flat,
+        "ivf" => IndexType::Ivf,
+        _ => IndexType::IvfPq,
+    };
+    let number = |s: &String| s.parse().ok();
+    let config = FaissConfig {
+        index_type,
+        nlist: number(&args[2]),
+        m: number(&args[3]),
+        ..FaissConfig::new(&args[0])
+    };
+    let rt = Runtime::new().expect("runtime");
+    let before = resident_mb();
+    let index = rt.block_on(FaissIndex::open(&config)).expect("open");
+    let query = vec![1.0 / (DIM as f32).sqrt(); DIM];
+    rt.block_on(index.search(Collection::Models, &embedder(), &query, K, &VectorFilter::default()))
+        .expect("search");
+    println!("{:.1}", resident_mb() - before);
 }
 
 fn cells_for_size(rt: &Runtime, n: usize, cells: &mut Vec<Cell>) {
@@ -139,9 +169,12 @@ fn cells_for_size(rt: &Runtime, n: usize, cells: &mut Vec<Cell>) {
     eprintln!("matrix: n = {n}, auto nlist = {base}");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let probe = &queries[..DIM];
-    let (flat, build_s, resident) =
-        build(rt, FaissConfig { index_type: IndexType::Flat, ..FaissConfig::new(dir.path()) }, &points, probe);
+    let (flat, build_s, resident) = build(
+        rt,
+        FaissConfig { index_type: IndexType::Flat, ..FaissConfig::new(dir.path()) },
+        &points,
+        "flat",
+    );
     let (_, truth) = run_queries(rt, &flat, &queries);
     let template = Cell {
         index: "flat",
@@ -171,7 +204,7 @@ fn cells_for_size(rt: &Runtime, n: usize, cells: &mut Vec<Cell>) {
     for (name, index_type, nlist, m) in layouts {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = FaissConfig { index_type, nlist: Some(nlist), m, ..FaissConfig::new(dir.path()) };
-        let (index, build_s, resident) = build(rt, config, &points, probe);
+        let (index, build_s, resident) = build(rt, config, &points, name);
         let template = Cell {
             index: name,
             nlist: Some(nlist),
@@ -289,6 +322,9 @@ fn write_reports(cells: &[Cell], out: &Path) -> Result<(), Box<dyn std::error::E
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == RESIDENT_PROBE) {
+        return resident_probe(&args[at + 1..]);
+    }
     // `cargo bench` passes `--bench`; `cargo test --benches` does not: then this is a smoke run.
     let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
     let sizes: &[usize] = if quick { &[10_000] } else { &[10_000, 100_000, 1_000_000] };

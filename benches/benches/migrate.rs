@@ -30,8 +30,8 @@ async fn populate(db: &AiDatabase) {
             .unwrap();
     }
     let mut runs = Vec::new();
-    for r in 0..100 {
-        let run = db.create_training_run(NewTrainingRun::new(versions[r].id)).await.unwrap();
+    for (r, version) in versions.iter().take(100).enumerate() {
+        let run = db.create_training_run(NewTrainingRun::new(version.id)).await.unwrap();
         db.log_hyperparameters(run.id, (0..10).map(|i| (format!("p{i}"), json!(i * r))).collect())
             .await
             .unwrap();
@@ -51,11 +51,10 @@ async fn populate(db: &AiDatabase) {
             db.add_experiment_run(NewExperimentRun::new(experiment.id, run.id)).await.unwrap();
         }
     }
-    for chunk in 0..10 {
+    for version in &versions[..10] {
         let batch = (0..500)
             .map(|i| {
-                NewPrediction::new(versions[chunk].id, json!({"i": i}), json!({"label": "cat"}))
-                    .with_confidence(0.9)
+                NewPrediction::new(version.id, json!({"i": i}), json!({"label": "cat"})).with_confidence(0.9)
             })
             .collect();
         db.log_predictions(batch).await.unwrap();

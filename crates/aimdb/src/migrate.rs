@@ -444,9 +444,11 @@ async fn copy_run_children(
 ) -> Result<u64> {
     let params = source.get_hyperparameters(run.id).await?;
     let theirs = target.get_hyperparameters(run.id).await?;
+    // Like records, a hyperparameter the target already has is kept as it is (the check
+    // afterwards names it if it differs); only missing names are logged.
     let missing: std::collections::BTreeMap<_, _> = params
         .iter()
-        .filter(|(k, v)| theirs.get(*k) != Some(v))
+        .filter(|(k, _)| !theirs.contains_key(*k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if !missing.is_empty() {

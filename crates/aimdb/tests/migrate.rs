@@ -206,6 +206,14 @@ async fn an_interrupted_migration_resumes() {
     assert_eq!(report.target, source.get_statistics().await.unwrap().counts);
     assert_eq!(snapshot(&target).await, snapshot(&source).await);
 
+    // What the target holds is kept, never overwritten: a changed hyperparameter fails the
+    // check by name.
+    let run = source.list_training_runs(Page::first(1)).await.unwrap().remove(0);
+    target.log_hyperparameters(run.id, [("lr".to_owned(), json!(42))].into()).await.unwrap();
+    let err = target.migrate_from(&source, quiet().with_allow_non_empty(true)).await.unwrap_err();
+    assert!(err.to_string().contains("hyperparameter `lr`"), "{err}");
+    assert_eq!(target.get_hyperparameters(run.id).await.unwrap()["lr"], json!(42));
+
     // A target whose records differ from the source's fails the check, naming the record.
     let other = create_ai_database(hash(AimdbConfig::from_url("memory://"))).await.unwrap();
     let mut model = source.get_model_by_name("xgboost").await.unwrap();
