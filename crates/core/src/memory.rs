@@ -23,7 +23,7 @@ use crate::time;
 /// URL schemes that select the in-memory store.
 pub const URL_SCHEMES: &[&str] = &["memory"];
 
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct State {
     last_id: HashMap<&'static str, i64>,
     models: BTreeMap<i64, Model>,
@@ -95,25 +95,25 @@ fn unique_name<'a>(mut names: impl Iterator<Item = &'a String>, entity: Entity, 
     if names.any(|n| n == name) { Err(Error::already_exists(entity, name)) } else { Ok(()) }
 }
 
-/// Inserts the records whose ids are new, each after `check` against what is there so far
-/// (earlier records of the batch included), and moves the id counter past them.
+/// Inserts the records whose ids are new once every one of them passed `check` (a batch
+/// cannot collide with itself: `ImportBatch::validate` rejects repeated ids and names), and
+/// moves the id counter past them.
 fn import_into<T: crate::import::Identified>(
     s: &mut State,
     records: Vec<T>,
     table: fn(&mut State) -> &mut BTreeMap<i64, T>,
     check: impl Fn(&State, &T) -> Result<()>,
 ) -> Result<u64> {
-    let mut written = 0;
-    for record in records {
+    let new: Vec<T> = records.into_iter().filter(|r| !table(s).contains_key(&r.id())).collect();
+    for record in &new {
+        check(s, record)?;
+    }
+    let written = new.len() as u64;
+    for record in new {
         let id = record.id();
-        if table(s).contains_key(&id) {
-            continue;
-        }
-        check(s, &record)?;
         table(s).insert(id, record);
         let last = s.last_id.entry(T::ENTITY.as_str()).or_insert(0);
         *last = (*last).max(id);
-        written += 1;
     }
     Ok(written)
 }
@@ -385,9 +385,7 @@ impl MetadataStore for MemoryStore {
 
     async fn import(&self, batch: ImportBatch) -> Result<u64> {
         batch.validate()?;
-        let mut guard = self.state();
-        // Checks run on a copy, so a rejected batch leaves the store as it was.
-        let mut s = guard.clone();
+        let mut s = self.state();
         let entity = batch.entity();
         let written = match batch {
             ImportBatch::Models(records) => import_into(
@@ -439,7 +437,6 @@ impl MetadataStore for MemoryStore {
                 |s, p| s.version(p.model_version_id).map(drop),
             )?,
         };
-        *guard = s;
         Ok(written)
     }
 
