@@ -62,10 +62,10 @@ async fn populate(db: &AiDatabase) {
 }
 
 fn fresh_name() -> String {
-    format!("aimdb_bench_{}_{}", std::process::id(), chrono_free_nanos())
+    format!("aimdb_bench_{}_{}", std::process::id(), now_nanos())
 }
 
-fn chrono_free_nanos() -> u128 {
+fn now_nanos() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
 

@@ -291,11 +291,6 @@ impl AiDatabase {
         self.reindex_with_progress(true).await
     }
 
-    /// Whether a vector index is configured.
-    pub fn has_index(&self) -> bool {
-        self.index.is_some()
-    }
-
     pub(crate) async fn reindex_with_progress(&self, progress: bool) -> Result<ReindexReport> {
         let index = self.require_index()?;
         let counts = self.store.statistics().await?;

@@ -310,8 +310,11 @@ impl AiDatabase {
             }
         }
         bar.finish_and_clear();
-        let index =
-            if self.has_index() { Some(self.reindex_with_progress(options.progress).await?) } else { None };
+        let index = if self.index().is_some() {
+            Some(self.reindex_with_progress(options.progress).await?)
+        } else {
+            None
+        };
         Ok(MigrationReport {
             written: delta(&after, &before),
             source: source_counts,
@@ -337,12 +340,14 @@ impl AiDatabase {
             async |p| source.list_models(p).await,
             async |models: Vec<Model>| {
                 for model in &models {
+                    // One read of the target's versions per model, not one per version.
+                    let theirs = target.get_model_versions(model.id).await?;
                     for version in source.get_model_versions(model.id).await? {
-                        let theirs = target.get_model_version(version.id).await;
-                        if theirs.as_ref().ok() != Some(&version) {
+                        if !theirs.contains(&version) {
+                            let found = theirs.iter().find(|v| v.id == version.id);
                             return Err(differs(
                                 format!("model_version {}", version.id),
-                                format!("{theirs:?}"),
+                                format!("{found:?}"),
                             ));
                         }
                         verified += 1;

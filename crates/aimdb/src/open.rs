@@ -18,7 +18,7 @@ pub async fn create_ai_database(config: AimdbConfig) -> Result<AiDatabase> {
         Some(vectors) => Some(open_index(vectors).await?),
         None => None,
     };
-    let store = open_store(&config).await?;
+    let store = open_metadata_store(&config).await?;
     let embedder = embedder(&config)?;
     let mut db = AiDatabase::new(store, embedder, config);
     if let Some(index) = index {
@@ -70,10 +70,6 @@ fn embedder(config: &AimdbConfig) -> Result<Arc<dyn Embedder>> {
 /// Opens only the metadata store that `config` names (no index, no embedder): what a
 /// migration reads from.
 pub async fn open_metadata_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {
-    open_store(config).await
-}
-
-async fn open_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {
     let scheme = config.metadata.url.scheme();
     match scheme.as_str() {
         #[cfg(feature = "sqlite")]

@@ -64,6 +64,36 @@ impl State {
         self.experiments.get(&id.0).ok_or_else(|| Error::not_found(Entity::Experiment, id))
     }
 
+    /// A model may take `name`.
+    fn free_model_name(&self, name: &str) -> Result<()> {
+        unique_name(self.models.values().map(|m| &m.name), Entity::Model, name)
+    }
+
+    /// A dataset may take `name`.
+    fn free_dataset_name(&self, name: &str) -> Result<()> {
+        unique_name(self.datasets.values().map(|d| &d.name), Entity::Dataset, name)
+    }
+
+    /// An experiment may take `name`.
+    fn free_experiment_name(&self, name: &str) -> Result<()> {
+        unique_name(self.experiments.values().map(|e| &e.name), Entity::Experiment, name)
+    }
+
+    /// Model `model` exists and has no version `version` yet.
+    fn free_version(&self, model: ModelId, version: &str) -> Result<()> {
+        self.model(model)?;
+        if self.versions.values().any(|v| v.model_id == model && v.version == version) {
+            return Err(Error::already_exists(Entity::ModelVersion, format!("{version} of model {model}")));
+        }
+        Ok(())
+    }
+
+    /// A run's references exist.
+    fn run_parents(&self, version: ModelVersionId, dataset: Option<DatasetId>) -> Result<()> {
+        self.version(version)?;
+        dataset.map_or(Ok(()), |d| self.dataset(d).map(drop))
+    }
+
     fn insert_prediction(&mut self, p: NewPrediction, now: time::Timestamp) -> Prediction {
         let id = PredictionId(self.next_id(Entity::Prediction));
         let prediction = p.into_prediction(id, now);
@@ -132,9 +162,7 @@ impl MetadataStore for MemoryStore {
     async fn create_model(&self, model: NewModel) -> Result<Model> {
         model.validate()?;
         let mut s = self.state();
-        if s.models.values().any(|m| m.name == model.name) {
-            return Err(Error::already_exists(Entity::Model, &model.name));
-        }
+        s.free_model_name(&model.name)?;
         let id = ModelId(s.next_id(Entity::Model));
         let model = model.into_model(id, time::now());
         s.models.insert(id.0, model.clone());
@@ -161,13 +189,7 @@ impl MetadataStore for MemoryStore {
     async fn create_model_version(&self, version: NewModelVersion) -> Result<ModelVersion> {
         version.validate()?;
         let mut s = self.state();
-        s.model(version.model_id)?;
-        if s.versions.values().any(|v| v.model_id == version.model_id && v.version == version.version) {
-            return Err(Error::already_exists(
-                Entity::ModelVersion,
-                format!("{} of model {}", version.version, version.model_id),
-            ));
-        }
+        s.free_version(version.model_id, &version.version)?;
         let id = ModelVersionId(s.next_id(Entity::ModelVersion));
         let version = version.into_version(id, time::now());
         s.versions.insert(id.0, version.clone());
@@ -189,9 +211,7 @@ impl MetadataStore for MemoryStore {
     async fn create_dataset(&self, dataset: NewDataset) -> Result<Dataset> {
         dataset.validate()?;
         let mut s = self.state();
-        if s.datasets.values().any(|d| d.name == dataset.name) {
-            return Err(Error::already_exists(Entity::Dataset, &dataset.name));
-        }
+        s.free_dataset_name(&dataset.name)?;
         let id = DatasetId(s.next_id(Entity::Dataset));
         let dataset = dataset.into_dataset(id, time::now());
         s.datasets.insert(id.0, dataset.clone());
@@ -218,10 +238,7 @@ impl MetadataStore for MemoryStore {
     async fn create_training_run(&self, run: NewTrainingRun) -> Result<TrainingRun> {
         run.validate()?;
         let mut s = self.state();
-        s.version(run.model_version_id)?;
-        if let Some(dataset) = run.dataset_id {
-            s.dataset(dataset)?;
-        }
+        s.run_parents(run.model_version_id, run.dataset_id)?;
         let id = TrainingRunId(s.next_id(Entity::TrainingRun));
         let run = run.into_run(id, time::now());
         s.runs.insert(id.0, run.clone());
@@ -290,9 +307,7 @@ impl MetadataStore for MemoryStore {
     async fn create_experiment(&self, experiment: NewExperiment) -> Result<Experiment> {
         experiment.validate()?;
         let mut s = self.state();
-        if s.experiments.values().any(|e| e.name == experiment.name) {
-            return Err(Error::already_exists(Entity::Experiment, &experiment.name));
-        }
+        s.free_experiment_name(&experiment.name)?;
         let id = ExperimentId(s.next_id(Entity::Experiment));
         let experiment = experiment.into_experiment(id, time::now());
         s.experiments.insert(id.0, experiment.clone());
@@ -386,50 +401,28 @@ impl MetadataStore for MemoryStore {
     async fn import(&self, batch: ImportBatch) -> Result<u64> {
         batch.validate()?;
         let mut s = self.state();
-        let entity = batch.entity();
         let written = match batch {
-            ImportBatch::Models(records) => import_into(
-                &mut s,
-                records,
-                |s| &mut s.models,
-                |s, m| unique_name(s.models.values().map(|x| &x.name), Entity::Model, &m.name),
-            )?,
+            ImportBatch::Models(records) => {
+                import_into(&mut s, records, |s| &mut s.models, |s, m| s.free_model_name(&m.name))?
+            }
             ImportBatch::ModelVersions(records) => import_into(
                 &mut s,
                 records,
                 |s| &mut s.versions,
-                |s, v| {
-                    s.model(v.model_id)?;
-                    if s.versions.values().any(|x| x.model_id == v.model_id && x.version == v.version) {
-                        return Err(Error::already_exists(
-                            entity,
-                            format!("{} of model {}", v.version, v.model_id),
-                        ));
-                    }
-                    Ok(())
-                },
+                |s, v| s.free_version(v.model_id, &v.version),
             )?,
-            ImportBatch::Datasets(records) => import_into(
-                &mut s,
-                records,
-                |s| &mut s.datasets,
-                |s, d| unique_name(s.datasets.values().map(|x| &x.name), Entity::Dataset, &d.name),
-            )?,
+            ImportBatch::Datasets(records) => {
+                import_into(&mut s, records, |s| &mut s.datasets, |s, d| s.free_dataset_name(&d.name))?
+            }
             ImportBatch::TrainingRuns(records) => import_into(
                 &mut s,
                 records,
                 |s| &mut s.runs,
-                |s, r| {
-                    s.version(r.model_version_id)?;
-                    r.dataset_id.map_or(Ok(()), |d| s.dataset(d).map(drop))
-                },
+                |s, r| s.run_parents(r.model_version_id, r.dataset_id),
             )?,
-            ImportBatch::Experiments(records) => import_into(
-                &mut s,
-                records,
-                |s| &mut s.experiments,
-                |s, x| unique_name(s.experiments.values().map(|e| &e.name), Entity::Experiment, &x.name),
-            )?,
+            ImportBatch::Experiments(records) => {
+                import_into(&mut s, records, |s| &mut s.experiments, |s, x| s.free_experiment_name(&x.name))?
+            }
             ImportBatch::Predictions(records) => import_into(
                 &mut s,
                 records,

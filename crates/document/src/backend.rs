@@ -607,9 +607,9 @@ impl MetadataStore for MongoStore {
         batch.validate()?;
         let entity = batch.entity();
         let (docs, parents, names) = Self::import_docs(&batch)?;
-        let present = self.present(entity, batch.ids()).await?;
-        let new: Vec<(i64, Document, Option<String>)> = batch
-            .ids()
+        let ids = batch.ids();
+        let present = self.present(entity, ids.clone()).await?;
+        let new: Vec<(i64, Document, Option<String>)> = ids
             .into_iter()
             .zip(docs)
             .zip(names.into_iter().map(Some).chain(std::iter::repeat(None)))
