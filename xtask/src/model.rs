@@ -15,7 +15,7 @@ const REQUIRED: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors
 
 /// Same rules as `aimdb_embed::hub_cache_dir` and Python's huggingface_hub (xtask does not
 /// depend on aimdb-embed, which would build Candle just to run a command).
-fn hub_cache_dir() -> PathBuf {
+pub fn hub_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("HF_HUB_CACHE") {
         return dir.into();
     }
@@ -31,7 +31,12 @@ fn snapshot_dir(cache: &Path) -> PathBuf {
 }
 
 pub fn fetch_model(work: &Path) -> Result<(), String> {
-    let cache = hub_cache_dir();
+    fetch_model_into(work, &hub_cache_dir())
+}
+
+/// Installs the model into the hub cache `cache`.
+pub fn fetch_model_into(work: &Path, cache: &Path) -> Result<(), String> {
+    let cache = cache.to_path_buf();
     let snapshot = snapshot_dir(&cache);
     let refs = snapshot.parent().and_then(Path::parent).expect("snapshot is two levels down").join("refs");
     if REQUIRED.iter().all(|f| snapshot.join(f).is_file()) && refs.join("main").is_file() {

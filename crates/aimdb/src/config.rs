@@ -251,6 +251,7 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
                 nprobe: file.nprobe,
                 m: file.m,
                 nbits: file.nbits,
+                ..FaissConfig::new(&dir)
             };
             (sqlite_in(&dir), Some(VectorConfig::Faiss(faiss)))
         }

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use aimdb_core::config::AimdbConfig;
 use aimdb_core::{
@@ -18,6 +17,7 @@ use async_trait::async_trait;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use crate::repair::RepairReport;
 use crate::search::{DatasetFilter, ModelFilter, PredictionFilter, SearchHit, Searchable};
 use serde_json::Value;
 
@@ -46,8 +46,12 @@ pub struct IndexStatistics {
     pub embedder: EmbedderIdentity,
     /// The embedder the index was built with, if it holds vectors.
     pub index_embedder: Option<EmbedderIdentity>,
-    /// Writes since opening whose vector could not be stored (see the log); `reindex` repairs them.
+    /// Writes since opening whose vector could not be stored (see the log); the next open
+    /// (or `repair_index`) adds them.
     pub failed_vector_writes: u64,
+    /// The last repair in this process that changed the index (at open, or `repair_index`):
+    /// when, and how many records it added and removed.
+    pub last_repair: Option<RepairReport>,
 }
 
 /// What [`AiDatabase::reindex`] rebuilt.
@@ -62,21 +66,15 @@ pub struct ReindexReport {
     pub predictions: u64,
 }
 
-/// Writes buffered in the index are flushed at most this often (and on close)...
-const FLUSH_EVERY: Duration = Duration::from_secs(5);
-/// ...and never more than 1/FLUSH_SHARE of the time: a flush rewrites a collection's files,
-/// which at a million vectors takes seconds, so bulk loading must not flush every 5 s.
-const FLUSH_SHARE: u32 = 20;
 /// Entities read, embedded and indexed per step of a reindex.
 const REINDEX_BATCH: u32 = 256;
 /// The most results one search may ask for.
 const MAX_RESULTS: usize = 10_000;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct IndexSync {
-    /// When the last automatic flush ended, and how long it took.
-    last_flush: Mutex<(Instant, Duration)>,
     failed_writes: AtomicU64,
+    last_repair: Mutex<Option<RepairReport>>,
 }
 
 /// An AI model database: a [`MetadataStore`] (the source of truth), an optional
@@ -98,16 +96,7 @@ impl AiDatabase {
     /// Wraps an open store and an embedder, without a vector index. Most code calls
     /// [`create_ai_database`](crate::create_ai_database).
     pub fn new(store: Arc<dyn MetadataStore>, embedder: Arc<dyn Embedder>, config: AimdbConfig) -> Self {
-        AiDatabase {
-            store,
-            embedder,
-            index: None,
-            config: Arc::new(config),
-            sync: Arc::new(IndexSync {
-                last_flush: Mutex::new((Instant::now(), Duration::ZERO)),
-                failed_writes: AtomicU64::new(0),
-            }),
-        }
+        AiDatabase { store, embedder, index: None, config: Arc::new(config), sync: Arc::default() }
     }
 
     /// Adds a vector index, enabling semantic search.
@@ -146,6 +135,7 @@ impl AiDatabase {
                 embedder: self.embedder.identity().await?,
                 index_embedder: index.embedder().await?,
                 failed_vector_writes: self.sync.failed_writes.load(Ordering::Relaxed),
+                last_repair: self.sync.last_repair.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             }),
             None => None,
         };
@@ -190,7 +180,7 @@ impl AiDatabase {
         self.resolve(hits, |id| self.store.get_prediction(PredictionId(id))).await
     }
 
-    fn require_index(&self) -> Result<&Arc<dyn VectorIndex>> {
+    pub(crate) fn require_index(&self) -> Result<&Arc<dyn VectorIndex>> {
         self.index.as_ref().ok_or_else(|| {
             Error::config(
                 "semantic search needs a vector index: configure `vectors:` (or `backend: faiss` / \
@@ -237,44 +227,43 @@ impl AiDatabase {
     }
 
     /// Embeds and indexes entities just stored. A failure is logged and counted, never
-    /// returned: the entity is stored, and `reindex` restores its vector.
+    /// returned: the entity is stored, and the next open (or `repair_index`) adds its vector.
     async fn index_entities<T: Searchable>(&self, collection: Collection, items: &[T]) {
-        let Some(index) = &self.index else { return };
-        if items.is_empty() {
+        if self.index.is_none() {
             return;
         }
-        let result = async {
-            let identity = self.embedder.identity().await?;
-            let texts: Vec<String> = items.iter().map(Searchable::text).collect();
-            let vectors = self.embedder.embed(&texts).await?;
-            let records = items.iter().zip(vectors).map(|(item, v)| item.record(v)).collect();
-            index.upsert(collection, &identity, records).await?;
-            self.maybe_flush(index).await
-        }
-        .await;
-        if let Err(e) = result {
+        if let Err(e) = self.embed_and_index(collection, items).await {
             self.sync.failed_writes.fetch_add(items.len() as u64, Ordering::Relaxed);
-            log::warn!("{} {collection} stored but not indexed: {e}; `reindex` will add them", items.len());
+            log::warn!(
+                "{} {collection} stored but not indexed: {e}; the next open (or `repair_index`) adds them",
+                items.len()
+            );
         }
     }
 
-    async fn maybe_flush(&self, index: &Arc<dyn VectorIndex>) -> Result<()> {
-        let due = {
-            let mut last = self.sync.last_flush.lock().unwrap_or_else(|p| p.into_inner());
-            let due = last.0.elapsed() >= FLUSH_EVERY.max(last.1 * FLUSH_SHARE);
-            if due {
-                // Claimed now, so concurrent writers do not flush too.
-                last.0 = Instant::now();
-            }
-            due
-        };
-        if !due {
-            return Ok(());
+    /// Embeds `items` and upserts their vectors; returns how many.
+    pub(crate) async fn embed_and_index<T: Searchable>(
+        &self,
+        collection: Collection,
+        items: &[T],
+    ) -> Result<u64> {
+        let index = self.require_index()?;
+        if items.is_empty() {
+            return Ok(0);
         }
-        let start = Instant::now();
-        let flushed = index.flush().await;
-        *self.sync.last_flush.lock().unwrap_or_else(|p| p.into_inner()) = (Instant::now(), start.elapsed());
-        flushed
+        let identity = self.embedder.identity().await?;
+        let texts: Vec<String> = items.iter().map(Searchable::text).collect();
+        let vectors = self.embedder.embed(&texts).await?;
+        let records = items.iter().zip(vectors).map(|(item, v)| item.record(v)).collect();
+        index.upsert(collection, &identity, records).await?;
+        Ok(items.len() as u64)
+    }
+
+    pub(crate) fn record_repair(&self, report: &RepairReport) {
+        if report.touched() > 0 {
+            *self.sync.last_repair.lock().unwrap_or_else(|p| p.into_inner()) = Some(report.clone());
+        }
+        self.sync.failed_writes.store(0, Ordering::Relaxed);
     }
 
     /// Makes every indexed vector durable (also done every few seconds and on close).
@@ -333,19 +322,13 @@ impl AiDatabase {
         F: Fn(Page) -> Fut,
         Fut: Future<Output = Result<Vec<T>>>,
     {
-        let index = self.require_index()?;
-        let identity = self.embedder.identity().await?;
         let mut page = Page::first(REINDEX_BATCH);
         let mut done = 0u64;
         loop {
             let items = list(page).await?;
             let Some(last) = items.last() else { break };
             page = Page::first(REINDEX_BATCH).after(last.id());
-            let texts: Vec<String> = items.iter().map(Searchable::text).collect();
-            let vectors = self.embedder.embed(&texts).await?;
-            let records = items.iter().zip(vectors).map(|(item, v)| item.record(v)).collect();
-            index.upsert(collection, &identity, records).await?;
-            done += items.len() as u64;
+            done += self.embed_and_index(collection, &items).await?;
             bar.inc(items.len() as u64);
         }
         Ok(done)
@@ -356,28 +339,6 @@ impl AiDatabase {
         let info = self.require_index()?.optimize(collection).await?;
         self.flush().await?;
         Ok(info)
-    }
-
-    /// Warns when the index holds a different number of vectors than the store has
-    /// entities: writes were lost (a crash before a flush) and `reindex` would repair them.
-    pub(crate) async fn check_index_freshness(&self) -> Result<()> {
-        let Some(index) = &self.index else { return Ok(()) };
-        let counts = self.store.statistics().await?;
-        for info in index.info().await? {
-            let stored = match info.collection {
-                Collection::Models => counts.models,
-                Collection::Datasets => counts.datasets,
-                Collection::Predictions => counts.predictions,
-            };
-            if stored != info.vectors {
-                log::warn!(
-                    "the vector index holds {} {} but the store has {stored}; run `reindex`",
-                    info.vectors,
-                    info.collection
-                );
-            }
-        }
-        Ok(())
     }
 }
 

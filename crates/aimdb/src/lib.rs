@@ -34,6 +34,7 @@ pub mod config;
 mod database;
 mod migrate;
 mod open;
+mod repair;
 mod search;
 
 pub use aimdb_core::config::AimdbConfig;
@@ -41,6 +42,7 @@ pub use aimdb_core::*;
 pub use database::{AiDatabase, IndexStatistics, ReindexReport, Statistics};
 pub use migrate::{MigrateOptions, MigrationReport};
 pub use open::{create_ai_database, open_metadata_store};
+pub use repair::RepairReport;
 pub use search::{DatasetFilter, ModelFilter, PredictionFilter, SearchHit};
 
 /// Everything an application usually needs, for `use aimdb::prelude::*`.

@@ -12,7 +12,8 @@ use crate::database::AiDatabase;
 /// The metadata URL's scheme picks the backend: `sqlite`, `memory`, and, when compiled
 /// in, `postgres`, `mysql`, `redis`, `mongodb`. A backend that is not compiled in is a
 /// [`Error::Config`] naming the cargo feature to enable. When the index holds a different
-/// number of vectors than the store has entities, a warning suggests `reindex`.
+/// number of vectors than the store has entities, the index is repaired (see
+/// [`AiDatabase::repair_index`]) and a warning says what changed.
 pub async fn create_ai_database(config: AimdbConfig) -> Result<AiDatabase> {
     let index = match &config.vectors {
         Some(vectors) => Some(open_index(vectors).await?),
@@ -23,7 +24,11 @@ pub async fn create_ai_database(config: AimdbConfig) -> Result<AiDatabase> {
     let mut db = AiDatabase::new(store, embedder, config);
     if let Some(index) = index {
         db = db.with_index(index);
-        db.check_index_freshness().await?;
+        // An index that disagrees with the store is brought back in line (with a warning);
+        // failing that, the database still opens: the store is the source of truth.
+        if let Err(e) = db.repair_if_needed().await {
+            log::warn!("could not check the vector index against the store: {e}");
+        }
     }
     Ok(db)
 }

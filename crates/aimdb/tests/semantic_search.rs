@@ -147,7 +147,7 @@ async fn filters_scores_and_every_collection() {
 }
 
 #[tokio::test]
-async fn vectors_persist_and_reindex_rebuilds_a_lost_index() {
+async fn vectors_persist_and_a_lost_index_is_repaired_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let db = create_ai_database(hash_config(dir.path())).await.unwrap();
     catalog(&db).await;
@@ -166,7 +166,20 @@ async fn vectors_persist_and_reindex_rebuilds_a_lost_index() {
         }
     }
     let db = create_ai_database(hash_config(dir.path())).await.unwrap();
-    assert!(db.search_similar_models("bert-base", 3, &ModelFilter::default()).await.unwrap().is_empty());
+    assert_eq!(db.search_similar_models("bert-base", 3, &ModelFilter::default()).await.unwrap(), before);
+    let repair = db.get_statistics().await.unwrap().index.unwrap().last_repair.expect("repaired at open");
+    assert_eq!((repair.added, repair.removed), (6, 0));
+
+    // An index holding ids the store does not (files from another copy) loses them.
+    let index = db.index().unwrap();
+    let identity = db.embedder().identity().await.unwrap();
+    let stray =
+        aimdb::VectorRecord { id: 999, vector: vec![0.5; identity.dim], metadata: Default::default() };
+    index.upsert(Collection::Models, &identity, vec![stray]).await.unwrap();
+    let repair = db.repair_index().await.unwrap();
+    assert_eq!((repair.added, repair.removed), (0, 1));
+    assert!(!index.ids(Collection::Models).await.unwrap().contains(&999));
+
     let report = db.reindex().await.unwrap();
     assert_eq!((report.models, report.datasets, report.predictions), (6, 0, 0));
     assert_eq!(db.search_similar_models("bert-base", 3, &ModelFilter::default()).await.unwrap(), before);

@@ -187,6 +187,10 @@ pub struct FaissConfig {
     /// Bits per PQ code.
     #[serde(default)]
     pub nbits: Option<u32>,
+    /// How long a process waits for another that holds the index directory's lock before
+    /// failing with `Unavailable` (default 30 000 ms).
+    #[serde(default)]
+    pub lock_timeout_ms: Option<u64>,
 }
 
 impl FaissConfig {
@@ -199,6 +203,7 @@ impl FaissConfig {
             nprobe: None,
             m: None,
             nbits: None,
+            lock_timeout_ms: None,
         }
     }
 }

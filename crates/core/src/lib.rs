@@ -27,6 +27,7 @@ pub mod config;
 mod embed;
 mod entity;
 mod error;
+pub mod fslock;
 mod ids;
 mod import;
 mod memory;

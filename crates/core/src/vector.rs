@@ -162,6 +162,8 @@ pub trait VectorIndex: Send + Sync + Debug {
     async fn reset(&self) -> Result<()>;
     /// Facts about each collection.
     async fn info(&self) -> Result<Vec<CollectionInfo>>;
+    /// Every id `collection` holds, ascending: what self-repair compares with the store.
+    async fn ids(&self, collection: Collection) -> Result<Vec<i64>>;
     /// Rebuilds one collection's index in the type that suits its current size
     /// (e.g. IVF once it outgrows exact search). Indexes that tune themselves do nothing.
     async fn optimize(&self, collection: Collection) -> Result<CollectionInfo> {

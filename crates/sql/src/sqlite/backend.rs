@@ -17,7 +17,7 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
 use super::bulk;
-use super::config::{SqliteConfig, Target};
+use super::config::{BUSY_TIMEOUT, SqliteConfig, Target};
 use super::rows;
 use crate::codec::{self, STATISTICS_SQL, json_text, opt_json_text, parse_json};
 use crate::error::{db, write};
@@ -45,6 +45,12 @@ impl SqliteStore {
         let options = config.connect_options()?;
         let location = config.location();
         let unavailable = |e: sqlx::Error| db(&format!("open {location}"), e);
+        // Held until migrations ran: processes opening a new file at once would otherwise
+        // both see it unmigrated and the second fail creating tables that now exist.
+        let _opening = match &config.target {
+            Target::File(path) if config.create_if_missing => Some(open_lock(path).await?),
+            _ => None,
+        };
         let (writer, reader) = match config.target {
             Target::Memory => {
                 // Every connection to :memory: is its own database: keep exactly one, forever.
@@ -90,6 +96,40 @@ impl SqliteStore {
         // half-way on a lock upgrade when another process writes too.
         self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(|e| db("begin transaction", e))
     }
+}
+
+/// Takes the lock on `PATH.lock` that serialises opening (and migrating) one database file,
+/// waiting as long as a writer waits for SQLite's own lock.
+async fn open_lock(path: &std::path::Path) -> Result<std::fs::File> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::backend(format!("create directory {}", dir.display()), e))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| Error::backend(format!("open {}", lock_path.display()), e))?;
+    let wait = move || {
+        aimdb_core::fslock::lock_within(&file, aimdb_core::fslock::LockMode::Exclusive, BUSY_TIMEOUT)
+            .map(|locked| (file, locked))
+    };
+    let (file, locked) = tokio::task::spawn_blocking(wait)
+        .await
+        .map_err(|e| Error::backend("open lock task", e))?
+        .map_err(|e| Error::backend(format!("lock {}", lock_path.display()), e))?;
+    if !locked {
+        return Err(Error::unavailable(
+            format!("{} is being opened by another process for over {BUSY_TIMEOUT:?}", path.display()),
+            "open lock timeout",
+        ));
+    }
+    Ok(file)
 }
 
 async fn require(conn: &mut SqliteConnection, entity: Entity, id: i64) -> Result<()> {

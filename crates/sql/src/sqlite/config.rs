@@ -19,7 +19,7 @@ const DEFAULT_READERS: u32 = 4;
 const ROW_BUFFER: usize = 4_096;
 
 /// How long a writer waits on a lock held by another process before `Unavailable`.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to open a SQLite store. Build with [`SqliteConfig::new`] or [`SqliteConfig::from_url`].
 #[derive(Clone, Debug)]

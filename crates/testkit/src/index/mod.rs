@@ -136,6 +136,17 @@ pub async fn remove<H: IndexHarness>(harness: &H) {
     assert_eq!(search(&index, &axis(2, 1.0), 1, &no_filter()).await[0].id, 3, "re-added after removal");
 }
 
+/// `ids` lists what a collection holds, ascending (what self-repair compares with the store).
+pub async fn ids<H: IndexHarness>(harness: &H) {
+    let index = harness.open().await;
+    assert_eq!(index.ids(Collection::Models).await.expect("ids of an empty index"), Vec::<i64>::new());
+    seed_axes(&index).await;
+    index.remove(Collection::Models, &[3]).await.expect("remove");
+    index.upsert(Collection::Models, &embedder(), vec![record(5, axis(7, -1.0), "jax")]).await.unwrap();
+    assert_eq!(index.ids(Collection::Models).await.unwrap(), vec![1, 2, 4, 5, 6, 7, 8]);
+    assert_eq!(index.ids(Collection::Datasets).await.unwrap(), Vec::<i64>::new(), "collections are separate");
+}
+
 /// Filters are exact matches on metadata and never return non-matching records.
 pub async fn filters<H: IndexHarness>(harness: &H) {
     let index = harness.open().await;

@@ -10,7 +10,7 @@ use aimdb_core::{
 };
 use async_trait::async_trait;
 use chromadb::client::{ChromaClient, ChromaClientOptions};
-use chromadb::collection::{ChromaCollection, CollectionEntries, QueryOptions};
+use chromadb::collection::{ChromaCollection, CollectionEntries, GetOptions, QueryOptions};
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
@@ -290,6 +290,31 @@ impl VectorIndex for ChromaIndex {
             out.push(CollectionInfo::exact(collection, "chroma", count as u64));
         }
         Ok(out)
+    }
+
+    async fn ids(&self, collection: Collection) -> Result<Vec<i64>> {
+        let Some(target) = self.collection(collection, None).await? else { return Ok(Vec::new()) };
+        let mut ids = Vec::new();
+        loop {
+            let options = GetOptions {
+                limit: Some(self.batch),
+                offset: Some(ids.len()),
+                include: Some(Vec::new()),
+                ..GetOptions::default()
+            };
+            let page = target.get(options).await.map_err(|e| chroma("get ids", e))?;
+            let n = page.ids.len();
+            for id in page.ids {
+                ids.push(
+                    id.parse().map_err(|e| Error::backend(format!("chroma: id `{id}` is not aimdb's"), e))?,
+                );
+            }
+            if n < self.batch {
+                break;
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     async fn flush(&self) -> Result<()> {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use aimdb_core::config::FaissConfig;
 use aimdb_core::{
@@ -13,15 +14,28 @@ use aimdb_core::{
 use async_trait::async_trait;
 
 use super::collection::CollectionIndex;
+use super::journal::{self, Change, Entry, Journal};
 use super::layout::Planner;
-use super::persist::{self, FORMAT, Manifest};
+use super::lock::DirLock;
+use super::persist::{self, FORMAT, Manifest, ManifestId};
 use crate::common::{check_vector, prepare, unit};
+use aimdb_core::fslock::LockMode;
 
-/// FAISS indexes for the three collections, persisted in one directory.
+/// How long a process waits for the directory lock by default.
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+/// A journal this long (or half the size of the exact vectors, if larger) is folded into
+/// the index files by the writer that grew it: it bounds what every opener replays.
+const JOURNAL_MIN_CHECKPOINT: u64 = 8 << 20;
+
+/// FAISS indexes for the three collections, persisted in one directory that any number of
+/// processes may share.
 ///
 /// Vectors are stored unit-length and searched by inner product, so scores are cosines;
-/// hits report `(1 + cosine) / 2`. Writes are in memory until [`VectorIndex::flush`], which
-/// replaces the files atomically; the index is derived data and `reindex` rebuilds it.
+/// hits report `(1 + cosine) / 2`. Every write is appended to the directory's journal under an
+/// exclusive file lock before it returns, so a crashed process loses nothing it acknowledged,
+/// and every read first replays what other processes appended (under a shared lock).
+/// [`VectorIndex::flush`] folds the journal into the index files (a checkpoint), as writers
+/// also do once the journal grows long. The index is derived data and `reindex` rebuilds it.
 #[derive(Clone)]
 pub struct FaissIndex {
     inner: Arc<Inner>,
@@ -30,15 +44,23 @@ pub struct FaissIndex {
 struct Inner {
     dir: PathBuf,
     planner: Planner,
+    lock: DirLock,
     state: Mutex<State>,
 }
 
+/// This process's copy of the index: the last checkpoint it loaded plus the journal entries
+/// it has applied since.
+#[derive(Default)]
 struct State {
     embedder: Option<EmbedderIdentity>,
     next_file: u64,
     collections: BTreeMap<Collection, CollectionIndex>,
-    /// The embedder or the set of collections changed since the last save.
-    dirty: bool,
+    /// The manifest this copy comes from; `None` when there was none.
+    manifest: Option<ManifestId>,
+    /// The journal the manifest names, read up to what has been applied.
+    journal: Option<Journal>,
+    /// Memory may differ from the files (a write failed half-way): reload before the next use.
+    stale: bool,
 }
 
 impl fmt::Debug for FaissIndex {
@@ -52,22 +74,35 @@ impl FaissIndex {
     pub async fn open(config: &FaissConfig) -> Result<Self> {
         let planner = Planner::new(config)?;
         let dir = config.path.clone();
-        let state = tokio::task::spawn_blocking({
-            let dir = dir.clone();
-            move || load(&dir)
+        let timeout = config.lock_timeout_ms.map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis);
+        let inner = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(io_error("create index directory"))?;
+            let lock = DirLock::open(&dir, timeout).map_err(io_error("open lock file"))?;
+            let inner = Inner { dir, planner, lock, state: Mutex::new(State::default()) };
+            inner.run(LockMode::Shared, |_, _| Ok(()))?;
+            if lock_state(&inner.state).journal.is_none() {
+                // A new directory, or one written before journals: the first writer starts one.
+                inner.run(LockMode::Exclusive, |inner, state| match state.journal {
+                    Some(_) => Ok(()),
+                    None => state.checkpoint(&inner.dir),
+                })?;
+            }
+            Ok::<_, Error>(inner)
         })
         .await
         .map_err(|e| Error::backend("faiss open task", e))??;
-        Ok(FaissIndex { inner: Arc::new(Inner { dir, planner, state: Mutex::new(state) }) })
+        Ok(FaissIndex { inner: Arc::new(inner) })
     }
 
     /// Sets how many IVF lists one collection probes per query (capped at `nlist`), without
-    /// rebuilding: the recall-versus-speed dial. Kept at the next flush; `InvalidInput` for a
-    /// collection that searches exactly.
+    /// rebuilding: the recall-versus-speed dial, for every process sharing the directory.
+    /// `InvalidInput` for a collection that searches exactly.
     pub async fn set_nprobe(&self, collection: Collection, nprobe: u32) -> Result<()> {
-        self.with_state(move |_, state| match state.collections.get_mut(&collection) {
-            Some(index) => index.tune_nprobe(nprobe),
-            None => Err(Error::invalid("nprobe", format!("{collection} holds no vectors yet"))),
+        self.with_state(LockMode::Exclusive, move |inner, state| {
+            if !state.collections.contains_key(&collection) {
+                return Err(Error::invalid("nprobe", format!("{collection} holds no vectors yet")));
+            }
+            state.write(inner, Entry::plain(Change::Nprobe { collection, nprobe }))
         })
         .await
     }
@@ -77,24 +112,31 @@ impl FaissIndex {
         &self.inner.dir
     }
 
-    /// Runs `f` on the state in a blocking thread: FAISS calls are CPU-bound.
-    async fn with_state<T, F>(&self, f: F) -> Result<T>
+    /// Runs `f` in a blocking thread (FAISS calls are CPU-bound) holding the directory lock
+    /// in `mode`, after catching up with what other processes wrote.
+    async fn with_state<T, F>(&self, mode: LockMode, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Inner, &mut State) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let mut state = lock(&inner.state);
-            f(&inner, &mut state)
-        })
-        .await
-        .map_err(|e| Error::backend("faiss task", e))?
+        tokio::task::spawn_blocking(move || inner.run(mode, f))
+            .await
+            .map_err(|e| Error::backend("faiss task", e))?
     }
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    // A panic mid-write leaves at worst a collection missing a record, which reindex repairs.
+impl Inner {
+    fn run<T>(&self, mode: LockMode, f: impl FnOnce(&Inner, &mut State) -> Result<T>) -> Result<T> {
+        let mut state = lock_state(&self.state);
+        let _guard = self.lock.acquire(mode)?;
+        state.catch_up(&self.dir, &self.planner)?;
+        f(self, &mut state)
+    }
+}
+
+fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    // A panic mid-write leaves the state marked stale at worst; it reloads from the files.
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -102,60 +144,153 @@ fn io_error(what: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |e| Error::backend(format!("faiss index files: {what}: {e}"), e)
 }
 
-fn load(dir: &Path) -> Result<State> {
-    std::fs::create_dir_all(dir).map_err(io_error("create index directory"))?;
-    let Some(manifest) = persist::read_manifest(dir).map_err(io_error("read manifest"))? else {
-        return Ok(State { embedder: None, next_file: 1, collections: BTreeMap::new(), dirty: false });
-    };
-    let mut collections = BTreeMap::new();
-    for (collection, files) in &manifest.collections {
-        collections.insert(*collection, CollectionIndex::load(*collection, dir, files)?);
-    }
-    Ok(State { embedder: manifest.embedder, next_file: manifest.next_file, collections, dirty: false })
-}
-
 impl State {
-    fn fresh_vectors_path(&mut self, dir: &Path, collection: Collection) -> PathBuf {
-        let n = self.next_file;
-        self.next_file += 1;
-        self.dirty = true;
-        dir.join(format!("{collection}.{n}.vec"))
+    /// Brings this copy up to date with the files: reloads when another process wrote a
+    /// checkpoint (or a write here failed), then applies the journal entries not seen yet.
+    fn catch_up(&mut self, dir: &Path, planner: &Planner) -> Result<()> {
+        let id = persist::manifest_id(dir).map_err(io_error("read manifest"))?;
+        if self.stale || id != self.manifest {
+            *self = State::load(dir)?;
+            self.manifest = id;
+        }
+        let Some(journal) = self.journal.as_mut() else { return Ok(()) };
+        let entries = journal.read_new().map_err(io_error("read journal"))?;
+        for entry in entries {
+            if let Err(e) = self.apply(planner, &entry) {
+                // Applied once by its writer, so this is not expected; skipping keeps the index
+                // usable, and the database's self-repair restores what the store holds.
+                log::error!("faiss journal: skipping an entry that does not apply here: {e}");
+            }
+        }
+        Ok(())
     }
 
-    fn save(&mut self, dir: &Path) -> Result<()> {
-        let changed = self.collections.values().any(|c| c.dirty);
-        if !self.dirty && !changed {
-            return Ok(());
-        }
-        let generation = self.next_file;
-        self.next_file += 1;
-        let mut manifest = Manifest {
-            format: FORMAT,
-            embedder: self.embedder.clone(),
-            next_file: 0,
-            collections: BTreeMap::new(),
+    /// The last checkpoint on disk, with its journal not yet applied.
+    fn load(dir: &Path) -> Result<State> {
+        let Some(manifest) = persist::read_manifest(dir).map_err(io_error("read manifest"))? else {
+            return Ok(State { next_file: 1, ..State::default() });
         };
-        let collections: Vec<Collection> = self.collections.keys().copied().collect();
-        for collection in collections {
-            let fresh = self.fresh_vectors_path(dir, collection);
+        let mut collections = BTreeMap::new();
+        for (collection, files) in &manifest.collections {
+            collections.insert(*collection, CollectionIndex::load(*collection, dir, files)?);
+        }
+        let journal = match &manifest.journal {
+            Some(name) => Some(Journal::open(dir, name).map_err(io_error("open journal"))?),
+            None => None,
+        };
+        Ok(State {
+            embedder: manifest.embedder,
+            next_file: manifest.next_file,
+            collections,
+            manifest: None,
+            journal,
+            stale: false,
+        })
+    }
+
+    /// Applies one change to memory; returns whether a collection was trained on the way.
+    fn apply(&mut self, planner: &Planner, entry: &Entry) -> Result<bool> {
+        match &entry.change {
+            Change::Upsert { collection, embedder, ids, metadata } => {
+                match &self.embedder {
+                    Some(stored) => check_embedder(stored, embedder)?,
+                    None => self.embedder = Some(embedder.clone()),
+                }
+                if !self.collections.contains_key(collection) {
+                    self.collections.insert(*collection, CollectionIndex::create(*collection, embedder.dim)?);
+                }
+                let index = self.collections.get_mut(collection).expect("inserted above");
+                index.upsert(planner, ids, &entry.vectors, metadata.clone())
+            }
+            Change::Remove { collection, ids } => {
+                if let Some(index) = self.collections.get_mut(collection) {
+                    index.remove(ids)?;
+                }
+                Ok(false)
+            }
+            Change::Reset => {
+                self.collections.clear();
+                self.embedder = None;
+                Ok(false)
+            }
+            Change::Nprobe { collection, nprobe } => {
+                if let Some(index) = self.collections.get_mut(collection) {
+                    index.tune_nprobe(*nprobe)?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// Applies `entry` here and appends it to the journal; the caller holds the exclusive lock.
+    /// Checkpoints when a collection was trained (so other processes load the trained index
+    /// instead of training it again) or the journal has grown long.
+    fn write(&mut self, inner: &Inner, entry: Entry) -> Result<()> {
+        // Applying first checks the change (a wrong embedder, say): the journal only ever
+        // holds changes that apply.
+        let trained = self.apply(&inner.planner, &entry).inspect_err(|_| self.stale = true)?;
+        let journal = self.journal.as_mut().ok_or_else(|| Error::backend("faiss: no journal", "journal"))?;
+        journal.append(&entry).map_err(io_error("append journal")).inspect_err(|_| self.stale = true)?;
+        if trained || self.journal_due() {
+            self.checkpoint(&inner.dir).inspect_err(|_| self.stale = true)?;
+        }
+        Ok(())
+    }
+
+    fn journal_due(&self) -> bool {
+        let exact: u64 = self.collections.values().map(|c| c.len() as u64 * (8 + 4 * c.dim() as u64)).sum();
+        self.journal.as_ref().is_some_and(|j| j.len() > JOURNAL_MIN_CHECKPOINT.max(exact / 2))
+    }
+
+    /// Writes every changed collection's files and a manifest naming them and a new, empty
+    /// journal; the old journal and files no longer named are deleted. Exclusive lock held.
+    fn checkpoint(&mut self, dir: &Path) -> Result<()> {
+        let result = self.write_checkpoint(dir);
+        if result.is_err() {
+            self.stale = true;
+        }
+        result
+    }
+
+    fn write_checkpoint(&mut self, dir: &Path) -> Result<()> {
+        let generation = self.take_file_number();
+        let mut collections = BTreeMap::new();
+        let names: Vec<Collection> = self.collections.keys().copied().collect();
+        for collection in names {
+            let fresh = dir.join(format!("{collection}.{}.vec", self.take_file_number()));
             let index = self.collections.get_mut(&collection).expect("listed above");
             let files = match (&index.saved, index.dirty) {
                 (Some(files), false) => files.clone(),
                 _ => index.save(dir, generation, &fresh)?,
             };
-            manifest.collections.insert(collection, files);
+            collections.insert(collection, files);
         }
-        manifest.next_file = self.next_file;
+        let journal_name = format!("{}{}.log", journal::PREFIX, self.take_file_number());
+        let journal = Journal::create(dir, &journal_name).map_err(io_error("create journal"))?;
+        let manifest = Manifest {
+            format: FORMAT,
+            embedder: self.embedder.clone(),
+            next_file: self.next_file,
+            collections,
+            journal: Some(journal_name),
+        };
         persist::write_manifest(dir, &manifest).map_err(io_error("write manifest"))?;
-        self.dirty = false;
+        self.journal = Some(journal);
+        self.manifest = persist::manifest_id(dir).map_err(io_error("read manifest"))?;
         Ok(())
+    }
+
+    fn take_file_number(&mut self) -> u64 {
+        let n = self.next_file;
+        self.next_file += 1;
+        n
     }
 }
 
 #[async_trait]
 impl VectorIndex for FaissIndex {
     async fn embedder(&self) -> Result<Option<EmbedderIdentity>> {
-        self.with_state(|_, state| Ok(state.embedder.clone())).await
+        self.with_state(LockMode::Shared, |_, state| Ok(state.embedder.clone())).await
     }
 
     async fn upsert(
@@ -169,30 +304,17 @@ impl VectorIndex for FaissIndex {
         }
         // Everything is checked before the index is touched: nothing is half-written.
         let records = prepare(embedder, records)?;
-        let dim = embedder.dim;
         let mut ids = Vec::with_capacity(records.len());
-        let mut vectors = Vec::with_capacity(records.len() * dim);
+        let mut vectors = Vec::with_capacity(records.len() * embedder.dim);
         let mut metadata = Vec::with_capacity(records.len());
         for record in records {
             ids.push(record.id);
             vectors.extend_from_slice(&record.vector);
             metadata.push(record.metadata);
         }
-        let embedder = embedder.clone();
-        self.with_state(move |inner, state| {
-            match &state.embedder {
-                Some(stored) => check_embedder(stored, &embedder)?,
-                None => {
-                    state.embedder = Some(embedder.clone());
-                    state.dirty = true;
-                }
-            }
-            if !state.collections.contains_key(&collection) {
-                let path = state.fresh_vectors_path(&inner.dir, collection);
-                state.collections.insert(collection, CollectionIndex::create(collection, dim, &path)?);
-            }
-            let index = state.collections.get_mut(&collection).expect("inserted above");
-            index.upsert(&inner.planner, &ids, &vectors, metadata)
+        let change = Change::Upsert { collection, embedder: embedder.clone(), ids, metadata };
+        self.with_state(LockMode::Exclusive, move |inner, state| {
+            state.write(inner, Entry { change, vectors })
         })
         .await
     }
@@ -210,7 +332,7 @@ impl VectorIndex for FaissIndex {
         unit(&mut query);
         let embedder = embedder.clone();
         let filter = filter.clone();
-        self.with_state(move |_, state| {
+        self.with_state(LockMode::Shared, move |_, state| {
             if let Some(stored) = &state.embedder {
                 check_embedder(stored, &embedder)?;
             }
@@ -224,25 +346,19 @@ impl VectorIndex for FaissIndex {
 
     async fn remove(&self, collection: Collection, ids: &[i64]) -> Result<()> {
         let ids = ids.to_vec();
-        self.with_state(move |_, state| match state.collections.get_mut(&collection) {
-            Some(index) => index.remove(&ids),
-            None => Ok(()),
+        self.with_state(LockMode::Exclusive, move |inner, state| {
+            state.write(inner, Entry::plain(Change::Remove { collection, ids }))
         })
         .await
     }
 
     async fn reset(&self) -> Result<()> {
-        self.with_state(|_, state| {
-            state.collections.clear();
-            state.embedder = None;
-            state.dirty = true;
-            Ok(())
-        })
-        .await
+        self.with_state(LockMode::Exclusive, |inner, state| state.write(inner, Entry::plain(Change::Reset)))
+            .await
     }
 
     async fn info(&self) -> Result<Vec<CollectionInfo>> {
-        self.with_state(|inner, state| {
+        self.with_state(LockMode::Shared, |inner, state| {
             Ok(Collection::ALL
                 .iter()
                 .map(|c| match state.collections.get(c) {
@@ -259,17 +375,34 @@ impl VectorIndex for FaissIndex {
         .await
     }
 
+    async fn ids(&self, collection: Collection) -> Result<Vec<i64>> {
+        self.with_state(LockMode::Shared, move |_, state| {
+            Ok(state.collections.get(&collection).map(CollectionIndex::ids).unwrap_or_default())
+        })
+        .await
+    }
+
     async fn flush(&self) -> Result<()> {
-        self.with_state(|inner, state| state.save(&inner.dir)).await
+        self.with_state(LockMode::Exclusive, |inner, state| match &state.journal {
+            Some(journal) if journal.len() > 0 => state.checkpoint(&inner.dir),
+            _ => Ok(()),
+        })
+        .await
     }
 
     async fn optimize(&self, collection: Collection) -> Result<CollectionInfo> {
-        self.with_state(move |inner, state| match state.collections.get_mut(&collection) {
-            Some(index) => {
-                index.optimize(&inner.planner)?;
-                Ok(index.info(&inner.planner))
+        self.with_state(LockMode::Exclusive, move |inner, state| {
+            let Some(index) = state.collections.get_mut(&collection) else {
+                return Ok(CollectionInfo::exact(collection, "flat", 0));
+            };
+            let optimized =
+                index.optimize(&inner.planner).map(|changed| (changed, index.info(&inner.planner)));
+            let (changed, info) = optimized.inspect_err(|_| state.stale = true)?;
+            if changed {
+                // Other processes load the rebuilt index rather than rebuild it themselves.
+                state.checkpoint(&inner.dir)?;
             }
-            None => Ok(CollectionInfo::exact(collection, "flat", 0)),
+            Ok(info)
         })
         .await
     }

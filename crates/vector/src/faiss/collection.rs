@@ -24,6 +24,8 @@ const REFINE_MIN: usize = 256;
 const FILTER_OVERFETCH: usize = 8;
 /// Vectors added to FAISS per call while rebuilding, to bound the temporary copy.
 const ADD_CHUNK: usize = 65_536;
+/// A slot offset with this bit set is a row of `pending` (not yet in the vectors file).
+const PENDING: u64 = 1 << 63;
 
 pub(crate) fn faiss_error(what: impl Into<String>) -> impl FnOnce(faiss::error::Error) -> Error {
     let what = what.into();
@@ -49,7 +51,11 @@ pub(crate) struct CollectionIndex {
     layout: Layout,
     nprobe: Option<u32>,
     index: IndexImpl,
-    vectors: VectorFile,
+    /// The exact vectors of the last checkpoint; `None` before the first one.
+    vectors: Option<VectorFile>,
+    /// Exact vectors written since the last checkpoint (rows of `dim`): only a checkpoint,
+    /// under the directory's exclusive lock, appends to the shared vectors file.
+    pending: Vec<f32>,
     slots: HashMap<i64, Slot>,
     /// Files of the last saved generation; `None` until saved.
     pub(crate) saved: Option<CollectionFiles>,
@@ -57,19 +63,25 @@ pub(crate) struct CollectionIndex {
 }
 
 impl CollectionIndex {
-    /// An empty, exact collection whose vectors go to `vectors_path`.
-    pub fn create(collection: Collection, dim: usize, vectors_path: &Path) -> Result<Self> {
+    /// An empty, exact collection.
+    pub fn create(collection: Collection, dim: usize) -> Result<Self> {
         Ok(CollectionIndex {
             collection,
             dim,
             layout: Layout::Flat,
             nprobe: None,
             index: new_index(dim, Layout::Flat)?,
-            vectors: VectorFile::create(vectors_path, dim).map_err(io_error("create vectors file"))?,
+            vectors: None,
+            pending: Vec::new(),
             slots: HashMap::new(),
             saved: None,
             dirty: true,
         })
+    }
+
+    /// Vector length.
+    pub fn dim(&self) -> usize {
+        self.dim
     }
 
     pub fn len(&self) -> usize {
@@ -77,30 +89,33 @@ impl CollectionIndex {
     }
 
     /// Adds or replaces records. `vectors` holds `ids.len() * dim` unit-length floats.
+    /// Returns whether the collection was trained (rebuilt) on the way.
     pub fn upsert(
         &mut self,
         planner: &Planner,
         ids: &[i64],
         vectors: &[f32],
         metadata: Vec<BTreeMap<String, String>>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         self.dirty = true;
         let existing: Vec<i64> = ids.iter().copied().filter(|id| self.slots.contains_key(id)).collect();
         self.remove(&existing)?;
-        let offsets = self.vectors.append(ids, vectors).map_err(io_error("append vectors"))?;
         let labels: Vec<Idx> = ids.iter().map(|&id| Idx::new(id as u64)).collect();
         self.index.add_with_ids(vectors, &labels).map_err(faiss_error("add"))?;
-        for ((id, offset), metadata) in ids.iter().zip(offsets).zip(metadata) {
-            self.slots.insert(*id, Slot { offset, metadata });
+        let first_row = (self.pending.len() / self.dim) as u64;
+        self.pending.extend_from_slice(vectors);
+        for (row, (id, metadata)) in ids.iter().zip(metadata).enumerate() {
+            self.slots.insert(*id, Slot { offset: PENDING | (first_row + row as u64), metadata });
         }
         // Exact search until there is enough data to train on, then train once, automatically.
         if self.layout == Layout::Flat {
             let target = planner.target(self.len(), self.dim)?;
             if target != Layout::Flat && self.len() >= target.min_train() {
                 self.rebuild(target, planner.nprobe(target))?;
+                return Ok(true);
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Removes records; ids not present are ignored.
@@ -138,8 +153,7 @@ impl CollectionIndex {
 
     /// Trains a new index of `layout` on the exact vectors and moves every record into it.
     fn rebuild(&mut self, layout: Layout, nprobe: Option<u32>) -> Result<()> {
-        let mut ids: Vec<i64> = self.slots.keys().copied().collect();
-        ids.sort_unstable();
+        let ids = self.ids();
         let mut index = new_index(self.dim, layout)?;
         if !index.is_trained() {
             // faiss samples at most 256 points per centroid itself; an evenly spaced sample
@@ -193,14 +207,25 @@ impl CollectionIndex {
         Ok(())
     }
 
+    /// Copies `id`'s exact vector into `out` (length `dim`), from `pending` or the file.
+    fn read_row(&self, id: i64, out: &mut [f32], scratch: &mut Vec<u8>) -> Result<()> {
+        let slot = self.slots.get(&id).ok_or_else(|| Error::backend(format!("no slot for {id}"), "ids"))?;
+        if slot.offset & PENDING != 0 {
+            let row = (slot.offset & !PENDING) as usize;
+            out.copy_from_slice(&self.pending[row * self.dim..(row + 1) * self.dim]);
+            return Ok(());
+        }
+        let file =
+            self.vectors.as_ref().ok_or_else(|| Error::backend(format!("{id}: no vectors file"), "ids"))?;
+        file.read_into(id, slot.offset, out, scratch).map_err(io_error("read vector"))
+    }
+
     /// The exact vectors of `ids`, concatenated.
     fn read_exact(&self, ids: &[i64]) -> Result<Vec<f32>> {
         let mut out = vec![0.0f32; ids.len() * self.dim];
         let mut scratch = Vec::new();
         for (id, row) in ids.iter().zip(out.chunks_exact_mut(self.dim)) {
-            let slot =
-                self.slots.get(id).ok_or_else(|| Error::backend(format!("no slot for {id}"), "ids"))?;
-            self.vectors.read_into(*id, slot.offset, row, &mut scratch).map_err(io_error("read vector"))?;
+            self.read_row(*id, row, &mut scratch)?;
         }
         Ok(out)
     }
@@ -211,13 +236,17 @@ impl CollectionIndex {
         let mut scratch = Vec::new();
         ids.iter()
             .map(|&id| {
-                let slot = &self.slots[&id];
-                self.vectors
-                    .read_into(id, slot.offset, &mut row, &mut scratch)
-                    .map_err(io_error("read vector"))?;
+                self.read_row(id, &mut row, &mut scratch)?;
                 Ok((id, query.iter().zip(&row).map(|(a, b)| a * b).sum()))
             })
             .collect()
+    }
+
+    /// The ids held, ascending.
+    pub fn ids(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self.slots.keys().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// The `k` most similar records passing `filter`; `query` has unit length.
@@ -279,10 +308,17 @@ impl CollectionIndex {
     }
 
     /// Writes this collection's generation `generation` files; `fresh_vectors` names a new
-    /// vectors file used when compaction is due.
+    /// vectors file used for the first checkpoint and when compaction is due. The caller
+    /// holds the directory lock exclusively.
     pub fn save(&mut self, dir: &Path, generation: u64, fresh_vectors: &Path) -> Result<CollectionFiles> {
-        self.compact_if_sparse(fresh_vectors)?;
-        self.vectors.sync().map_err(io_error("sync vectors"))?;
+        if self.vectors.as_ref().is_some_and(|file| !self.sparse(file)) {
+            self.append_pending()?;
+        } else {
+            self.rewrite_vectors(fresh_vectors)?;
+        }
+        let vectors = self.vectors.as_ref().expect("written above");
+        vectors.sync().map_err(io_error("sync vectors"))?;
+        let (vectors_file, vectors_len) = (file_name(vectors.path()), vectors.len());
         let index_file = format!("{}.{generation}.faiss", self.collection);
         let tmp = dir.join(format!("{index_file}.tmp"));
         let tmp_str = tmp.to_str().ok_or_else(|| Error::config(format!("{} is not UTF-8", tmp.display())))?;
@@ -298,31 +334,55 @@ impl CollectionIndex {
             dim: self.dim,
             index_file,
             records_file,
-            vectors_file: file_name(self.vectors.path()),
-            vectors_len: self.vectors.len(),
+            vectors_file,
+            vectors_len,
         };
         self.saved = Some(files.clone());
         self.dirty = false;
         Ok(files)
     }
 
-    /// Rewrites the vectors file without replaced and removed records once they are most of it.
-    fn compact_if_sparse(&mut self, fresh: &Path) -> Result<()> {
-        let live = self.slots.len() as u64 * self.vectors.record_len();
-        if self.vectors.len() <= 2 * live + (1 << 20) {
-            return Ok(());
-        }
-        let mut ids: Vec<i64> = self.slots.keys().copied().collect();
-        ids.sort_unstable();
-        let mut out = VectorFile::create(fresh, self.dim).map_err(io_error("create vectors file"))?;
+    /// Whether replaced and removed records are most of the vectors file.
+    fn sparse(&self, file: &VectorFile) -> bool {
+        let live = self.slots.len() as u64 * file.record_len();
+        file.len() > 2 * live + (1 << 20)
+    }
+
+    /// Moves the pending vectors to the end of the vectors file.
+    fn append_pending(&mut self) -> Result<()> {
+        let mut rows: Vec<(u64, i64)> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| slot.offset & PENDING != 0)
+            .map(|(&id, slot)| (slot.offset & !PENDING, id))
+            .collect();
+        rows.sort_unstable();
+        let ids: Vec<i64> = rows.iter().map(|&(_, id)| id).collect();
         for chunk in ids.chunks(ADD_CHUNK) {
             let data = self.read_exact(chunk)?;
-            let offsets = out.append(chunk, &data).map_err(io_error("compact vectors"))?;
+            let file = self.vectors.as_mut().expect("appending to an open file");
+            let offsets = file.append(chunk, &data).map_err(io_error("append vectors"))?;
             for (id, offset) in chunk.iter().zip(offsets) {
                 self.slots.get_mut(id).expect("listed above").offset = offset;
             }
         }
-        self.vectors = out;
+        self.pending = Vec::new();
+        Ok(())
+    }
+
+    /// Writes every live vector to a new file at `fresh` (the first checkpoint, or compaction).
+    fn rewrite_vectors(&mut self, fresh: &Path) -> Result<()> {
+        let ids = self.ids();
+        let mut out = VectorFile::create(fresh, self.dim).map_err(io_error("create vectors file"))?;
+        for chunk in ids.chunks(ADD_CHUNK) {
+            let data = self.read_exact(chunk)?;
+            let offsets = out.append(chunk, &data).map_err(io_error("write vectors"))?;
+            for (id, offset) in chunk.iter().zip(offsets) {
+                self.slots.get_mut(id).expect("listed above").offset = offset;
+            }
+        }
+        self.pending = Vec::new();
+        self.vectors = Some(out);
         Ok(())
     }
 
@@ -344,7 +404,8 @@ impl CollectionIndex {
             layout: files.layout,
             nprobe: None,
             index,
-            vectors,
+            vectors: Some(vectors),
+            pending: Vec::new(),
             slots: records.into_iter().collect(),
             saved: Some(files.clone()),
             dirty: false,

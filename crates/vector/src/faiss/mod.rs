@@ -2,7 +2,9 @@
 
 mod backend;
 mod collection;
+mod journal;
 pub mod layout;
+mod lock;
 mod persist;
 mod vectors;
 

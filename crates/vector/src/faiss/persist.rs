@@ -2,11 +2,13 @@
 //!
 //! Every file is written under a temporary name, synced and renamed; the manifest is renamed
 //! last, so a reader sees the old generation or the new one, never a mix. Files no manifest
-//! names any more are deleted after the switch.
+//! names any more are deleted after the switch. Changes since the generation was written live in
+//! the journal the manifest names (see `journal.rs`).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use aimdb_core::{Collection, EmbedderIdentity};
@@ -30,6 +32,31 @@ pub struct Manifest {
     pub next_file: u64,
     /// Each collection's current files.
     pub collections: BTreeMap<Collection, CollectionFiles>,
+    /// The journal of changes since these files were written; `None` in directories written
+    /// before journals existed (the next writer starts one).
+    #[serde(default)]
+    pub journal: Option<String>,
+}
+
+/// Tells one manifest file from another: a checkpoint renames a new one into place, so its
+/// inode and modification time change (the time guards against a reused inode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ManifestId {
+    ino: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+    len: u64,
+}
+
+/// The identity of the manifest now on disk; `None` when there is none.
+pub fn manifest_id(dir: &Path) -> io::Result<Option<ManifestId>> {
+    match fs::metadata(dir.join(MANIFEST)) {
+        Ok(m) => {
+            Ok(Some(ManifestId { ino: m.ino(), mtime: m.mtime(), mtime_nsec: m.mtime_nsec(), len: m.len() }))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// One collection's files and index parameters.
@@ -98,12 +125,14 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> io::Result<()> {
         .collections
         .values()
         .flat_map(|f| [f.index_file.as_str(), f.records_file.as_str(), f.vectors_file.as_str()])
+        .chain(manifest.journal.as_deref())
         .collect();
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name();
         let Some(name) = name.to_str() else { continue };
         // Only our own files: the `faiss` preset keeps its SQLite metadata in the same directory.
-        let ours = Collection::ALL.iter().any(|c| name.starts_with(&format!("{c}.")));
+        let ours = name.starts_with(super::journal::PREFIX)
+            || Collection::ALL.iter().any(|c| name.starts_with(&format!("{c}.")));
         if ours && !live.contains(&name) {
             fs::remove_file(dir.join(name))?;
         }

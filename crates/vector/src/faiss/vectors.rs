@@ -4,7 +4,8 @@
 //! index's vectors by id, yet retraining, converting to another index type, re-ranking compressed
 //! results and exact filtered search all need them. Records are `[id: i64 LE][f32 LE; dim]` at
 //! fixed offsets; nothing is ever rewritten in place, so a crash can only leave bytes past the
-//! length the manifest recorded, which reopening cuts off.
+//! length the manifest recorded, which the next append cuts off. Only a checkpoint appends,
+//! under the directory's exclusive lock; any number of processes read.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -27,7 +28,8 @@ impl VectorFile {
         Ok(VectorFile { path: path.to_owned(), file, len: 0, dim })
     }
 
-    /// Opens a file whose first `len` bytes are known good and drops anything after them.
+    /// Opens a file whose first `len` bytes are known good; anything after them is ignored
+    /// (and cut by the next append), since other processes may be reading it.
     pub fn open(path: &Path, dim: usize, len: u64) -> io::Result<Self> {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         let actual = file.metadata()?.len();
@@ -36,9 +38,6 @@ impl VectorFile {
                 io::ErrorKind::UnexpectedEof,
                 format!("{} holds {actual} bytes, the manifest recorded {len}", path.display()),
             ));
-        }
-        if actual > len {
-            file.set_len(len)?;
         }
         Ok(VectorFile { path: path.to_owned(), file, len, dim })
     }
@@ -61,6 +60,9 @@ impl VectorFile {
     /// Appends records (`vectors` holds `ids.len() * dim` floats); returns each one's offset.
     pub fn append(&mut self, ids: &[i64], vectors: &[f32]) -> io::Result<Vec<u64>> {
         debug_assert_eq!(ids.len() * self.dim, vectors.len());
+        if self.file.metadata()?.len() > self.len {
+            self.file.set_len(self.len)?;
+        }
         let mut buf = Vec::with_capacity(ids.len() * self.record_len() as usize);
         let mut offsets = Vec::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
@@ -113,12 +115,15 @@ mod tests {
         let good = file.len();
         file.append(&[11], &[5.0, 6.0]).unwrap();
         drop(file);
-        let file = VectorFile::open(&path, 2, good).unwrap();
+        let mut file = VectorFile::open(&path, 2, good).unwrap();
         let (mut out, mut scratch) = ([0.0; 2], Vec::new());
         file.read_into(9, offsets[1], &mut out, &mut scratch).unwrap();
         assert_eq!(out, [3.0, -4.5]);
         assert!(file.read_into(8, offsets[1], &mut out, &mut scratch).is_err(), "id is checked");
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), good, "tail past the manifest is cut");
-        assert!(VectorFile::open(&path, 2, good + 1).is_err());
+        file.append(&[12], &[7.0, 8.0]).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good + file.record_len(), "the tail was cut");
+        file.read_into(12, good, &mut out, &mut scratch).unwrap();
+        assert_eq!(out, [7.0, 8.0]);
+        assert!(VectorFile::open(&path, 2, good + file.record_len() + 1).is_err());
     }
 }
