@@ -17,6 +17,8 @@ use aimdb_core::{Error, Result};
 
 /// The lock file's name.
 pub const LOCK_FILE: &str = "index.lock";
+/// Bytes of the holder note at the start of the lock file.
+const NOTE_LEN: usize = 64;
 
 /// The open lock file of one index directory.
 #[derive(Debug)]
@@ -66,17 +68,19 @@ impl DirLock {
         let guard = Guard { lock: self };
         if mode == LockMode::Exclusive {
             // Who holds it, for the message above; best effort, the lock is what matters.
-            let note = format!("pid {} ({})", std::process::id(), program());
-            let _ = self.file.set_len(0).and_then(|()| self.file.write_all_at(note.as_bytes(), 0));
+            // Fixed width, so one write replaces the last note without truncating the file.
+            let note =
+                format!("{:<NOTE_LEN$.NOTE_LEN$}", format!("pid {} ({})", std::process::id(), program()));
+            let _ = self.file.write_all_at(note.as_bytes(), 0);
         }
         Ok(guard)
     }
 
     /// The last exclusive holder's note.
     fn holder(&self) -> String {
-        let mut buf = vec![0u8; 256];
+        let mut buf = vec![0u8; NOTE_LEN];
         match self.file.read_at(&mut buf, 0) {
-            Ok(n) if n > 0 => String::from_utf8_lossy(&buf[..n]).into_owned(),
+            Ok(n) if n > 0 => String::from_utf8_lossy(&buf[..n]).trim_end().to_owned(),
             _ => "unknown".to_owned(),
         }
     }
