@@ -19,9 +19,10 @@ use crate::search::Searchable;
 const BATCH: u32 = 256;
 /// A repair touching at least this many records shows a progress bar (on a terminal).
 const BAR_FROM: u64 = 1_000;
-/// The newest records may be on their way into the index from another process (stored,
-/// being embedded): a few missing ones are looked for again after this pause.
-const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_millis(150);
+/// The newest records may be on their way into the index from another process (stored, being
+/// embedded, or waiting for the index lock behind a checkpoint): a few missing ones are looked
+/// for again after each of these pauses (1 s in all, paid only when something is missing).
+const IN_FLIGHT_GRACE_MS: [u64; 3] = [50, 200, 750];
 
 /// What a repair of the vector index changed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -137,10 +138,15 @@ impl AiDatabase {
                 added += self.embed_and_index(collection, &std::mem::take(&mut missing)).await?;
             }
         }
-        if !missing.is_empty() && added == 0 {
-            tokio::time::sleep(IN_FLIGHT_GRACE).await;
-            let now = index.ids(collection).await?;
-            missing.retain(|item| now.binary_search(&item.id()).is_err());
+        if added == 0 {
+            for pause in IN_FLIGHT_GRACE_MS {
+                if missing.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                let now = index.ids(collection).await?;
+                missing.retain(|item| now.binary_search(&item.id()).is_err());
+            }
         }
         added += self.embed_and_index(collection, &missing).await?;
         let extra: Vec<i64> = indexed.iter().zip(&present).filter(|(_, p)| !**p).map(|(id, _)| *id).collect();

@@ -15,6 +15,10 @@ use aimdb_core::config::FaissConfig;
 
 const CHILD: &str = "AIMDB_TEST_CHILD";
 
+/// One test at a time: each starts several processes, and two cores shared by all of them
+/// would stretch the moment between a store commit and its index write far beyond real use.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn faiss_config(dir: &Path) -> AimdbConfig {
     let mut config = AimdbConfig::faiss(dir);
     config.embedding.model = "hash".into();
@@ -81,6 +85,10 @@ async fn stored_ids(dir: &Path) -> Vec<i64> {
 
 #[tokio::test]
 async fn cli_processes_in_parallel_lose_no_vector_and_report_no_false_failure() {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("faiss");
     let config = dir.path().join("faiss.yaml");
@@ -140,6 +148,7 @@ async fn a_process_killed_mid_ingestion_leaves_a_database_that_opens_whole() {
     if std::env::var(CHILD).is_ok() {
         return;
     }
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("faiss");
     let mut ingest =
@@ -184,6 +193,7 @@ async fn sqlite_writer_processes_all_succeed() {
     if std::env::var(CHILD).is_ok() {
         return;
     }
+    let _serial = SERIAL.lock().await;
     const WORKERS: usize = 6;
     const WRITES: usize = 40;
     let dir = tempfile::tempdir().unwrap();

@@ -201,6 +201,23 @@ async fn handles_on_one_directory_see_each_others_writes() {
 }
 
 #[tokio::test]
+async fn files_removed_under_an_open_handle_start_over_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = FaissConfig::new(dir.path());
+    let index = FaissIndex::open(&config).await.unwrap();
+    let points = data().points(20, 1);
+    index.upsert(Collection::Models, &embedder(), records(&points, 1)).await.unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    assert_eq!(models_info(&index).await.vectors, 0, "what is on disk now");
+    index.upsert(Collection::Models, &embedder(), records(&points[..DIM], 1)).await.unwrap();
+    drop(index);
+    let index = FaissIndex::open(&config).await.unwrap();
+    assert_eq!(index.ids(Collection::Models).await.unwrap(), vec![1]);
+}
+
+#[tokio::test]
 async fn training_in_one_handle_is_loaded_not_repeated_by_another() {
     let dir = tempfile::tempdir().unwrap();
     let config = FaissConfig { index_type: IndexType::Ivf, nlist: Some(16), ..FaissConfig::new(dir.path()) };

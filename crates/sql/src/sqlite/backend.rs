@@ -45,10 +45,11 @@ impl SqliteStore {
         let options = config.connect_options()?;
         let location = config.location();
         let unavailable = |e: sqlx::Error| db(&format!("open {location}"), e);
-        // Held until migrations ran: processes opening a new file at once would otherwise
-        // both see it unmigrated and the second fail creating tables that now exist.
+        // Held until migrations ran: processes opening a new file (or one a newer aimdb
+        // migrates) at once would otherwise both see it unmigrated, and the second fail
+        // creating tables that now exist.
         let _opening = match &config.target {
-            Target::File(path) if config.create_if_missing => Some(open_lock(path).await?),
+            Target::File(path) if config.create_if_missing || path.exists() => Some(open_lock(path).await?),
             _ => None,
         };
         let (writer, reader) = match config.target {

@@ -81,11 +81,7 @@ impl FaissIndex {
             let inner = Inner { dir, planner, lock, state: Mutex::new(State::default()) };
             inner.run(LockMode::Shared, |_, _| Ok(()))?;
             if lock_state(&inner.state).journal.is_none() {
-                // A new directory, or one written before journals: the first writer starts one.
-                inner.run(LockMode::Exclusive, |inner, state| match state.journal {
-                    Some(_) => Ok(()),
-                    None => state.checkpoint(&inner.dir),
-                })?;
+                inner.run(LockMode::Exclusive, |_, _| Ok(()))?;
             }
             Ok::<_, Error>(inner)
         })
@@ -131,6 +127,11 @@ impl Inner {
         let mut state = lock_state(&self.state);
         let _guard = self.lock.acquire(mode)?;
         state.catch_up(&self.dir, &self.planner)?;
+        if mode == LockMode::Exclusive && state.journal.is_none() {
+            // A new directory, one written before journals, or one whose files were removed:
+            // writers need a journal, so the first one writes a manifest naming one.
+            state.checkpoint(&self.dir)?;
+        }
         f(self, &mut state)
     }
 }
@@ -229,7 +230,7 @@ impl State {
         // Applying first checks the change (a wrong embedder, say): the journal only ever
         // holds changes that apply.
         let trained = self.apply(&inner.planner, &entry).inspect_err(|_| self.stale = true)?;
-        let journal = self.journal.as_mut().ok_or_else(|| Error::backend("faiss: no journal", "journal"))?;
+        let journal = self.journal.as_mut().expect("exclusive runs start a journal");
         journal.append(&entry).map_err(io_error("append journal")).inspect_err(|_| self.stale = true)?;
         if trained || self.journal_due() {
             self.checkpoint(&inner.dir).inspect_err(|_| self.stale = true)?;
