@@ -137,8 +137,13 @@ impl Inner {
 }
 
 fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    // A panic mid-write leaves the state marked stale at worst; it reloads from the files.
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state.lock().unwrap_or_else(|poisoned| {
+        // A panic mid-operation may have left memory half-changed: reload from the files, once.
+        let mut guard = poisoned.into_inner();
+        guard.stale = true;
+        state.clear_poison();
+        guard
+    })
 }
 
 fn io_error(what: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
