@@ -53,14 +53,16 @@ impl AiDatabase {
         let start = Instant::now();
         let (mut added, mut removed) = (0, 0);
         let store = self.store();
+        let counts = store.statistics().await?;
         for collection in Collection::ALL {
+            let n = stored(&counts, collection);
             let (a, r) = match collection {
-                Collection::Models => self.repair_collection(collection, |p| store.list_models(p)).await?,
+                Collection::Models => self.repair_collection(collection, n, |p| store.list_models(p)).await?,
                 Collection::Datasets => {
-                    self.repair_collection(collection, |p| store.list_datasets(p)).await?
+                    self.repair_collection(collection, n, |p| store.list_datasets(p)).await?
                 }
                 Collection::Predictions => {
-                    self.repair_collection(collection, |p| store.list_predictions(p)).await?
+                    self.repair_collection(collection, n, |p| store.list_predictions(p)).await?
                 }
             };
             added += a;
@@ -97,8 +99,14 @@ impl AiDatabase {
         Ok(None)
     }
 
-    /// Returns (added, removed) for one collection.
-    async fn repair_collection<T, F, Fut>(&self, collection: Collection, list: F) -> Result<(u64, u64)>
+    /// Returns (added, removed) for one collection; `stored`, the store's count, only sizes
+    /// the progress bar.
+    async fn repair_collection<T, F, Fut>(
+        &self,
+        collection: Collection,
+        stored: u64,
+        list: F,
+    ) -> Result<(u64, u64)>
     where
         T: Searchable,
         F: Fn(Page) -> Fut,
@@ -108,7 +116,6 @@ impl AiDatabase {
         // The index first, then the store: every write reaches the store before the index, so
         // an id indexed by the time of this read is in any later read of the store.
         let indexed = index.ids(collection).await?;
-        let stored = stored(&self.store().statistics().await?, collection);
         let mut present = vec![false; indexed.len()];
         let bar = if stored.abs_diff(indexed.len() as u64) >= BAR_FROM {
             ProgressBar::new(stored)
