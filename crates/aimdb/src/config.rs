@@ -39,9 +39,14 @@ pub const DEFAULT_CONFIG_FILE: &str = "aimdb.yaml";
 /// The SQLite file used when there is no configuration at all.
 pub const DEFAULT_DB_PATH: &str = "aimdb.db";
 
-/// Backend names of the seed's flat format.
-pub const SEED_BACKENDS: &[&str] =
-    &["sqlite", "postgresql", "postgres", "mysql", "redis", "mongodb", "faiss", "chromadb", "memory"];
+/// The seed's `backend:` presets that are vector stores (kept beside a SQLite file).
+pub const INDEX_BACKENDS: &[&str] = &["faiss", "chromadb"];
+
+/// Every name the seed's flat `backend:` key takes: each store's URL schemes
+/// ([`StoreScheme`]) and the vector-store presets.
+pub fn seed_backends() -> Vec<&'static str> {
+    StoreScheme::ALL.iter().flat_map(|s| s.url_schemes().iter().copied()).chain(INDEX_BACKENDS.iter().copied()).collect()
+}
 
 /// Every key a configuration file may hold: the seed's flat keys and the composed sections.
 #[derive(Debug, Default, Deserialize)]
@@ -230,18 +235,6 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
     let backend = file.backend.as_deref().unwrap_or("sqlite").to_ascii_lowercase();
     let sqlite_in = |dir: &Path| format!("sqlite://{}", dir.join("metadata.db").display());
     let (url, vectors) = match backend.as_str() {
-        "sqlite" => {
-            let url = file.connection_string.clone().unwrap_or_else(|| {
-                let path = file.db_path.clone().unwrap_or_else(|| DEFAULT_DB_PATH.into());
-                format!("sqlite://{}", path.display())
-            });
-            (url, None)
-        }
-        "memory" => ("memory://".to_owned(), None),
-        "postgresql" | "postgres" => (server_url(&file, "postgres", 5432, "aimdb")?, None),
-        "mysql" => (server_url(&file, "mysql", 3306, "aimdb")?, None),
-        "mongodb" => (server_url(&file, "mongodb", 27017, "aimdb")?, None),
-        "redis" => (redis_url(&file)?, None),
         "faiss" => {
             let dir = file.index_path.clone().unwrap_or_else(|| "faiss_index".into());
             let faiss = FaissConfig {
@@ -263,12 +256,24 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
             });
             (sqlite_in(&dir), Some(VectorConfig::Chroma(ChromaConfig::new(url))))
         }
-        other => {
-            return Err(Error::config(format!(
-                "backend: unknown backend `{other}`; expected one of {}",
-                SEED_BACKENDS.join(", ")
-            )));
-        }
+        name => match StoreScheme::from_scheme(name) {
+            Some(StoreScheme::Sqlite) => {
+                let url = file.connection_string.clone().unwrap_or_else(|| {
+                    let path = file.db_path.clone().unwrap_or_else(|| DEFAULT_DB_PATH.into());
+                    format!("sqlite://{}", path.display())
+                });
+                (url, None)
+            }
+            Some(StoreScheme::Memory) => ("memory://".to_owned(), None),
+            Some(StoreScheme::Redis) => (redis_url(&file)?, None),
+            Some(server) => (server_url(&file, server, "aimdb")?, None),
+            None => {
+                return Err(Error::config(format!(
+                    "backend: unknown backend `{name}`; expected one of {}",
+                    seed_backends().join(", ")
+                )));
+            }
+        },
     };
     Ok(AimdbConfig {
         metadata: MetadataConfig {
@@ -283,15 +288,15 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
 
 /// `scheme://user:password@host:port/database` from the seed's separate keys,
 /// unless `connection_string` gives the whole URL.
-fn server_url(file: &FileConfig, scheme: &str, default_port: u16, default_db: &str) -> Result<String> {
+fn server_url(file: &FileConfig, server: StoreScheme, default_db: &str) -> Result<String> {
     if let Some(url) = &file.connection_string {
         return Ok(url.clone());
     }
-    let mut url = url::Url::parse(&format!("{scheme}://placeholder")).expect("static URL parses");
+    let mut url = url::Url::parse(&format!("{server}://placeholder")).expect("static URL parses");
     url.set_host(Some(file.host.as_deref().unwrap_or("127.0.0.1")))
         .map_err(|e| Error::config(format!("host: {e}")))?;
     // These setters only fail for URLs without a host, and this one has one.
-    let _ = url.set_port(Some(file.port.unwrap_or(default_port)));
+    let _ = url.set_port(file.port.or(server.default_port()));
     if let Some(user) = &file.user {
         let _ = url.set_username(user);
     }
@@ -308,5 +313,5 @@ fn redis_url(file: &FileConfig) -> Result<String> {
     {
         return Err(Error::config(format!("database: redis databases are numbered, got `{db}`")));
     }
-    server_url(file, "redis", 6379, "0")
+    server_url(file, StoreScheme::Redis, "0")
 }

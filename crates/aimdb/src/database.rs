@@ -1,17 +1,15 @@
 //! `AiDatabase`: the one handle applications hold.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aimdb_core::config::AimdbConfig;
 use aimdb_core::{
-    Collection, CollectionInfo, Dataset, DatasetId, Embedder, EmbedderIdentity, Error, Experiment,
-    ExperimentId, ExperimentRun, ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId,
-    ModelVersion, ModelVersionId, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel,
-    NewModelVersion, NewPrediction, NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo,
-    StoreStatistics, TrainingRun, TrainingRunId, TrainingRunUpdate, VectorFilter, VectorHit, VectorIndex,
+    Collection, CollectionInfo, Dataset, DatasetId, Embedder, EmbedderIdentity, Error, ImportBatch,
+    MetadataStore, Model, ModelId, NewDataset, NewModel, NewPrediction, Page, Prediction, PredictionId,
+    Result, StoreLayer, StoreStatistics, VectorFilter, VectorHit, VectorIndex,
 };
 use async_trait::async_trait;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -19,7 +17,21 @@ use serde::Serialize;
 
 use crate::repair::RepairReport;
 use crate::search::{DatasetFilter, ModelFilter, PredictionFilter, SearchHit, Searchable};
-use serde_json::Value;
+
+/// Pairs each hit with its entity, read from the store in one call. A hit the store no
+/// longer has is skipped: the store is the source of truth and the index may lag it.
+fn resolve<T: Searchable>(hits: Vec<VectorHit>, items: Vec<T>) -> Vec<SearchHit<T>> {
+    let mut by_id: HashMap<i64, T> = items.into_iter().map(|item| (item.id(), item)).collect();
+    hits.into_iter()
+        .filter_map(|hit| match by_id.remove(&hit.id) {
+            Some(item) => Some(SearchHit { item, similarity_score: hit.similarity_score }),
+            None => {
+                log::warn!("index holds id {} the store does not", hit.id);
+                None
+            }
+        })
+        .collect()
+}
 
 /// Statistics of a whole database (SPEC §3 `get_statistics`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -155,7 +167,8 @@ impl AiDatabase {
         filter: &ModelFilter,
     ) -> Result<Vec<SearchHit<Model>>> {
         let hits = self.similar(Collection::Models, query, n_results, filter.into()).await?;
-        self.resolve(hits, |id| self.store.get_model(ModelId(id))).await
+        let ids: Vec<ModelId> = hits.iter().map(|h| ModelId(h.id)).collect();
+        Ok(resolve(hits, self.store.get_models_by_ids(&ids).await?))
     }
 
     /// Datasets most similar in meaning to `query`, best first.
@@ -166,7 +179,8 @@ impl AiDatabase {
         filter: &DatasetFilter,
     ) -> Result<Vec<SearchHit<Dataset>>> {
         let hits = self.similar(Collection::Datasets, query, n_results, filter.into()).await?;
-        self.resolve(hits, |id| self.store.get_dataset(DatasetId(id))).await
+        let ids: Vec<DatasetId> = hits.iter().map(|h| DatasetId(h.id)).collect();
+        Ok(resolve(hits, self.store.get_datasets_by_ids(&ids).await?))
     }
 
     /// Predictions whose input and output are most similar in meaning to `query`, best first.
@@ -177,7 +191,8 @@ impl AiDatabase {
         filter: &PredictionFilter,
     ) -> Result<Vec<SearchHit<Prediction>>> {
         let hits = self.similar(Collection::Predictions, query, n_results, filter.into()).await?;
-        self.resolve(hits, |id| self.store.get_prediction(PredictionId(id))).await
+        let ids: Vec<PredictionId> = hits.iter().map(|h| PredictionId(h.id)).collect();
+        Ok(resolve(hits, self.store.get_predictions_by_ids(&ids).await?))
     }
 
     pub(crate) fn require_index(&self) -> Result<&Arc<dyn VectorIndex>> {
@@ -206,24 +221,6 @@ impl AiDatabase {
         let identity = self.embedder.identity().await?;
         let vector = self.embedder.embed(&[query.to_owned()]).await?.pop().unwrap_or_default();
         index.search(collection, &identity, &vector, n_results, &filter).await
-    }
-
-    /// Reads each hit's entity from the store. A hit the store no longer has is skipped: the
-    /// store is the source of truth and the index may lag it.
-    async fn resolve<T, F, Fut>(&self, hits: Vec<VectorHit>, get: F) -> Result<Vec<SearchHit<T>>>
-    where
-        F: Fn(i64) -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        let mut out = Vec::with_capacity(hits.len());
-        for hit in hits {
-            match get(hit.id).await {
-                Ok(item) => out.push(SearchHit { item, similarity_score: hit.similarity_score }),
-                Err(e) if e.is_not_found() => log::warn!("index holds id {} the store does not", hit.id),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
     }
 
     /// Embeds and indexes entities just stored. A failure is logged and counted, never
@@ -342,89 +339,22 @@ impl AiDatabase {
     }
 }
 
+/// The store's API, forwarded to the store; what is created is then indexed (the only
+/// calls this layer changes), and close flushes the index first.
 #[async_trait]
-impl MetadataStore for AiDatabase {
-    fn info(&self) -> StoreInfo {
-        self.store.info()
+impl StoreLayer for AiDatabase {
+    fn inner(&self) -> &dyn MetadataStore {
+        self.store.as_ref()
     }
     async fn create_model(&self, model: NewModel) -> Result<Model> {
         let model = self.store.create_model(model).await?;
         self.index_entities(Collection::Models, std::slice::from_ref(&model)).await;
         Ok(model)
     }
-    async fn get_model(&self, id: ModelId) -> Result<Model> {
-        self.store.get_model(id).await
-    }
-    async fn get_model_by_name(&self, name: &str) -> Result<Model> {
-        self.store.get_model_by_name(name).await
-    }
-    async fn list_models(&self, page: Page) -> Result<Vec<Model>> {
-        self.store.list_models(page).await
-    }
-    async fn create_model_version(&self, version: NewModelVersion) -> Result<ModelVersion> {
-        self.store.create_model_version(version).await
-    }
-    async fn get_model_version(&self, id: ModelVersionId) -> Result<ModelVersion> {
-        self.store.get_model_version(id).await
-    }
-    async fn get_model_versions(&self, model_id: ModelId) -> Result<Vec<ModelVersion>> {
-        self.store.get_model_versions(model_id).await
-    }
     async fn create_dataset(&self, dataset: NewDataset) -> Result<Dataset> {
         let dataset = self.store.create_dataset(dataset).await?;
         self.index_entities(Collection::Datasets, std::slice::from_ref(&dataset)).await;
         Ok(dataset)
-    }
-    async fn get_dataset(&self, id: DatasetId) -> Result<Dataset> {
-        self.store.get_dataset(id).await
-    }
-    async fn get_dataset_by_name(&self, name: &str) -> Result<Dataset> {
-        self.store.get_dataset_by_name(name).await
-    }
-    async fn list_datasets(&self, page: Page) -> Result<Vec<Dataset>> {
-        self.store.list_datasets(page).await
-    }
-    async fn create_training_run(&self, run: NewTrainingRun) -> Result<TrainingRun> {
-        self.store.create_training_run(run).await
-    }
-    async fn update_training_run(&self, id: TrainingRunId, update: TrainingRunUpdate) -> Result<TrainingRun> {
-        self.store.update_training_run(id, update).await
-    }
-    async fn get_training_run(&self, id: TrainingRunId) -> Result<TrainingRun> {
-        self.store.get_training_run(id).await
-    }
-    async fn list_training_runs(&self, page: Page) -> Result<Vec<TrainingRun>> {
-        self.store.list_training_runs(page).await
-    }
-    async fn log_hyperparameters(&self, run: TrainingRunId, params: BTreeMap<String, Value>) -> Result<()> {
-        self.store.log_hyperparameters(run, params).await
-    }
-    async fn get_hyperparameters(&self, run: TrainingRunId) -> Result<BTreeMap<String, Value>> {
-        self.store.get_hyperparameters(run).await
-    }
-    async fn log_metric(&self, run: TrainingRunId, metric: NewMetric) -> Result<Metric> {
-        self.store.log_metric(run, metric).await
-    }
-    async fn log_metrics(&self, run: TrainingRunId, metrics: Vec<NewMetric>) -> Result<usize> {
-        self.store.log_metrics(run, metrics).await
-    }
-    async fn get_metrics(&self, run: TrainingRunId, name: Option<&str>) -> Result<Vec<Metric>> {
-        self.store.get_metrics(run, name).await
-    }
-    async fn create_experiment(&self, experiment: NewExperiment) -> Result<Experiment> {
-        self.store.create_experiment(experiment).await
-    }
-    async fn get_experiment(&self, id: ExperimentId) -> Result<Experiment> {
-        self.store.get_experiment(id).await
-    }
-    async fn list_experiments(&self, page: Page) -> Result<Vec<Experiment>> {
-        self.store.list_experiments(page).await
-    }
-    async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun> {
-        self.store.add_experiment_run(link).await
-    }
-    async fn get_experiment_runs(&self, id: ExperimentId) -> Result<Vec<ExperimentRunDetail>> {
-        self.store.get_experiment_runs(id).await
     }
     async fn log_prediction(&self, prediction: NewPrediction) -> Result<Prediction> {
         let prediction = self.store.log_prediction(prediction).await?;
@@ -447,18 +377,6 @@ impl MetadataStore for AiDatabase {
             _ => {}
         }
         Ok(written)
-    }
-    async fn get_prediction(&self, id: PredictionId) -> Result<Prediction> {
-        self.store.get_prediction(id).await
-    }
-    async fn get_predictions(&self, version: ModelVersionId, limit: u32) -> Result<Vec<Prediction>> {
-        self.store.get_predictions(version, limit).await
-    }
-    async fn list_predictions(&self, page: Page) -> Result<Vec<Prediction>> {
-        self.store.list_predictions(page).await
-    }
-    async fn statistics(&self) -> Result<StoreStatistics> {
-        self.store.statistics().await
     }
     async fn close(&self) -> Result<()> {
         let flushed = self.flush().await;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use aimdb_core::config::{AimdbConfig, VectorConfig};
+use aimdb_core::config::{AimdbConfig, StoreScheme, VectorConfig};
 use aimdb_core::{Embedder, Error, MemoryStore, MetadataStore, Result, VectorIndex};
 
 use crate::database::AiDatabase;
@@ -75,59 +75,34 @@ fn embedder(config: &AimdbConfig) -> Result<Arc<dyn Embedder>> {
 /// Opens only the metadata store that `config` names (no index, no embedder): what a
 /// migration reads from.
 pub async fn open_metadata_store(config: &AimdbConfig) -> Result<Arc<dyn MetadataStore>> {
-    let scheme = config.metadata.url.scheme();
-    match scheme.as_str() {
+    let metadata = &config.metadata;
+    match StoreScheme::of_url(&metadata.url, "metadata.url")? {
+        StoreScheme::Memory => Ok(Arc::new(MemoryStore::new())),
         #[cfg(feature = "sqlite")]
-        "sqlite" => {
-            let sqlite = aimdb_sql::SqliteConfig::from_metadata(&config.metadata)?;
-            Ok(Arc::new(aimdb_sql::SqliteStore::open(sqlite).await?))
+        StoreScheme::Sqlite => {
+            Ok(Arc::new(aimdb_sql::SqliteStore::open(aimdb_sql::SqliteConfig::from_metadata(metadata)?).await?))
         }
         #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => {
-            let postgres = aimdb_sql::PostgresConfig::from_metadata(&config.metadata)?;
-            Ok(Arc::new(aimdb_sql::PostgresStore::open(postgres).await?))
-        }
+        StoreScheme::Postgres => Ok(Arc::new(
+            aimdb_sql::PostgresStore::open(aimdb_sql::PostgresConfig::from_metadata(metadata)?).await?,
+        )),
         #[cfg(feature = "mysql")]
-        "mysql" | "mariadb" => {
-            let mysql = aimdb_sql::MySqlConfig::from_metadata(&config.metadata)?;
-            Ok(Arc::new(aimdb_sql::MySqlStore::open(mysql).await?))
+        StoreScheme::MySql => {
+            Ok(Arc::new(aimdb_sql::MySqlStore::open(aimdb_sql::MySqlConfig::from_metadata(metadata)?).await?))
         }
         #[cfg(feature = "redis")]
-        "redis" | "rediss" => {
-            let redis = aimdb_redis::RedisConfig::from_metadata(&config.metadata)?;
-            Ok(Arc::new(aimdb_redis::RedisStore::open(redis).await?))
+        StoreScheme::Redis => {
+            Ok(Arc::new(aimdb_redis::RedisStore::open(aimdb_redis::RedisConfig::from_metadata(metadata)?).await?))
         }
         #[cfg(feature = "mongodb")]
-        "mongodb" | "mongodb+srv" => {
-            let mongo = aimdb_mongo::MongoConfig::from_metadata(&config.metadata)?;
-            Ok(Arc::new(aimdb_mongo::MongoStore::open(mongo).await?))
+        StoreScheme::MongoDb => {
+            Ok(Arc::new(aimdb_mongo::MongoStore::open(aimdb_mongo::MongoConfig::from_metadata(metadata)?).await?))
         }
-        "memory" => Ok(Arc::new(MemoryStore::new())),
-        #[cfg(not(feature = "sqlite"))]
-        "sqlite" => Err(not_compiled("sqlite", "sqlite")),
-        #[cfg(not(feature = "postgres"))]
-        "postgres" | "postgresql" => Err(not_compiled("postgres", "postgres")),
-        #[cfg(not(feature = "mysql"))]
-        "mysql" | "mariadb" => Err(not_compiled("mysql", "mysql")),
-        #[cfg(not(feature = "redis"))]
-        "redis" | "rediss" => Err(not_compiled("redis", "redis")),
-        #[cfg(not(feature = "mongodb"))]
-        "mongodb" | "mongodb+srv" => Err(not_compiled("mongodb", "mongodb")),
+        // A backend this build leaves out.
+        #[allow(unreachable_patterns, reason = "reached only when a store feature is off")]
         other => Err(Error::config(format!(
-            "metadata.url: unknown scheme `{other}` in `{}`; expected sqlite://, postgres://, \
-             mysql://, redis://, mongodb:// or memory://",
-            config.metadata.url
+            "metadata.url: the {other} backend is not compiled into this build of aimdb \
+             (enable the `{other}` cargo feature of the `aimdb` crate)"
         ))),
     }
-}
-
-#[cfg_attr(
-    all(feature = "sqlite", feature = "postgres", feature = "mysql", feature = "redis", feature = "mongodb"),
-    allow(dead_code, reason = "only a build without some store feature names one")
-)]
-fn not_compiled(backend: &str, feature: &str) -> Error {
-    Error::config(format!(
-        "metadata.url: the {backend} backend is not compiled into this build of aimdb \
-         (enable the `{feature}` cargo feature of the `aimdb` crate)"
-    ))
 }

@@ -5,6 +5,98 @@ use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use crate::error::{Error, Result};
+
+/// Every metadata backend aimdb knows, with the URL schemes that select it: the one table
+/// that opening a store, reading a configuration and their error messages use. Each
+/// backend crate's `URL_SCHEMES` is its row here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreScheme {
+    /// `sqlite://PATH`, the embedded default.
+    Sqlite,
+    /// `postgres://`, `postgresql://`.
+    Postgres,
+    /// `mysql://`, `mariadb://`.
+    MySql,
+    /// `redis://`, `rediss://`.
+    Redis,
+    /// `mongodb://`, `mongodb+srv://`.
+    MongoDb,
+    /// `memory://`, for tests.
+    Memory,
+}
+
+impl StoreScheme {
+    /// Every backend, in the order messages list them.
+    pub const ALL: [StoreScheme; 6] = [
+        StoreScheme::Sqlite,
+        StoreScheme::Postgres,
+        StoreScheme::MySql,
+        StoreScheme::Redis,
+        StoreScheme::MongoDb,
+        StoreScheme::Memory,
+    ];
+
+    /// The URL schemes that select this backend; the first is the canonical one.
+    pub const fn url_schemes(self) -> &'static [&'static str] {
+        match self {
+            StoreScheme::Sqlite => &["sqlite"],
+            StoreScheme::Postgres => &["postgres", "postgresql"],
+            StoreScheme::MySql => &["mysql", "mariadb"],
+            StoreScheme::Redis => &["redis", "rediss"],
+            StoreScheme::MongoDb => &["mongodb", "mongodb+srv"],
+            StoreScheme::Memory => &["memory"],
+        }
+    }
+
+    /// The backend's name, which is also the cargo feature of the `aimdb` crate that
+    /// compiles it in (`memory` is always there).
+    pub const fn name(self) -> &'static str {
+        self.url_schemes()[0]
+    }
+
+    /// The port a server listens on by default (`None` for embedded backends).
+    pub const fn default_port(self) -> Option<u16> {
+        match self {
+            StoreScheme::Postgres => Some(5432),
+            StoreScheme::MySql => Some(3306),
+            StoreScheme::Redis => Some(6379),
+            StoreScheme::MongoDb => Some(27017),
+            StoreScheme::Sqlite | StoreScheme::Memory => None,
+        }
+    }
+
+    /// The backend one of whose URL schemes is `scheme` (any case).
+    pub fn from_scheme(scheme: &str) -> Option<Self> {
+        let scheme = scheme.to_ascii_lowercase();
+        Self::ALL.into_iter().find(|s| s.url_schemes().contains(&scheme.as_str()))
+    }
+
+    /// The backend `url` selects; a [`Error::Config`] naming `field` and listing the
+    /// known schemes otherwise.
+    pub fn of_url(url: &ConnectionUrl, field: &str) -> Result<Self> {
+        Self::from_scheme(&url.scheme()).ok_or_else(|| {
+            Error::config(format!(
+                "{field}: unknown scheme `{}` in `{url}`; expected {}",
+                url.scheme(),
+                Self::expected()
+            ))
+        })
+    }
+
+    /// `sqlite://, postgres://, ...` for messages.
+    pub fn expected() -> String {
+        let all: Vec<String> = Self::ALL.iter().map(|s| format!("{}://", s.name())).collect();
+        all.join(", ")
+    }
+}
+
+impl fmt::Display for StoreScheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// A connection URL whose password is never printed: `Debug` and `Display` redact it.
 #[derive(Clone, PartialEq, Eq)]

@@ -30,6 +30,7 @@ mod error;
 pub mod fslock;
 mod ids;
 mod import;
+mod layer;
 mod memory;
 pub mod request;
 mod store;
@@ -45,6 +46,7 @@ pub use entity::{
 pub use error::{BoxError, Entity, Error, Result};
 pub use ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
 pub use import::{Identified, ImportBatch};
+pub use layer::StoreLayer;
 pub use memory::{MemoryStore, URL_SCHEMES as MEMORY_URL_SCHEMES};
 pub use request::{
     NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,

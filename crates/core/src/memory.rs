@@ -21,7 +21,7 @@ use crate::store::{Capabilities, MetadataStore, StoreInfo};
 use crate::time;
 
 /// URL schemes that select the in-memory store.
-pub const URL_SCHEMES: &[&str] = &["memory"];
+pub const URL_SCHEMES: &[&str] = crate::config::StoreScheme::Memory.url_schemes();
 
 #[derive(Debug, Default)]
 struct State {
@@ -148,6 +148,11 @@ fn import_into<T: crate::import::Identified>(
     Ok(written)
 }
 
+/// The entries of `map` among `ids`, in the order of `ids`.
+fn pick<T: Clone>(map: &BTreeMap<i64, T>, ids: impl IntoIterator<Item = i64>) -> Vec<T> {
+    ids.into_iter().filter_map(|id| map.get(&id).cloned()).collect()
+}
+
 fn page<T: Clone>(map: &BTreeMap<i64, T>, page: Page) -> Vec<T> {
     let start = page.after.map_or(i64::MIN, |a| a.saturating_add(1));
     map.range(start..).take(page.limit.map_or(usize::MAX, |l| l as usize)).map(|(_, v)| v.clone()).collect()
@@ -180,6 +185,10 @@ impl MetadataStore for MemoryStore {
             .find(|m| m.name == name)
             .cloned()
             .ok_or_else(|| Error::not_found(Entity::Model, name))
+    }
+
+    async fn get_models_by_ids(&self, ids: &[ModelId]) -> Result<Vec<Model>> {
+        Ok(pick(&self.state().models, ids.iter().map(|id| id.0)))
     }
 
     async fn list_models(&self, p: Page) -> Result<Vec<Model>> {
@@ -229,6 +238,10 @@ impl MetadataStore for MemoryStore {
             .find(|d| d.name == name)
             .cloned()
             .ok_or_else(|| Error::not_found(Entity::Dataset, name))
+    }
+
+    async fn get_datasets_by_ids(&self, ids: &[DatasetId]) -> Result<Vec<Dataset>> {
+        Ok(pick(&self.state().datasets, ids.iter().map(|id| id.0)))
     }
 
     async fn list_datasets(&self, p: Page) -> Result<Vec<Dataset>> {
@@ -382,6 +395,10 @@ impl MetadataStore for MemoryStore {
     async fn get_prediction(&self, id: PredictionId) -> Result<Prediction> {
         let s = self.state();
         s.predictions.get(&id.0).cloned().ok_or_else(|| Error::not_found(Entity::Prediction, id))
+    }
+
+    async fn get_predictions_by_ids(&self, ids: &[PredictionId]) -> Result<Vec<Prediction>> {
+        Ok(pick(&self.state().predictions, ids.iter().map(|id| id.0)))
     }
 
     async fn get_predictions(&self, version: ModelVersionId, limit: u32) -> Result<Vec<Prediction>> {

@@ -77,6 +77,9 @@ pub trait MetadataStore: Send + Sync + Debug {
     async fn get_model(&self, id: ModelId) -> Result<Model>;
     /// A model by its unique name.
     async fn get_model_by_name(&self, name: &str) -> Result<Model>;
+    /// The models among `ids` that exist, in the order of `ids`, in one read (what search
+    /// hits resolve through; a missing id is skipped, not an error).
+    async fn get_models_by_ids(&self, ids: &[ModelId]) -> Result<Vec<Model>>;
     /// Models in ascending id order.
     async fn list_models(&self, page: Page) -> Result<Vec<Model>>;
 
@@ -93,6 +96,8 @@ pub trait MetadataStore: Send + Sync + Debug {
     async fn get_dataset(&self, id: DatasetId) -> Result<Dataset>;
     /// A dataset by its unique name.
     async fn get_dataset_by_name(&self, name: &str) -> Result<Dataset>;
+    /// The datasets among `ids` that exist, in the order of `ids` (see [`get_models_by_ids`](Self::get_models_by_ids)).
+    async fn get_datasets_by_ids(&self, ids: &[DatasetId]) -> Result<Vec<Dataset>>;
     /// Datasets in ascending id order.
     async fn list_datasets(&self, page: Page) -> Result<Vec<Dataset>>;
 
@@ -134,6 +139,8 @@ pub trait MetadataStore: Send + Sync + Debug {
     async fn log_predictions(&self, predictions: Vec<NewPrediction>) -> Result<Vec<Prediction>>;
     /// A prediction by id.
     async fn get_prediction(&self, id: PredictionId) -> Result<Prediction>;
+    /// The predictions among `ids` that exist, in the order of `ids` (see [`get_models_by_ids`](Self::get_models_by_ids)).
+    async fn get_predictions_by_ids(&self, ids: &[PredictionId]) -> Result<Vec<Prediction>>;
     /// The latest `limit` predictions of a model version, newest first.
     async fn get_predictions(&self, version: ModelVersionId, limit: u32) -> Result<Vec<Prediction>>;
     /// All predictions in ascending id order (for reindexing and migration).

@@ -177,6 +177,26 @@ impl MongoStore {
         }
     }
 
+    /// The records among `ids` that exist, in the order of `ids`, in one query.
+    async fn get_existing<T: DeserializeOwned + OptionalJson>(
+        &self,
+        entity: Entity,
+        ids: impl Iterator<Item = i64>,
+    ) -> Result<Vec<T>> {
+        let ids: Vec<i64> = ids.collect();
+        let docs: Vec<Document> = self
+            .coll(entity)
+            .find(doc! { "_id": { "$in": &ids } })
+            .await
+            .map_err(|e| mongo("read", e))?
+            .try_collect()
+            .await
+            .map_err(|e| mongo("read", e))?;
+        let mut by_id: std::collections::HashMap<i64, Document> =
+            docs.into_iter().filter_map(|d| Some((d.get_i64("_id").ok()?, d))).collect();
+        ids.iter().filter_map(|id| by_id.remove(id)).map(|d| from_doc(entity.as_str(), d)).collect()
+    }
+
     async fn find<T: DeserializeOwned + OptionalJson>(
         &self,
         entity: Entity,
@@ -350,6 +370,10 @@ impl MetadataStore for MongoStore {
         self.get(Entity::Model, doc! { "name": name }, name).await
     }
 
+    async fn get_models_by_ids(&self, ids: &[ModelId]) -> Result<Vec<Model>> {
+        self.get_existing(Entity::Model, ids.iter().map(|id| id.get())).await
+    }
+
     async fn list_models(&self, page: Page) -> Result<Vec<Model>> {
         self.page(Entity::Model, page).await
     }
@@ -387,6 +411,10 @@ impl MetadataStore for MongoStore {
 
     async fn get_dataset_by_name(&self, name: &str) -> Result<Dataset> {
         self.get(Entity::Dataset, doc! { "name": name }, name).await
+    }
+
+    async fn get_datasets_by_ids(&self, ids: &[DatasetId]) -> Result<Vec<Dataset>> {
+        self.get_existing(Entity::Dataset, ids.iter().map(|id| id.get())).await
     }
 
     async fn list_datasets(&self, page: Page) -> Result<Vec<Dataset>> {
@@ -591,6 +619,10 @@ impl MetadataStore for MongoStore {
 
     async fn get_prediction(&self, id: PredictionId) -> Result<Prediction> {
         self.get(Entity::Prediction, doc! { "_id": id.get() }, id).await
+    }
+
+    async fn get_predictions_by_ids(&self, ids: &[PredictionId]) -> Result<Vec<Prediction>> {
+        self.get_existing(Entity::Prediction, ids.iter().map(|id| id.get())).await
     }
 
     async fn get_predictions(&self, version: ModelVersionId, limit: u32) -> Result<Vec<Prediction>> {

@@ -6,7 +6,7 @@ use aimdb_core::config::{ConnectionUrl, MetadataConfig};
 use aimdb_core::{Error, Result};
 
 /// URL schemes that select MongoDB.
-pub const URL_SCHEMES: &[&str] = &["mongodb", "mongodb+srv"];
+pub const URL_SCHEMES: &[&str] = aimdb_core::config::StoreScheme::MongoDb.url_schemes();
 
 const DEFAULT_DATABASE: &str = "aimdb";
 

@@ -111,11 +111,12 @@ impl RedisStore {
         codec::record(entity.as_str(), id, hash)?.ok_or_else(|| Error::not_found(entity, id))
     }
 
-    async fn get_many<T: DeserializeOwned + OptionalJson>(
+    /// The records of `ids` in one round trip; `None` where one does not exist.
+    async fn get_each<T: DeserializeOwned + OptionalJson>(
         &self,
         entity: Entity,
         ids: &[i64],
-    ) -> Result<Vec<T>> {
+    ) -> Result<Vec<Option<T>>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -126,13 +127,28 @@ impl RedisStore {
         let mut conn = self.conn().await?;
         let hashes: Vec<HashMap<String, String>> =
             pipe.query_async(&mut conn).await.map_err(|e| error::redis("read", e))?;
+        ids.iter().zip(hashes).map(|(id, hash)| codec::record(entity.as_str(), *id, hash)).collect()
+    }
+
+    /// The records of listed ids.
+    async fn get_many<T: DeserializeOwned + OptionalJson>(
+        &self,
+        entity: Entity,
+        ids: &[i64],
+    ) -> Result<Vec<T>> {
         // A listed id always has its record: both are written by one script.
-        ids.iter()
-            .zip(hashes)
-            .map(|(id, hash)| {
-                codec::record(entity.as_str(), *id, hash)?.ok_or_else(|| Error::not_found(entity, id))
-            })
-            .collect()
+        let found = self.get_each(entity, ids).await?;
+        ids.iter().zip(found).map(|(id, record)| record.ok_or_else(|| Error::not_found(entity, id))).collect()
+    }
+
+    /// The records among `ids` that exist, in the order of `ids`.
+    async fn get_existing<T: DeserializeOwned + OptionalJson>(
+        &self,
+        entity: Entity,
+        ids: impl Iterator<Item = i64>,
+    ) -> Result<Vec<T>> {
+        let ids: Vec<i64> = ids.collect();
+        Ok(self.get_each(entity, &ids).await?.into_iter().flatten().collect())
     }
 
     async fn get_by_name<T: DeserializeOwned + OptionalJson>(&self, entity: Entity, name: &str) -> Result<T> {
@@ -291,6 +307,10 @@ impl MetadataStore for RedisStore {
         self.get_by_name(Entity::Model, name).await
     }
 
+    async fn get_models_by_ids(&self, ids: &[ModelId]) -> Result<Vec<Model>> {
+        self.get_existing(Entity::Model, ids.iter().map(|id| id.get())).await
+    }
+
     async fn list_models(&self, page: Page) -> Result<Vec<Model>> {
         self.page(Entity::Model, page).await
     }
@@ -324,6 +344,10 @@ impl MetadataStore for RedisStore {
 
     async fn get_dataset_by_name(&self, name: &str) -> Result<Dataset> {
         self.get_by_name(Entity::Dataset, name).await
+    }
+
+    async fn get_datasets_by_ids(&self, ids: &[DatasetId]) -> Result<Vec<Dataset>> {
+        self.get_existing(Entity::Dataset, ids.iter().map(|id| id.get())).await
     }
 
     async fn list_datasets(&self, page: Page) -> Result<Vec<Dataset>> {
@@ -535,6 +559,10 @@ impl MetadataStore for RedisStore {
 
     async fn get_prediction(&self, id: PredictionId) -> Result<Prediction> {
         self.get(Entity::Prediction, id.get()).await
+    }
+
+    async fn get_predictions_by_ids(&self, ids: &[PredictionId]) -> Result<Vec<Prediction>> {
+        self.get_existing(Entity::Prediction, ids.iter().map(|id| id.get())).await
     }
 
     async fn get_predictions(&self, version: ModelVersionId, limit: u32) -> Result<Vec<Prediction>> {

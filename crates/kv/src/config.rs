@@ -6,7 +6,7 @@ use aimdb_core::config::{ConnectionUrl, MetadataConfig};
 use aimdb_core::{Error, Result};
 
 /// URL schemes that select Redis.
-pub const URL_SCHEMES: &[&str] = &["redis", "rediss"];
+pub const URL_SCHEMES: &[&str] = aimdb_core::config::StoreScheme::Redis.url_schemes();
 
 const DEFAULT_NAMESPACE: &str = "aimdb";
 

@@ -42,7 +42,7 @@ fn kind(err: &sqlx::Error) -> Option<ErrorKind> {
 /// Maps an error from a write of `entity` with unique key `key`: a unique violation is
 /// `AlreadyExists`, a foreign-key violation is `NotFound` for `parent` (the one parent
 /// the statement references), anything else maps as [`db`].
-pub(crate) fn write(
+pub(crate) fn write_error(
     entity: Entity,
     key: impl std::fmt::Display,
     parent: Option<(Entity, i64)>,

@@ -1,5 +1,9 @@
-//! SQL metadata stores for aimdb on [sqlx]: SQLite (feature `sqlite`, on by default) and
-//! PostgreSQL (feature `postgres`), each with its own migrations; MySQL joins the same way.
+//! SQL metadata stores for aimdb on [sqlx]: SQLite (feature `sqlite`, on by default),
+//! PostgreSQL (feature `postgres`) and MySQL/MariaDB (feature `mysql`).
+//!
+//! One store, [`SqlStore`], is written once over a small [`Dialect`](dialect::Dialect)
+//! per database (placeholders, time and JSON types, ids, bulk paths); each database adds
+//! its dialect, its migrations (`migrations/<database>`) and its URL schemes.
 //!
 //! ```
 //! use aimdb_core::{MetadataStore, NewModel};
@@ -16,23 +20,46 @@
 //! # }).unwrap();
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code, reason = "no database compiled in")
+)]
 
 mod codec;
-#[macro_use]
-mod columns;
+pub mod dialect;
 mod error;
-#[macro_use]
-mod import;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod schema;
+mod server;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod statements;
+mod store;
 
 #[cfg(feature = "mysql")]
-pub use mysql::{MySqlConfig, MySqlStore, URL_SCHEMES as MYSQL_URL_SCHEMES};
+pub use mysql::URL_SCHEMES as MYSQL_URL_SCHEMES;
 #[cfg(feature = "postgres")]
-pub use postgres::{PostgresConfig, PostgresStore, URL_SCHEMES as POSTGRES_URL_SCHEMES};
+pub use postgres::URL_SCHEMES as POSTGRES_URL_SCHEMES;
+pub use server::ServerConfig;
 #[cfg(feature = "sqlite")]
-pub use sqlite::{SqliteConfig, SqliteStore, URL_SCHEMES as SQLITE_URL_SCHEMES};
+pub use sqlite::{SqliteConfig, URL_SCHEMES as SQLITE_URL_SCHEMES};
+pub use store::SqlStore;
+
+/// The SQLite store (the embedded default).
+#[cfg(feature = "sqlite")]
+pub type SqliteStore = SqlStore<dialect::Sqlite>;
+/// The PostgreSQL store.
+#[cfg(feature = "postgres")]
+pub type PostgresStore = SqlStore<dialect::Postgres>;
+/// How to connect to PostgreSQL.
+#[cfg(feature = "postgres")]
+pub type PostgresConfig = ServerConfig<dialect::Postgres>;
+/// The MySQL / MariaDB store.
+#[cfg(feature = "mysql")]
+pub type MySqlStore = SqlStore<dialect::MySql>;
+/// How to connect to MySQL or MariaDB.
+#[cfg(feature = "mysql")]
+pub type MySqlConfig = ServerConfig<dialect::MySql>;

@@ -4,13 +4,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use aimdb_core::config::MetadataConfig;
+use aimdb_core::config::{MetadataConfig, StoreScheme};
 use aimdb_core::{Error, Result};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 /// URL schemes that select SQLite.
-pub const URL_SCHEMES: &[&str] = &["sqlite"];
+pub const URL_SCHEMES: &[&str] = StoreScheme::Sqlite.url_schemes();
 
 /// Readers opened when no pool size is given.
 const DEFAULT_READERS: u32 = 4;

@@ -1,39 +1,41 @@
-//! MySQL and MariaDB configuration: a URL plus pool and logging settings.
+//! How to connect to a database server (PostgreSQL, MySQL): a URL plus pool and logging
+//! settings, the same for every server dialect.
 
-use std::str::FromStr;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use aimdb_core::config::{ConnectionUrl, MetadataConfig};
 use aimdb_core::{Error, Result};
-use sqlx::ConnectOptions;
-use sqlx::mysql::MySqlConnectOptions;
 
-/// URL schemes that select MySQL (MariaDB too).
-pub const URL_SCHEMES: &[&str] = &["mysql", "mariadb"];
+use crate::dialect::Dialect;
 
 const DEFAULT_POOL: u32 = 10;
 
-/// How to connect to MySQL or MariaDB. Build with [`MySqlConfig::from_url`].
+/// How to connect to a database server. Build with [`ServerConfig::from_url`]; the
+/// dialect is named by the alias ([`PostgresConfig`](crate::PostgresConfig),
+/// [`MySqlConfig`](crate::MySqlConfig)).
 #[derive(Clone, Debug)]
-pub struct MySqlConfig {
+pub struct ServerConfig<D: Dialect> {
     pub(crate) url: ConnectionUrl,
     pub(crate) echo: bool,
     pub(crate) pool_size: u32,
     pub(crate) acquire_timeout: Duration,
+    dialect: PhantomData<D>,
 }
 
-impl MySqlConfig {
-    /// From `mysql://user:password@host:port/database`.
+impl<D: Dialect> ServerConfig<D> {
+    /// From `scheme://user:password@host:port/database`, the scheme one of the dialect's.
     pub fn from_url(url: &str) -> Result<Self> {
         let url = ConnectionUrl::new(url);
-        if !URL_SCHEMES.contains(&url.scheme().as_str()) {
-            return Err(Error::config(format!("not a mysql URL: `{url}`")));
+        if !D::URL_SCHEMES.contains(&url.scheme().as_str()) {
+            return Err(Error::config(format!("not a {} URL: `{url}`", D::NAME)));
         }
-        Ok(MySqlConfig {
+        Ok(ServerConfig {
             url,
             echo: false,
             pool_size: DEFAULT_POOL,
             acquire_timeout: Duration::from_secs(10),
+            dialect: PhantomData,
         })
     }
 
@@ -67,13 +69,16 @@ impl MySqlConfig {
         self
     }
 
-    pub(crate) fn connect_options(&self) -> Result<MySqlConnectOptions> {
-        let url = self.url.expose();
-        let url = url.strip_prefix("mariadb:").map_or_else(|| url.to_owned(), |rest| format!("mysql:{rest}"));
-        let options = MySqlConnectOptions::from_str(&url).map_err(|e| Error::Config {
-            message: format!("invalid mysql URL `{}`", self.url),
+    /// The statement log level `echo` asks for.
+    pub(crate) fn log_level(&self) -> log::LevelFilter {
+        if self.echo { log::LevelFilter::Info } else { log::LevelFilter::Debug }
+    }
+
+    /// Parses `url` (the configured one, maybe with its scheme rewritten) as driver options.
+    pub(crate) fn parse<O: std::str::FromStr<Err = sqlx::Error>>(&self, url: &str) -> Result<O> {
+        O::from_str(url).map_err(|e| Error::Config {
+            message: format!("invalid {} URL `{}`", D::NAME, self.url),
             source: Some(e.into()),
-        })?;
-        Ok(options.log_statements(if self.echo { log::LevelFilter::Info } else { log::LevelFilter::Debug }))
+        })
     }
 }

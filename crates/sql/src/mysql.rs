@@ -1,0 +1,87 @@
+//! MySQL 8 and MariaDB 10.5+: `?` placeholders, JSON as text, UTC `DATETIME(6)`,
+//! `AUTO_INCREMENT` ids.
+
+use aimdb_core::config::StoreScheme;
+use aimdb_core::{Capabilities, Error, Result};
+use chrono::NaiveDateTime;
+use sqlx::migrate::Migrator;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlQueryResult, MySqlRow};
+use sqlx::{ConnectOptions, Row as _};
+
+use crate::dialect::{Dialect, Query, Sealed};
+use crate::error::db;
+use crate::schema::{Cell, Kind};
+use crate::{ServerConfig, SqlStore};
+
+/// URL schemes that select MySQL (MariaDB too).
+pub const URL_SCHEMES: &[&str] = StoreScheme::MySql.url_schemes();
+
+static MARIADB: Migrator = sqlx::migrate!("migrations/mariadb");
+static MYSQL: Migrator = sqlx::migrate!("migrations/mysql");
+
+/// The MySQL (and MariaDB) dialect.
+#[derive(Clone, Copy, Debug)]
+pub struct MySql;
+
+impl Sealed for MySql {}
+
+impl Dialect for MySql {
+    type DB = sqlx::MySql;
+    const NAME: &'static str = "mysql";
+    const URL_SCHEMES: &'static [&'static str] = URL_SCHEMES;
+    // 7 parameters per row stays below the 65,535 limit.
+    const METRIC_CHUNK: usize = 5_000;
+    const UPSERT_HYPERPARAMETER: &'static str = "ON DUPLICATE KEY UPDATE value = VALUES(value)";
+
+    fn bind(query: Query<'_, Self>, cell: Cell) -> Query<'_, Self> {
+        match cell {
+            Cell::Int(v) => query.bind(v),
+            Cell::Real(v) => query.bind(v),
+            Cell::Text(v) => query.bind(v),
+            Cell::Time(v) => query.bind(v.map(|t| t.naive_utc())),
+        }
+    }
+
+    fn read(row: &MySqlRow, index: usize, kind: Kind) -> std::result::Result<Cell, sqlx::Error> {
+        Ok(match kind {
+            Kind::Int => Cell::Int(row.try_get(index)?),
+            Kind::Real => Cell::Real(row.try_get(index)?),
+            Kind::Text | Kind::Json => Cell::Text(row.try_get(index)?),
+            Kind::Time => Cell::Time(row.try_get::<Option<NaiveDateTime>, _>(index)?.map(|t| t.and_utc())),
+        })
+    }
+
+    fn last_insert_id(result: &MySqlQueryResult) -> i64 {
+        // AUTO_INCREMENT ids are BIGINT (signed), so they fit.
+        i64::try_from(result.last_insert_id()).unwrap_or(i64::MAX)
+    }
+}
+
+impl SqlStore<MySql> {
+    /// Connects (running migrations if needed) with `config`.
+    pub async fn open(config: ServerConfig<MySql>) -> Result<Self> {
+        let location = config.url.redacted();
+        let url = config.url.expose();
+        let url = url.strip_prefix("mariadb:").map_or_else(|| url.to_owned(), |rest| format!("mysql:{rest}"));
+        let options: MySqlConnectOptions = config.parse(&url)?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(config.pool_size)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_with(options.log_statements(config.log_level()))
+            .await
+            .map_err(|e| db(&format!("connect to {location}"), e))?;
+        // The schemas differ only in the exact (binary, NO PAD) collation each server names.
+        let version: String = sqlx::query_scalar("SELECT VERSION()")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| db("server version", e))?;
+        let migrator = if version.to_ascii_lowercase().contains("mariadb") { &MARIADB } else { &MYSQL };
+        migrator.run(&pool).await.map_err(|e| Error::backend(format!("migrate {location}"), e))?;
+        Ok(SqlStore::from_pools(pool.clone(), pool, location, Capabilities::server()))
+    }
+
+    /// Connects to `mysql://...` with default settings.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::open(ServerConfig::from_url(url)?).await
+    }
+}
