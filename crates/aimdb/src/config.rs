@@ -45,7 +45,11 @@ pub const INDEX_BACKENDS: &[&str] = &["faiss", "chromadb"];
 /// Every name the seed's flat `backend:` key takes: each store's URL schemes
 /// ([`StoreScheme`]) and the vector-store presets.
 pub fn seed_backends() -> Vec<&'static str> {
-    StoreScheme::ALL.iter().flat_map(|s| s.url_schemes().iter().copied()).chain(INDEX_BACKENDS.iter().copied()).collect()
+    StoreScheme::ALL
+        .iter()
+        .flat_map(|s| s.url_schemes().iter().copied())
+        .chain(INDEX_BACKENDS.iter().copied())
+        .collect()
 }
 
 /// Every key a configuration file may hold: the seed's flat keys and the composed sections.

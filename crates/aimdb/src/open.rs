@@ -79,9 +79,9 @@ pub async fn open_metadata_store(config: &AimdbConfig) -> Result<Arc<dyn Metadat
     match StoreScheme::of_url(&metadata.url, "metadata.url")? {
         StoreScheme::Memory => Ok(Arc::new(MemoryStore::new())),
         #[cfg(feature = "sqlite")]
-        StoreScheme::Sqlite => {
-            Ok(Arc::new(aimdb_sql::SqliteStore::open(aimdb_sql::SqliteConfig::from_metadata(metadata)?).await?))
-        }
+        StoreScheme::Sqlite => Ok(Arc::new(
+            aimdb_sql::SqliteStore::open(aimdb_sql::SqliteConfig::from_metadata(metadata)?).await?,
+        )),
         #[cfg(feature = "postgres")]
         StoreScheme::Postgres => Ok(Arc::new(
             aimdb_sql::PostgresStore::open(aimdb_sql::PostgresConfig::from_metadata(metadata)?).await?,
@@ -91,13 +91,13 @@ pub async fn open_metadata_store(config: &AimdbConfig) -> Result<Arc<dyn Metadat
             Ok(Arc::new(aimdb_sql::MySqlStore::open(aimdb_sql::MySqlConfig::from_metadata(metadata)?).await?))
         }
         #[cfg(feature = "redis")]
-        StoreScheme::Redis => {
-            Ok(Arc::new(aimdb_redis::RedisStore::open(aimdb_redis::RedisConfig::from_metadata(metadata)?).await?))
-        }
+        StoreScheme::Redis => Ok(Arc::new(
+            aimdb_redis::RedisStore::open(aimdb_redis::RedisConfig::from_metadata(metadata)?).await?,
+        )),
         #[cfg(feature = "mongodb")]
-        StoreScheme::MongoDb => {
-            Ok(Arc::new(aimdb_mongo::MongoStore::open(aimdb_mongo::MongoConfig::from_metadata(metadata)?).await?))
-        }
+        StoreScheme::MongoDb => Ok(Arc::new(
+            aimdb_mongo::MongoStore::open(aimdb_mongo::MongoConfig::from_metadata(metadata)?).await?,
+        )),
         // A backend this build leaves out.
         #[allow(unreachable_patterns, reason = "reached only when a store feature is off")]
         other => Err(Error::config(format!(

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::{Error, Result};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Every metadata backend aimdb knows, with the URL schemes that select it: the one table
 /// that opening a store, reading a configuration and their error messages use. Each

@@ -192,9 +192,9 @@ impl MongoStore {
             .try_collect()
             .await
             .map_err(|e| mongo("read", e))?;
-        let mut by_id: std::collections::HashMap<i64, Document> =
+        let by_id: std::collections::HashMap<i64, Document> =
             docs.into_iter().filter_map(|d| Some((d.get_i64("_id").ok()?, d))).collect();
-        ids.iter().filter_map(|id| by_id.remove(id)).map(|d| from_doc(entity.as_str(), d)).collect()
+        ids.iter().filter_map(|id| by_id.get(id).cloned()).map(|d| from_doc(entity.as_str(), d)).collect()
     }
 
     async fn find<T: DeserializeOwned + OptionalJson>(

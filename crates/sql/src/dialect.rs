@@ -10,11 +10,11 @@ use std::future::Future;
 use aimdb_core::{Metric, Result, TrainingRunId};
 use sqlx::{Database, Executor, IntoArguments};
 
-pub use crate::schema::{Cell, Kind};
 #[cfg(feature = "mysql")]
 pub use crate::mysql::MySql;
 #[cfg(feature = "postgres")]
 pub use crate::postgres::Postgres;
+pub use crate::schema::{Cell, Kind};
 #[cfg(feature = "sqlite")]
 pub use crate::sqlite::Sqlite;
 

@@ -33,6 +33,7 @@ mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod schema;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -43,6 +44,7 @@ mod store;
 pub use mysql::URL_SCHEMES as MYSQL_URL_SCHEMES;
 #[cfg(feature = "postgres")]
 pub use postgres::URL_SCHEMES as POSTGRES_URL_SCHEMES;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub use server::ServerConfig;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteConfig, URL_SCHEMES as SQLITE_URL_SCHEMES};

@@ -98,21 +98,12 @@ impl Dialect for Postgres {
 
 /// Column arrays and UNNEST: one statement, no parameter limit, rows in order.
 async fn insert_metrics(conn: &mut PgConnection, run: TrainingRunId, metrics: &[Metric]) -> Result<()> {
-    let n = metrics.len();
-    let mut names = Vec::with_capacity(n);
-    let mut values = Vec::with_capacity(n);
-    let mut epochs: Vec<Option<i64>> = Vec::with_capacity(n);
-    let mut steps: Vec<Option<i64>> = Vec::with_capacity(n);
-    let mut splits = Vec::with_capacity(n);
-    let mut stamps: Vec<Timestamp> = Vec::with_capacity(n);
-    for m in metrics {
-        names.push(m.metric_name.as_str());
-        values.push(m.metric_value);
-        epochs.push(m.epoch);
-        steps.push(m.step);
-        splits.push(m.split.as_str());
-        stamps.push(m.timestamp);
-    }
+    let column = |f: fn(&Metric) -> &str| metrics.iter().map(f).collect::<Vec<_>>();
+    let (names, splits) = (column(|m| &m.metric_name), column(|m| &m.split));
+    let values: Vec<f64> = metrics.iter().map(|m| m.metric_value).collect();
+    let epochs: Vec<Option<i64>> = metrics.iter().map(|m| m.epoch).collect();
+    let steps: Vec<Option<i64>> = metrics.iter().map(|m| m.step).collect();
+    let stamps: Vec<Timestamp> = metrics.iter().map(|m| m.timestamp).collect();
     sqlx::query(
         "INSERT INTO metrics (training_run_id, metric_name, metric_value, epoch, step, split, timestamp) \
          SELECT $1, n, v, e, s, sp, t FROM UNNEST($2::text[], $3::float8[], $4::int8[], $5::int8[], \

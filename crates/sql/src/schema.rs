@@ -5,8 +5,8 @@
 use std::marker::PhantomData;
 
 use aimdb_core::{
-    Dataset, Entity, Experiment, ExperimentRunDetail, Metric, Model, ModelVersion, Prediction, Result,
-    Timestamp, TrainingRun, TrainingRunId,
+    Dataset, Entity, Experiment, ExperimentRunDetail, Identified, Metric, Model, ModelVersion, Prediction,
+    Result, Timestamp, TrainingRun, TrainingRunId,
 };
 use serde_json::Value;
 
@@ -55,100 +55,55 @@ pub(crate) struct Table {
 
 use Kind::{Int, Json, Real, Text, Time};
 
+#[rustfmt::skip]
 pub(crate) const MODELS: Table = Table {
-    name: "models",
-    entity: Entity::Model,
-    slot: 0,
+    name: "models", entity: Entity::Model, slot: 0,
     columns: &[
-        ("id", Int),
-        ("name", Text),
-        ("description", Text),
-        ("architecture", Text),
-        ("framework", Text),
-        ("task_type", Text),
-        ("input_shape", Json),
-        ("output_shape", Json),
-        ("created_at", Time),
+        ("id", Int), ("name", Text), ("description", Text), ("architecture", Text), ("framework", Text),
+        ("task_type", Text), ("input_shape", Json), ("output_shape", Json), ("created_at", Time),
         ("updated_at", Time),
     ],
 };
+#[rustfmt::skip]
 pub(crate) const MODEL_VERSIONS: Table = Table {
-    name: "model_versions",
-    entity: Entity::ModelVersion,
-    slot: 1,
+    name: "model_versions", entity: Entity::ModelVersion, slot: 1,
     columns: &[
-        ("id", Int),
-        ("model_id", Int),
-        ("version", Text),
-        ("checkpoint_path", Text),
-        ("config", Json),
-        ("status", Text),
-        ("created_at", Time),
+        ("id", Int), ("model_id", Int), ("version", Text), ("checkpoint_path", Text), ("config", Json),
+        ("status", Text), ("created_at", Time),
     ],
 };
+#[rustfmt::skip]
 pub(crate) const DATASETS: Table = Table {
-    name: "datasets",
-    entity: Entity::Dataset,
-    slot: 2,
+    name: "datasets", entity: Entity::Dataset, slot: 2,
     columns: &[
-        ("id", Int),
-        ("name", Text),
-        ("description", Text),
-        ("source_path", Text),
-        ("format", Text),
-        ("size_bytes", Int),
-        ("num_samples", Int),
-        ("split_info", Json),
-        ("preprocessing", Json),
+        ("id", Int), ("name", Text), ("description", Text), ("source_path", Text), ("format", Text),
+        ("size_bytes", Int), ("num_samples", Int), ("split_info", Json), ("preprocessing", Json),
         ("created_at", Time),
     ],
 };
+#[rustfmt::skip]
 pub(crate) const TRAINING_RUNS: Table = Table {
-    name: "training_runs",
-    entity: Entity::TrainingRun,
-    slot: 3,
+    name: "training_runs", entity: Entity::TrainingRun, slot: 3,
     columns: &[
-        ("id", Int),
-        ("model_version_id", Int),
-        ("dataset_id", Int),
-        ("run_name", Text),
-        ("status", Text),
-        ("started_at", Time),
-        ("completed_at", Time),
-        ("duration_seconds", Real),
-        ("final_loss", Real),
-        ("best_metric_value", Real),
-        ("artifacts", Json),
+        ("id", Int), ("model_version_id", Int), ("dataset_id", Int), ("run_name", Text), ("status", Text),
+        ("started_at", Time), ("completed_at", Time), ("duration_seconds", Real), ("final_loss", Real),
+        ("best_metric_value", Real), ("artifacts", Json),
     ],
 };
+#[rustfmt::skip]
 pub(crate) const EXPERIMENTS: Table = Table {
-    name: "experiments",
-    entity: Entity::Experiment,
-    slot: 4,
+    name: "experiments", entity: Entity::Experiment, slot: 4,
     columns: &[
-        ("id", Int),
-        ("name", Text),
-        ("description", Text),
-        ("hypothesis", Text),
-        ("status", Text),
-        ("created_at", Time),
-        ("completed_at", Time),
-        ("results", Json),
+        ("id", Int), ("name", Text), ("description", Text), ("hypothesis", Text), ("status", Text),
+        ("created_at", Time), ("completed_at", Time), ("results", Json),
     ],
 };
+#[rustfmt::skip]
 pub(crate) const PREDICTIONS: Table = Table {
-    name: "predictions",
-    entity: Entity::Prediction,
-    slot: 5,
+    name: "predictions", entity: Entity::Prediction, slot: 5,
     columns: &[
-        ("id", Int),
-        ("model_version_id", Int),
-        ("input_data", Json),
-        ("output_data", Json),
-        ("confidence", Real),
-        ("inference_time_ms", Real),
-        ("timestamp", Time),
-        ("metadata", Json),
+        ("id", Int), ("model_version_id", Int), ("input_data", Json), ("output_data", Json),
+        ("confidence", Real), ("inference_time_ms", Real), ("timestamp", Time), ("metadata", Json),
     ],
 };
 
@@ -162,37 +117,32 @@ pub(crate) fn table_of(entity: Entity) -> &'static Table {
 }
 
 /// The metrics table: no id of its own; read back without `training_run_id`.
+#[rustfmt::skip]
 pub(crate) const METRIC_COLUMNS: &[(&str, Kind)] = &[
-    ("training_run_id", Int),
-    ("metric_name", Text),
-    ("metric_value", Real),
-    ("epoch", Int),
-    ("step", Int),
-    ("split", Text),
-    ("timestamp", Time),
+    ("training_run_id", Int), ("metric_name", Text), ("metric_value", Real), ("epoch", Int), ("step", Int),
+    ("split", Text), ("timestamp", Time),
 ];
 
 /// The rows of an [`ExperimentRunDetail`]: the link and the run's outcome.
+#[rustfmt::skip]
 pub(crate) const EXPERIMENT_RUN_COLUMNS: &[(&str, Kind)] = &[
-    ("er.experiment_id", Int),
-    ("er.training_run_id", Int),
-    ("er.variant_name", Text),
-    ("er.notes", Text),
-    ("tr.status", Text),
-    ("tr.final_loss", Real),
-    ("tr.best_metric_value", Real),
+    ("er.experiment_id", Int), ("er.training_run_id", Int), ("er.variant_name", Text), ("er.notes", Text),
+    ("tr.status", Text), ("tr.final_loss", Real), ("tr.best_metric_value", Real),
 ];
 
 /// An entity stored as one row of its [`Table`].
-pub(crate) trait Record: Sized + Send + Sync {
+pub(crate) trait Record: Identified + Sync {
     const TABLE: &'static Table;
-    fn id(&self) -> i64;
     /// Gives a just-inserted record the id the database chose.
     fn with_id(self, id: i64) -> Self;
     /// The unique key an `AlreadyExists` names.
-    fn key(&self) -> String;
+    fn key(&self) -> String {
+        self.id().to_string()
+    }
     /// Records that must exist first.
-    fn parents(&self) -> Vec<(Entity, i64)>;
+    fn parents(&self) -> Vec<(Entity, i64)> {
+        Vec::new()
+    }
     /// The values of [`Table::columns`], in order.
     fn cells(&self) -> Vec<Cell>;
     /// A row selected with [`Table::columns`].
@@ -214,17 +164,11 @@ fn time(v: Timestamp) -> Cell {
 
 impl Record for Model {
     const TABLE: &'static Table = &MODELS;
-    fn id(&self) -> i64 {
-        self.id.0
-    }
     fn with_id(self, id: i64) -> Self {
         Model { id: id.into(), ..self }
     }
     fn key(&self) -> String {
         self.name.clone()
-    }
-    fn parents(&self) -> Vec<(Entity, i64)> {
-        Vec::new()
     }
     fn cells(&self) -> Vec<Cell> {
         vec![
@@ -258,9 +202,6 @@ impl Record for Model {
 
 impl Record for ModelVersion {
     const TABLE: &'static Table = &MODEL_VERSIONS;
-    fn id(&self) -> i64 {
-        self.id.0
-    }
     fn with_id(self, id: i64) -> Self {
         ModelVersion { id: id.into(), ..self }
     }
@@ -296,17 +237,11 @@ impl Record for ModelVersion {
 
 impl Record for Dataset {
     const TABLE: &'static Table = &DATASETS;
-    fn id(&self) -> i64 {
-        self.id.0
-    }
     fn with_id(self, id: i64) -> Self {
         Dataset { id: id.into(), ..self }
     }
     fn key(&self) -> String {
         self.name.clone()
-    }
-    fn parents(&self) -> Vec<(Entity, i64)> {
-        Vec::new()
     }
     fn cells(&self) -> Vec<Cell> {
         vec![
@@ -340,14 +275,8 @@ impl Record for Dataset {
 
 impl Record for TrainingRun {
     const TABLE: &'static Table = &TRAINING_RUNS;
-    fn id(&self) -> i64 {
-        self.id.0
-    }
     fn with_id(self, id: i64) -> Self {
         TrainingRun { id: id.into(), ..self }
-    }
-    fn key(&self) -> String {
-        self.id.to_string()
     }
     fn parents(&self) -> Vec<(Entity, i64)> {
         std::iter::once((Entity::ModelVersion, self.model_version_id.0))
@@ -388,17 +317,11 @@ impl Record for TrainingRun {
 
 impl Record for Experiment {
     const TABLE: &'static Table = &EXPERIMENTS;
-    fn id(&self) -> i64 {
-        self.id.0
-    }
     fn with_id(self, id: i64) -> Self {
         Experiment { id: id.into(), ..self }
     }
     fn key(&self) -> String {
         self.name.clone()
-    }
-    fn parents(&self) -> Vec<(Entity, i64)> {
-        Vec::new()
     }
     fn cells(&self) -> Vec<Cell> {
         vec![
@@ -428,14 +351,8 @@ impl Record for Experiment {
 
 impl Record for Prediction {
     const TABLE: &'static Table = &PREDICTIONS;
-    fn id(&self) -> i64 {
-        self.id.0
-    }
     fn with_id(self, id: i64) -> Self {
         Prediction { id: id.into(), ..self }
-    }
-    fn key(&self) -> String {
-        self.id.to_string()
     }
     fn parents(&self) -> Vec<(Entity, i64)> {
         vec![(Entity::ModelVersion, self.model_version_id.0)]
@@ -505,6 +422,21 @@ pub(crate) fn decode_experiment_run<D: Dialect>(c: &mut Cols<'_, D>) -> Result<E
     })
 }
 
+/// `opt_x` reads the next column as `Option<T>`, `x` as `T` (NULL is an error).
+macro_rules! getters {
+    ($($opt:ident, $req:ident: $kind:ident => $variant:ident($t:ty);)*) => {$(
+        pub fn $opt(&mut self) -> Result<Option<$t>> {
+            match self.next(Kind::$kind)? {
+                Cell::$variant(v) => Ok(v),
+                other => unreachable!("read {:?} as {other:?}", Kind::$kind),
+            }
+        }
+        pub fn $req(&mut self) -> Result<$t> {
+            self.$opt()?.ok_or_else(|| self.null())
+        }
+    )*};
+}
+
 /// Reads a row's columns left to right, naming the column in any decoding error.
 pub(crate) struct Cols<'r, D: Dialect> {
     row: &'r Row<D>,
@@ -534,32 +466,11 @@ impl<'r, D: Dialect> Cols<'r, D> {
         corrupt(&self.name(self.at - 1), "unexpected NULL")
     }
 
-    pub fn opt_int(&mut self) -> Result<Option<i64>> {
-        match self.next(Kind::Int)? {
-            Cell::Int(v) => Ok(v),
-            other => unreachable!("read Int as {other:?}"),
-        }
-    }
-    pub fn int(&mut self) -> Result<i64> {
-        self.opt_int()?.ok_or_else(|| self.null())
-    }
-    pub fn opt_real(&mut self) -> Result<Option<f64>> {
-        match self.next(Kind::Real)? {
-            Cell::Real(v) => Ok(v),
-            other => unreachable!("read Real as {other:?}"),
-        }
-    }
-    pub fn real(&mut self) -> Result<f64> {
-        self.opt_real()?.ok_or_else(|| self.null())
-    }
-    pub fn opt_text(&mut self) -> Result<Option<String>> {
-        match self.next(Kind::Text)? {
-            Cell::Text(v) => Ok(v),
-            other => unreachable!("read Text as {other:?}"),
-        }
-    }
-    pub fn text(&mut self) -> Result<String> {
-        self.opt_text()?.ok_or_else(|| self.null())
+    getters! {
+        opt_int, int: Int => Int(i64);
+        opt_real, real: Real => Real(f64);
+        opt_text, text: Text => Text(String);
+        opt_time, time: Time => Time(Timestamp);
     }
     pub fn opt_json(&mut self) -> Result<Option<Value>> {
         let name = self.name(self.at);
@@ -570,14 +481,5 @@ impl<'r, D: Dialect> Cols<'r, D> {
     }
     pub fn json(&mut self) -> Result<Value> {
         self.opt_json()?.ok_or_else(|| self.null())
-    }
-    pub fn opt_time(&mut self) -> Result<Option<Timestamp>> {
-        match self.next(Kind::Time)? {
-            Cell::Time(v) => Ok(v),
-            other => unreachable!("read Time as {other:?}"),
-        }
-    }
-    pub fn time(&mut self) -> Result<Timestamp> {
-        self.opt_time()?.ok_or_else(|| self.null())
     }
 }

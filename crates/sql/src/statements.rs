@@ -64,7 +64,8 @@ fn select_list(columns: &[(&str, Kind)]) -> String {
 
 /// `(?, ?::json, ...)` for one row of `columns`.
 fn row_placeholders(columns: &[(&str, Kind)]) -> String {
-    let marks: Vec<&str> = columns.iter().map(|(_, k)| if *k == Kind::Json { "?::json" } else { "?" }).collect();
+    let marks: Vec<&str> =
+        columns.iter().map(|(_, k)| if *k == Kind::Json { "?::json" } else { "?" }).collect();
     format!("({})", marks.join(", "))
 }
 
@@ -125,9 +126,12 @@ impl TableSql {
 
 impl Statements {
     pub fn new<D: Dialect>() -> Self {
-        let select = |t: &Table, rest: &str| sql::<D>(&format!("SELECT {} FROM {} {rest}", select_list(t.columns), t.name));
+        let select = |t: &Table, rest: &str| {
+            sql::<D>(&format!("SELECT {} FROM {} {rest}", select_list(t.columns), t.name))
+        };
         let [models, versions, datasets, _, _, predictions] = TABLES;
-        let metrics = format!("SELECT {} FROM metrics WHERE training_run_id = ?", names(&METRIC_COLUMNS[1..]));
+        let metrics =
+            format!("SELECT {} FROM metrics WHERE training_run_id = ?", names(&METRIC_COLUMNS[1..]));
         Statements {
             tables: TABLES.iter().map(|t| TableSql::new::<D>(t)).collect(),
             model_by_name: select(models, "WHERE name = ?"),
@@ -143,7 +147,9 @@ impl Statements {
                  final_loss = COALESCE(?, final_loss), best_metric_value = COALESCE(?, best_metric_value), \
                  artifacts = COALESCE(?::json, artifacts) WHERE id = ?",
             ),
-            hyperparameters: sql::<D>("SELECT name, value::text FROM hyperparameters WHERE training_run_id = ?"),
+            hyperparameters: sql::<D>(
+                "SELECT name, value::text FROM hyperparameters WHERE training_run_id = ?",
+            ),
             metrics: sql::<D>(&format!("{metrics} ORDER BY id")),
             metrics_named: sql::<D>(&format!("{metrics} AND metric_name = ? ORDER BY id")),
             insert_metric_chunk: insert_metrics::<D>(D::METRIC_CHUNK),

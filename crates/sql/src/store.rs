@@ -80,7 +80,12 @@ fn records<D: Dialect, R: Record>(rows: &[crate::dialect::Row<D>]) -> Result<Vec
 }
 
 /// `NotFound` unless `entity` number `id` exists.
-async fn require<D: Dialect>(conn: &mut Connection<D>, sql: &Statements, entity: Entity, id: i64) -> Result<()> {
+async fn require<D: Dialect>(
+    conn: &mut Connection<D>,
+    sql: &Statements,
+    entity: Entity,
+    id: i64,
+) -> Result<()> {
     let table = table_of(entity);
     let found = D::bind(query::<D>(&sql.tables[table.slot].exists), int(id))
         .fetch_optional(conn.exec())
@@ -191,7 +196,8 @@ impl<D: Dialect> SqlStore<D> {
         let what = format!("read {} {}", parent.0, parent.1);
         let mut conn = self.read_conn(&what).await?;
         require::<D>(&mut conn, &self.sql, parent.0, parent.1).await?;
-        let rows = bind_all::<D>(query::<D>(sql), keys).fetch_all(conn.exec()).await.map_err(|e| db(&what, e))?;
+        let rows =
+            bind_all::<D>(query::<D>(sql), keys).fetch_all(conn.exec()).await.map_err(|e| db(&what, e))?;
         rows.iter().map(|row| decode(&mut Cols::<D>::new(row, &[]))).collect()
     }
 
@@ -208,12 +214,17 @@ impl<D: Dialect> SqlStore<D> {
             for &(parent, id) in &parents {
                 require::<D>(&mut tx, &self.sql, parent, id).await?;
             }
-            let id = insert::<D>(&mut tx, sql, cells).await.map_err(write_error(entity, record.key(), None))?;
+            let id =
+                insert::<D>(&mut tx, sql, cells).await.map_err(write_error(entity, record.key(), None))?;
             commit::<D>(tx).await?;
             id
         } else {
             let mut conn = self.write_conn(&format!("create {entity}")).await?;
-            insert::<D>(&mut conn, sql, cells).await.map_err(write_error(entity, record.key(), parents.first().copied()))?
+            insert::<D>(&mut conn, sql, cells).await.map_err(write_error(
+                entity,
+                record.key(),
+                parents.first().copied(),
+            ))?
         };
         Ok(record.with_id(id))
     }
@@ -291,7 +302,8 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
 
     async fn get_model_versions(&self, model_id: ModelId) -> Result<Vec<ModelVersion>> {
         let sql = &self.sql.versions_of_model;
-        self.children((Entity::Model, model_id.0), sql, vec![int(model_id.0)], |c| ModelVersion::decode(c)).await
+        self.children((Entity::Model, model_id.0), sql, vec![int(model_id.0)], |c| ModelVersion::decode(c))
+            .await
     }
 
     async fn create_dataset(&self, d: NewDataset) -> Result<Dataset> {
@@ -363,9 +375,9 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
         require::<D>(&mut tx, &self.sql, Entity::TrainingRun, run.0).await?;
         let params: Vec<_> = params.into_iter().collect();
         for chunk in params.chunks(ID_CHUNK) {
-            let cells = chunk
-                .iter()
-                .flat_map(|(name, value)| [int(run.0), Cell::Text(Some(name.clone())), Cell::Text(Some(json_text(value)))]);
+            let cells = chunk.iter().flat_map(|(name, value)| {
+                [int(run.0), Cell::Text(Some(name.clone())), Cell::Text(Some(json_text(value)))]
+            });
             bind_all::<D>(query::<D>(&statements::upsert_hyperparameters::<D>(chunk.len())), cells)
                 .execute(tx.exec())
                 .await
@@ -427,7 +439,10 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
         }
         let q = match name {
             None => D::bind(query::<D>(&self.sql.metrics), int(run.0)),
-            Some(name) => bind_all::<D>(query::<D>(&self.sql.metrics_named), [int(run.0), Cell::Text(Some(name.to_owned()))]),
+            Some(name) => bind_all::<D>(
+                query::<D>(&self.sql.metrics_named),
+                [int(run.0), Cell::Text(Some(name.to_owned()))],
+            ),
         };
         let rows = q.fetch_all(conn.exec()).await.map_err(|e| db("get metrics", e))?;
         decode_all::<D, _>(&rows, |c| schema::decode_metric(run, c))
@@ -532,10 +547,8 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
 
     async fn statistics(&self) -> Result<StoreStatistics> {
         let mut conn = self.read_conn("statistics").await?;
-        let row = query::<D>(&self.sql.statistics)
-            .fetch_one(conn.exec())
-            .await
-            .map_err(|e| db("statistics", e))?;
+        let row =
+            query::<D>(&self.sql.statistics).fetch_one(conn.exec()).await.map_err(|e| db("statistics", e))?;
         let mut c = Cols::<D>::new(&row, &[]);
         let mut next = || c.int().map(count);
         Ok(StoreStatistics {

@@ -82,7 +82,7 @@ macro_rules! metadata_store_suite {
     ($harness:expr) => {
         $crate::__suite_cases! { store; $harness;
             model_round_trip, model_not_found, duplicate_names, invalid_input_names_field,
-            pagination, model_versions, datasets, training_runs, partial_update,
+            pagination, read_by_ids, model_versions, datasets, training_runs, partial_update,
             hyperparameters, metrics, metric_batch_is_atomic, non_finite_values_rejected,
             experiments, predictions, prediction_batch_is_atomic, unicode,
             case_sensitive_names, large_json, statistics, concurrent_writers, reopen,

@@ -7,17 +7,17 @@ use std::path::Path;
 
 use aimdb_core::fslock::{LockMode, lock_within};
 use aimdb_core::{Capabilities, Error, Metric, Result, TrainingRunId, time};
+use sqlx::Row as _;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnection, SqlitePoolOptions, SqliteQueryResult, SqliteRow};
-use sqlx::Row as _;
 
-pub use config::{SqliteConfig, URL_SCHEMES};
 use config::{BUSY_TIMEOUT, Target};
+pub use config::{SqliteConfig, URL_SCHEMES};
 
+use crate::SqlStore;
 use crate::dialect::{Dialect, Query, Sealed};
 use crate::error::db;
 use crate::schema::{Cell, Kind};
-use crate::SqlStore;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -52,9 +52,10 @@ impl Dialect for Sqlite {
             Kind::Real => Cell::Real(row.try_get(index)?),
             Kind::Text | Kind::Json => Cell::Text(row.try_get(index)?),
             Kind::Time => Cell::Time(match row.try_get::<Option<i64>, _>(index)? {
-                Some(us) => Some(time::from_micros(us).ok_or_else(|| {
-                    sqlx::Error::Decode(format!("{us} µs is out of range").into())
-                })?),
+                Some(us) => Some(
+                    time::from_micros(us)
+                        .ok_or_else(|| sqlx::Error::Decode(format!("{us} µs is out of range").into()))?,
+                ),
                 None => None,
             }),
         })
@@ -74,7 +75,11 @@ impl Dialect for Sqlite {
 }
 
 /// The metrics of `run` straight from SQLite's statement (see `bulk.rs` for why).
-async fn read_metrics(conn: &mut SqliteConnection, run: TrainingRunId, name: Option<&str>) -> Result<Vec<Metric>> {
+async fn read_metrics(
+    conn: &mut SqliteConnection,
+    run: TrainingRunId,
+    name: Option<&str>,
+) -> Result<Vec<Metric>> {
     let mut handle = conn.lock_handle().await.map_err(|e| db("get metrics", e))?;
     let raw = handle.as_raw_handle();
     // The read is synchronous SQLite work (~20 ms for 100k points): tell a

@@ -1,6 +1,6 @@
 //! Models, versions and datasets: round trips, lookups, uniqueness, validation, paging.
 
-use aimdb_core::{Entity, NewDataset, NewExperiment, NewModel, NewModelVersion, Page, time};
+use aimdb_core::{Entity, NewDataset, NewExperiment, NewModel, NewModelVersion, NewPrediction, Page, time};
 use serde_json::json;
 
 use crate::{StoreHarness, expect_already_exists, expect_invalid, expect_not_found};
@@ -181,4 +181,32 @@ pub async fn case_sensitive_names(h: &dyn StoreHarness) {
     assert_eq!(store.get_model_by_name("resnet").await.unwrap().name, "resnet");
     assert_eq!(store.get_model_by_name("cafe\u{301}").await.unwrap().name, "cafe\u{301}");
     expect_not_found(store.get_model_by_name("Resnet").await, Entity::Model);
+}
+
+/// `get_*_by_ids` read many records at once, in the order asked, skipping missing ids
+/// and repeating repeated ones (what search hits resolve through).
+pub async fn read_by_ids(h: &dyn StoreHarness) {
+    let store = h.open().await;
+    let mut models = Vec::new();
+    for name in ["a", "b", "c"] {
+        models.push(store.create_model(NewModel::new(name)).await.unwrap());
+    }
+    let ids = [models[2].id, 999_999.into(), models[0].id, models[2].id];
+    let found = store.get_models_by_ids(&ids).await.unwrap();
+    assert_eq!(found, vec![models[2].clone(), models[0].clone(), models[2].clone()]);
+    assert_eq!(store.get_models_by_ids(&[]).await.unwrap(), vec![]);
+    let many: Vec<_> = models.iter().cycle().take(1_200).map(|m| m.id).collect();
+    assert_eq!(store.get_models_by_ids(&many).await.unwrap().len(), 1_200, "beyond one query's parameters");
+
+    let d1 = store.create_dataset(NewDataset::new("d1")).await.unwrap();
+    let d2 = store.create_dataset(NewDataset::new("d2")).await.unwrap();
+    let found = store.get_datasets_by_ids(&[d2.id, 999_999.into(), d1.id]).await.unwrap();
+    assert_eq!(found, vec![d2, d1]);
+
+    let version = store.create_model_version(NewModelVersion::new(models[0].id, "1")).await.unwrap();
+    let p = store
+        .log_prediction(NewPrediction::new(version.id, json!({"x": 1}), json!([0.5, 0.5])))
+        .await
+        .unwrap();
+    assert_eq!(store.get_predictions_by_ids(&[999_999.into(), p.id]).await.unwrap(), vec![p]);
 }

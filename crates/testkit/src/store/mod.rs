@@ -9,7 +9,7 @@ mod usage;
 
 pub use catalog::{
     case_sensitive_names, datasets, duplicate_names, invalid_input_names_field, model_not_found,
-    model_round_trip, model_versions, pagination,
+    model_round_trip, model_versions, pagination, read_by_ids,
 };
 pub use import::{import_is_all_or_nothing, import_keeps_ids};
 pub use props::proptest_round_trips;
