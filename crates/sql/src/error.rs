@@ -10,7 +10,7 @@ const SQLITE_RETRYABLE: [u32; 2] = [5, 6]; // SQLITE_BUSY, SQLITE_LOCKED
 const POSTGRES_RETRYABLE: [&str; 4] = ["57P01", "57P02", "57P03", "53300"];
 
 /// Maps any sqlx error met while doing `what`.
-pub(crate) fn db(what: &str, err: sqlx::Error) -> Error {
+pub(crate) fn driver_error(what: &str, err: sqlx::Error) -> Error {
     match &err {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
@@ -50,7 +50,7 @@ pub(crate) fn write_error(
     move |err| match (kind(&err), parent) {
         (Some(ErrorKind::UniqueViolation), _) => Error::already_exists(entity, key),
         (Some(ErrorKind::ForeignKeyViolation), Some((parent, id))) => Error::not_found(parent, id),
-        _ => db(&format!("write {entity} {key}"), err),
+        _ => driver_error(&format!("write {entity} {key}"), err),
     }
 }
 

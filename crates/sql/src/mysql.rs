@@ -9,7 +9,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlQueryResult, MySql
 use sqlx::{ConnectOptions, Row as _};
 
 use crate::dialect::{Dialect, Query, Sealed};
-use crate::error::db;
+use crate::error::driver_error;
 use crate::schema::{Cell, Kind};
 use crate::{ServerConfig, SqlStore};
 
@@ -69,12 +69,12 @@ impl SqlStore<MySql> {
             .acquire_timeout(config.acquire_timeout)
             .connect_with(options.log_statements(config.log_level()))
             .await
-            .map_err(|e| db(&format!("connect to {location}"), e))?;
+            .map_err(|e| driver_error(&format!("connect to {location}"), e))?;
         // The schemas differ only in the exact (binary, NO PAD) collation each server names.
         let version: String = sqlx::query_scalar("SELECT VERSION()")
             .fetch_one(&pool)
             .await
-            .map_err(|e| db("server version", e))?;
+            .map_err(|e| driver_error("server version", e))?;
         let migrator = if version.to_ascii_lowercase().contains("mariadb") { &MARIADB } else { &MYSQL };
         migrator.run(&pool).await.map_err(|e| Error::backend(format!("migrate {location}"), e))?;
         Ok(SqlStore::from_pools(pool.clone(), pool, location, Capabilities::server()))

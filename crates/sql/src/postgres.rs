@@ -7,7 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgQueryResul
 use sqlx::{ConnectOptions, Row as _};
 
 use crate::dialect::{Dialect, Query, Sealed};
-use crate::error::db;
+use crate::error::driver_error;
 use crate::schema::{Cell, Kind};
 use crate::{ServerConfig, SqlStore};
 
@@ -90,7 +90,7 @@ impl Dialect for Postgres {
             sqlx::query(sqlx::AssertSqlSafe(bump))
                 .execute(conn)
                 .await
-                .map_err(|e| db(&format!("import: move the {table} id sequence"), e))?;
+                .map_err(|e| driver_error(&format!("import: move the {table} id sequence"), e))?;
             Ok(())
         }
     }
@@ -118,7 +118,7 @@ async fn insert_metrics(conn: &mut PgConnection, run: TrainingRunId, metrics: &[
     .bind(stamps)
     .execute(conn)
     .await
-    .map_err(|e| db("log metrics", e))?;
+    .map_err(|e| driver_error("log metrics", e))?;
     Ok(())
 }
 
@@ -132,7 +132,7 @@ impl SqlStore<Postgres> {
             .acquire_timeout(config.acquire_timeout)
             .connect_with(options.log_statements(config.log_level()))
             .await
-            .map_err(|e| db(&format!("connect to {location}"), e))?;
+            .map_err(|e| driver_error(&format!("connect to {location}"), e))?;
         MIGRATOR.run(&pool).await.map_err(|e| Error::backend(format!("migrate {location}"), e))?;
         Ok(SqlStore::from_pools(pool.clone(), pool, location, Capabilities::server()))
     }

@@ -158,9 +158,8 @@ impl Statements {
                  VALUES (?, ?, ?, ?)",
             ),
             experiment_runs: sql::<D>(&format!(
-                "SELECT {} FROM experiment_runs er JOIN training_runs tr ON tr.id = er.training_run_id \
-                 WHERE er.experiment_id = ? ORDER BY er.id",
-                names(EXPERIMENT_RUN_COLUMNS)
+                "SELECT {EXPERIMENT_RUN_COLUMNS} FROM experiment_runs er \
+                 JOIN training_runs tr ON tr.id = er.training_run_id WHERE er.experiment_id = ? ORDER BY er.id"
             )),
             statistics: STATISTICS.into(),
         }

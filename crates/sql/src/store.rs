@@ -18,7 +18,7 @@ use sqlx::{AssertSqlSafe, Pool, Transaction};
 
 use crate::codec::{count, json_text, opt_json_text};
 use crate::dialect::{Connection, Dialect, Exec, Query};
-use crate::error::{db, write_error};
+use crate::error::{driver_error, write_error};
 use crate::schema::{self, Cell, Cols, Kind, Record, table_of};
 use crate::statements::{self, Sql, Statements};
 
@@ -90,7 +90,7 @@ async fn require<D: Dialect>(
     let found = D::bind(query::<D>(&sql.tables[table.slot].exists), int(id))
         .fetch_optional(conn.exec())
         .await
-        .map_err(|e| db("check reference", e))?;
+        .map_err(|e| driver_error("check reference", e))?;
     if found.is_some() { Ok(()) } else { Err(Error::not_found(entity, id)) }
 }
 
@@ -113,7 +113,7 @@ async fn insert<D: Dialect>(
 }
 
 async fn commit<D: Dialect>(tx: Transaction<'static, D::DB>) -> Result<()> {
-    tx.commit().await.map_err(|e| db("commit", e))
+    tx.commit().await.map_err(|e| driver_error("commit", e))
 }
 
 impl<D: Dialect> SqlStore<D> {
@@ -128,15 +128,15 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     async fn begin(&self) -> Result<Transaction<'static, D::DB>> {
-        self.writer.begin_with(D::BEGIN).await.map_err(|e| db("begin transaction", e))
+        self.writer.begin_with(D::BEGIN).await.map_err(|e| driver_error("begin transaction", e))
     }
 
     async fn read_conn(&self, what: &str) -> Result<PoolConnection<D::DB>> {
-        self.reader.acquire().await.map_err(|e| db(what, e))
+        self.reader.acquire().await.map_err(|e| driver_error(what, e))
     }
 
     async fn write_conn(&self, what: &str) -> Result<PoolConnection<D::DB>> {
-        self.writer.acquire().await.map_err(|e| db(what, e))
+        self.writer.acquire().await.map_err(|e| driver_error(what, e))
     }
 
     /// The record whose `column` equals `key`, by the select `sql`.
@@ -146,7 +146,7 @@ impl<D: Dialect> SqlStore<D> {
         let row = D::bind(query::<D>(sql), key)
             .fetch_optional(conn.exec())
             .await
-            .map_err(|e| db(&format!("get {entity}"), e))?;
+            .map_err(|e| driver_error(&format!("get {entity}"), e))?;
         match row {
             Some(row) => R::decode(&mut Cols::<D>::new(&row, R::TABLE.columns)),
             None => Err(Error::not_found(entity, shown)),
@@ -164,7 +164,7 @@ impl<D: Dialect> SqlStore<D> {
         let rows = bind_all::<D>(q, [int(page.after.unwrap_or(0)), int(page.sql_limit())])
             .fetch_all(conn.exec())
             .await
-            .map_err(|e| db(&what, e))?;
+            .map_err(|e| driver_error(&what, e))?;
         records::<D, R>(&rows)
     }
 
@@ -179,7 +179,7 @@ impl<D: Dialect> SqlStore<D> {
             let rows = bind_all::<D>(q, chunk.iter().map(|&id| int(id)))
                 .fetch_all(conn.exec())
                 .await
-                .map_err(|e| db(&what, e))?;
+                .map_err(|e| driver_error(&what, e))?;
             found.extend(records::<D, R>(&rows)?.into_iter().map(|r| (r.id(), r)));
         }
         Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
@@ -196,8 +196,10 @@ impl<D: Dialect> SqlStore<D> {
         let what = format!("read {} {}", parent.0, parent.1);
         let mut conn = self.read_conn(&what).await?;
         require::<D>(&mut conn, &self.sql, parent.0, parent.1).await?;
-        let rows =
-            bind_all::<D>(query::<D>(sql), keys).fetch_all(conn.exec()).await.map_err(|e| db(&what, e))?;
+        let rows = bind_all::<D>(query::<D>(sql), keys)
+            .fetch_all(conn.exec())
+            .await
+            .map_err(|e| driver_error(&what, e))?;
         rows.iter().map(|row| decode(&mut Cols::<D>::new(row, &[]))).collect()
     }
 
@@ -240,9 +242,9 @@ impl<D: Dialect> SqlStore<D> {
         let existing: HashSet<i64> = bind_all::<D>(query::<D>(&sql.ids_between), [int(lo), int(hi)])
             .fetch_all(tx.exec())
             .await
-            .map_err(|e| db("import: read existing ids", e))?
+            .map_err(|e| driver_error("import: read existing ids", e))?
             .iter()
-            .map(|row| Cols::<D>::new(row, &[]).int())
+            .map(|row| Cols::<D>::new(row, &[]).read::<i64>())
             .collect::<Result<_>>()?;
         let mut checked = HashSet::new();
         let mut written = 0;
@@ -348,11 +350,11 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
         bind_all::<D>(query::<D>(&self.sql.update_run), cells)
             .execute(tx.exec())
             .await
-            .map_err(|e| db("update training run", e))?;
+            .map_err(|e| driver_error("update training run", e))?;
         let row = D::bind(query::<D>(&self.sql.tables[TrainingRun::TABLE.slot].by_id), int(id.0))
             .fetch_optional(tx.exec())
             .await
-            .map_err(|e| db("update training run", e))?;
+            .map_err(|e| driver_error("update training run", e))?;
         let run = match row {
             Some(row) => TrainingRun::decode(&mut Cols::<D>::new(&row, TrainingRun::TABLE.columns))?,
             None => return Err(Error::not_found(Entity::TrainingRun, id)),
@@ -381,7 +383,7 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
             bind_all::<D>(query::<D>(&statements::upsert_hyperparameters::<D>(chunk.len())), cells)
                 .execute(tx.exec())
                 .await
-                .map_err(|e| db("log hyperparameters", e))?;
+                .map_err(|e| driver_error("log hyperparameters", e))?;
         }
         commit::<D>(tx).await
     }
@@ -389,7 +391,7 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
     async fn get_hyperparameters(&self, run: TrainingRunId) -> Result<BTreeMap<String, Value>> {
         let sql = &self.sql.hyperparameters;
         let pairs = self
-            .children((Entity::TrainingRun, run.0), sql, vec![int(run.0)], |c| Ok((c.text()?, c.json()?)))
+            .children((Entity::TrainingRun, run.0), sql, vec![int(run.0)], |c| Ok((c.read()?, c.read()?)))
             .await?;
         Ok(pairs.into_iter().collect())
     }
@@ -423,7 +425,7 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
                     bind_all::<D>(query::<D>(&sql), chunk.iter().flat_map(schema::metric_cells))
                         .execute(tx.exec())
                         .await
-                        .map_err(|e| db("log metrics", e))?;
+                        .map_err(|e| driver_error("log metrics", e))?;
                 }
             }
         }
@@ -444,7 +446,7 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
                 [int(run.0), Cell::Text(Some(name.to_owned()))],
             ),
         };
-        let rows = q.fetch_all(conn.exec()).await.map_err(|e| db("get metrics", e))?;
+        let rows = q.fetch_all(conn.exec()).await.map_err(|e| driver_error("get metrics", e))?;
         decode_all::<D, _>(&rows, |c| schema::decode_metric(run, c))
     }
 
@@ -507,7 +509,8 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
         for p in predictions {
             let prediction = p.into_prediction(PredictionId(0), now);
             let cells = prediction.cells().into_iter().skip(1);
-            let id = insert::<D>(&mut tx, sql, cells).await.map_err(|e| db("log predictions", e))?;
+            let id =
+                insert::<D>(&mut tx, sql, cells).await.map_err(|e| driver_error("log predictions", e))?;
             logged.push(prediction.with_id(id));
         }
         commit::<D>(tx).await?;
@@ -547,10 +550,12 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
 
     async fn statistics(&self) -> Result<StoreStatistics> {
         let mut conn = self.read_conn("statistics").await?;
-        let row =
-            query::<D>(&self.sql.statistics).fetch_one(conn.exec()).await.map_err(|e| db("statistics", e))?;
+        let row = query::<D>(&self.sql.statistics)
+            .fetch_one(conn.exec())
+            .await
+            .map_err(|e| driver_error("statistics", e))?;
         let mut c = Cols::<D>::new(&row, &[]);
-        let mut next = || c.int().map(count);
+        let mut next = || c.read::<i64>().map(count);
         Ok(StoreStatistics {
             models: next()?,
             model_versions: next()?,

@@ -16,7 +16,7 @@ pub use config::{SqliteConfig, URL_SCHEMES};
 
 use crate::SqlStore;
 use crate::dialect::{Dialect, Query, Sealed};
-use crate::error::db;
+use crate::error::driver_error;
 use crate::schema::{Cell, Kind};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -80,7 +80,7 @@ async fn read_metrics(
     run: TrainingRunId,
     name: Option<&str>,
 ) -> Result<Vec<Metric>> {
-    let mut handle = conn.lock_handle().await.map_err(|e| db("get metrics", e))?;
+    let mut handle = conn.lock_handle().await.map_err(|e| driver_error("get metrics", e))?;
     let raw = handle.as_raw_handle();
     // The read is synchronous SQLite work (~20 ms for 100k points): tell a
     // multi-threaded runtime so other tasks move off this thread meanwhile.
@@ -97,7 +97,7 @@ impl SqlStore<Sqlite> {
     pub async fn open(config: SqliteConfig) -> Result<Self> {
         let options = config.connect_options()?;
         let location = config.location();
-        let unavailable = |e: sqlx::Error| db(&format!("open {location}"), e);
+        let unavailable = |e: sqlx::Error| driver_error(&format!("open {location}"), e);
         // Held until migrations ran: processes opening a new file (or one a newer aimdb
         // migrates) at once would otherwise both see it unmigrated, and the second fail
         // creating tables that now exist.
