@@ -11,11 +11,6 @@ pub(crate) fn json_text(value: &Value) -> String {
     serde_json::to_string(value).expect("serde_json::Value always serialises")
 }
 
-/// Optional JSON to text.
-pub(crate) fn opt_json_text(value: Option<&Value>) -> Option<String> {
-    value.map(json_text)
-}
-
 /// Stored text back to JSON.
 pub(crate) fn parse_json(column: &str, text: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| corrupt(column, e))

@@ -16,10 +16,10 @@ use serde_json::Value;
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Pool, Transaction};
 
-use crate::codec::{count, json_text, opt_json_text};
+use crate::codec::count;
 use crate::dialect::{Connection, Dialect, Exec, Query};
 use crate::error::{driver_error, write_error};
-use crate::schema::{self, Cell, Cols, Kind, Record, table_of};
+use crate::schema::{self, Cell, Cols, Column, Kind, Record, table_of};
 use crate::statements::{self, Sql, Statements};
 
 /// Rows per `SELECT ... WHERE id IN (...)` and per hyperparameter upsert.
@@ -282,7 +282,7 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
     }
 
     async fn get_model_by_name(&self, name: &str) -> Result<Model> {
-        self.one(&self.sql.model_by_name, Cell::Text(Some(name.to_owned())), name).await
+        self.one(&self.sql.model_by_name, name.to_owned().cell(), name).await
     }
 
     async fn get_models_by_ids(&self, ids: &[ModelId]) -> Result<Vec<Model>> {
@@ -318,7 +318,7 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
     }
 
     async fn get_dataset_by_name(&self, name: &str) -> Result<Dataset> {
-        self.one(&self.sql.dataset_by_name, Cell::Text(Some(name.to_owned())), name).await
+        self.one(&self.sql.dataset_by_name, name.to_owned().cell(), name).await
     }
 
     async fn get_datasets_by_ids(&self, ids: &[DatasetId]) -> Result<Vec<Dataset>> {
@@ -339,13 +339,13 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
         // Update and read back in one transaction: MySQL has no UPDATE ... RETURNING.
         let mut tx = self.begin().await?;
         let cells = [
-            Cell::Text(u.status.clone()),
-            Cell::Time(u.completed_at.map(time::truncate)),
-            Cell::Real(u.duration_seconds),
-            Cell::Real(u.final_loss),
-            Cell::Real(u.best_metric_value),
-            Cell::Text(opt_json_text(u.artifacts.as_ref())),
-            int(id.0),
+            u.status.cell(),
+            u.completed_at.map(time::truncate).cell(),
+            u.duration_seconds.cell(),
+            u.final_loss.cell(),
+            u.best_metric_value.cell(),
+            u.artifacts.cell(),
+            id.cell(),
         ];
         bind_all::<D>(query::<D>(&self.sql.update_run), cells)
             .execute(tx.exec())
@@ -378,7 +378,7 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
         let params: Vec<_> = params.into_iter().collect();
         for chunk in params.chunks(ID_CHUNK) {
             let cells = chunk.iter().flat_map(|(name, value)| {
-                [int(run.0), Cell::Text(Some(name.clone())), Cell::Text(Some(json_text(value)))]
+                [run.cell(), name.cell(), value.cell()]
             });
             bind_all::<D>(query::<D>(&statements::upsert_hyperparameters::<D>(chunk.len())), cells)
                 .execute(tx.exec())
@@ -443,7 +443,7 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
             None => D::bind(query::<D>(&self.sql.metrics), int(run.0)),
             Some(name) => bind_all::<D>(
                 query::<D>(&self.sql.metrics_named),
-                [int(run.0), Cell::Text(Some(name.to_owned()))],
+                [int(run.0), name.to_owned().cell()],
             ),
         };
         let rows = q.fetch_all(conn.exec()).await.map_err(|e| driver_error("get metrics", e))?;
@@ -470,10 +470,10 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
         require::<D>(&mut tx, &self.sql, Entity::Experiment, link.experiment_id.0).await?;
         require::<D>(&mut tx, &self.sql, Entity::TrainingRun, link.training_run_id.0).await?;
         let cells = [
-            int(link.experiment_id.0),
-            int(link.training_run_id.0),
-            Cell::Text(link.variant_name.clone()),
-            Cell::Text(link.notes.clone()),
+            link.experiment_id.cell(),
+            link.training_run_id.cell(),
+            link.variant_name.cell(),
+            link.notes.cell(),
         ];
         bind_all::<D>(query::<D>(&self.sql.add_experiment_run), cells)
             .execute(tx.exec())
