@@ -11,11 +11,6 @@ pub(crate) fn json_text(value: &Value) -> String {
     serde_json::to_string(value).expect("serde_json::Value always serialises")
 }
 
-/// Stored text back to JSON.
-pub(crate) fn parse_json(column: &str, text: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| corrupt(column, e))
-}
-
 /// Stored microseconds back to a timestamp.
 pub(crate) fn micros(column: &str, value: i64) -> Result<Timestamp> {
     time::from_micros(value).ok_or_else(|| corrupt(column, format!("{value} µs is out of range")))

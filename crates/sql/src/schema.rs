@@ -7,13 +7,13 @@
 use std::marker::PhantomData;
 
 use aimdb_core::{
-    Dataset, DatasetId, Entity, Experiment, ExperimentId, ExperimentRunDetail, Identified, Metric, Model,
-    ModelId, ModelVersion, ModelVersionId, Prediction, PredictionId, Result, Timestamp, TrainingRun,
+    BoxError, Dataset, DatasetId, Entity, Experiment, ExperimentId, ExperimentRunDetail, Identified, Metric,
+    Model, ModelId, ModelVersion, ModelVersionId, Prediction, PredictionId, Result, Timestamp, TrainingRun,
     TrainingRunId,
 };
 use serde_json::Value;
 
-use crate::codec::{json_text, parse_json};
+use crate::codec::json_text;
 use crate::dialect::{Dialect, Row};
 use crate::error::corrupt;
 
@@ -49,12 +49,12 @@ pub enum Cell {
 pub(crate) trait Column: Sized {
     const KIND: Kind;
     fn cell(&self) -> Cell;
-    /// `None` for NULL; `column` names the column in errors.
-    fn from_cell(cell: Cell, column: &str) -> Result<Option<Self>>;
+    /// `None` for NULL.
+    fn from_cell(cell: Cell) -> std::result::Result<Option<Self>, BoxError>;
 }
 
 /// `Column` for a type and its `Option`: `$to` turns `&T` into the cell's payload, `$from`
-/// the payload back (fallibly, given the column name).
+/// the payload back (fallibly).
 macro_rules! column {
     ($($t:ty => $kind:ident, $variant:ident, $to:expr, $from:expr;)*) => {$(
         impl Column for $t {
@@ -62,10 +62,10 @@ macro_rules! column {
             fn cell(&self) -> Cell {
                 Cell::$variant(Some(($to)(self)))
             }
-            fn from_cell(cell: Cell, column: &str) -> Result<Option<Self>> {
+            fn from_cell(cell: Cell) -> std::result::Result<Option<Self>, BoxError> {
                 match cell {
-                    Cell::$variant(v) => v.map(|v| ($from)(v, column)).transpose(),
-                    other => unreachable!("{column} read as {other:?}"),
+                    Cell::$variant(v) => v.map($from).transpose(),
+                    other => unreachable!("{} read as {other:?}", stringify!($t)),
                 }
             }
         }
@@ -74,25 +74,25 @@ macro_rules! column {
             fn cell(&self) -> Cell {
                 self.as_ref().map_or(Cell::$variant(None), Column::cell)
             }
-            fn from_cell(cell: Cell, column: &str) -> Result<Option<Self>> {
-                <$t>::from_cell(cell, column).map(Some)
+            fn from_cell(cell: Cell) -> std::result::Result<Option<Self>, BoxError> {
+                <$t>::from_cell(cell).map(Some)
             }
         }
     )*};
 }
 
 column! {
-    i64 => Int, Int, |v: &i64| *v, |v, _| Ok(v);
-    f64 => Real, Real, |v: &f64| *v, |v, _| Ok(v);
-    String => Text, Text, String::clone, |v, _| Ok(v);
-    Value => Json, Text, json_text, |v: String, c: &str| parse_json(c, &v);
-    Timestamp => Time, Time, |v: &Timestamp| *v, |v, _| Ok(v);
-    ModelId => Int, Int, |v: &ModelId| v.0, |v: i64, _| Ok(v.into());
-    ModelVersionId => Int, Int, |v: &ModelVersionId| v.0, |v: i64, _| Ok(v.into());
-    DatasetId => Int, Int, |v: &DatasetId| v.0, |v: i64, _| Ok(v.into());
-    TrainingRunId => Int, Int, |v: &TrainingRunId| v.0, |v: i64, _| Ok(v.into());
-    ExperimentId => Int, Int, |v: &ExperimentId| v.0, |v: i64, _| Ok(v.into());
-    PredictionId => Int, Int, |v: &PredictionId| v.0, |v: i64, _| Ok(v.into());
+    i64 => Int, Int, |v: &i64| *v, Ok;
+    f64 => Real, Real, |v: &f64| *v, Ok;
+    String => Text, Text, String::clone, Ok;
+    Value => Json, Text, json_text, |v: String| serde_json::from_str(&v).map_err(Into::into);
+    Timestamp => Time, Time, |v: &Timestamp| *v, Ok;
+    ModelId => Int, Int, |v: &ModelId| v.0, |v: i64| Ok(v.into());
+    ModelVersionId => Int, Int, |v: &ModelVersionId| v.0, |v: i64| Ok(v.into());
+    DatasetId => Int, Int, |v: &DatasetId| v.0, |v: i64| Ok(v.into());
+    TrainingRunId => Int, Int, |v: &TrainingRunId| v.0, |v: i64| Ok(v.into());
+    ExperimentId => Int, Int, |v: &ExperimentId| v.0, |v: i64| Ok(v.into());
+    PredictionId => Int, Int, |v: &PredictionId| v.0, |v: i64| Ok(v.into());
 }
 
 /// A table whose rows are entities with an `id`.
@@ -294,9 +294,13 @@ impl<'r, D: Dialect> Cols<'r, D> {
 
     /// The next column as a `T`; NULL is an error unless `T` is an `Option`.
     pub fn read<T: Column>(&mut self) -> Result<T> {
-        let name = self.names.get(self.at).map_or_else(|| format!("#{}", self.at), |(n, _)| (*n).to_owned());
-        let cell = D::read(self.row, self.at, T::KIND).map_err(|e| corrupt(&name, e))?;
+        let at = self.at;
         self.at += 1;
-        T::from_cell(cell, &name)?.ok_or_else(|| corrupt(&name, "unexpected NULL"))
+        // Named only on error: this runs for every value of every row read.
+        let name = || self.names.get(at).map_or_else(|| format!("#{at}"), |(n, _)| (*n).to_owned());
+        let cell = D::read(self.row, at, T::KIND).map_err(|e| corrupt(&name(), e))?;
+        T::from_cell(cell)
+            .map_err(|e| corrupt(&name(), e))?
+            .ok_or_else(|| corrupt(&name(), "unexpected NULL"))
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct Statements {
     pub hyperparameters: Sql,
     pub metrics: Sql,
     pub metrics_named: Sql,
+    /// One metric row.
+    pub insert_metric: Sql,
     /// A full chunk of [`Dialect::METRIC_CHUNK`] metric rows.
     pub insert_metric_chunk: Sql,
     pub add_experiment_run: Sql,
@@ -152,6 +154,7 @@ impl Statements {
             ),
             metrics: sql::<D>(&format!("{metrics} ORDER BY id")),
             metrics_named: sql::<D>(&format!("{metrics} AND metric_name = ? ORDER BY id")),
+            insert_metric: insert_metrics::<D>(1),
             insert_metric_chunk: insert_metrics::<D>(D::METRIC_CHUNK),
             add_experiment_run: sql::<D>(
                 "INSERT INTO experiment_runs (experiment_id, training_run_id, variant_name, notes) \

@@ -377,9 +377,7 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
         require::<D>(&mut tx, &self.sql, Entity::TrainingRun, run.0).await?;
         let params: Vec<_> = params.into_iter().collect();
         for chunk in params.chunks(ID_CHUNK) {
-            let cells = chunk.iter().flat_map(|(name, value)| {
-                [run.cell(), name.cell(), value.cell()]
-            });
+            let cells = chunk.iter().flat_map(|(name, value)| [run.cell(), name.cell(), value.cell()]);
             bind_all::<D>(query::<D>(&statements::upsert_hyperparameters::<D>(chunk.len())), cells)
                 .execute(tx.exec())
                 .await
@@ -400,7 +398,7 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
         m.validate()?;
         let metric = m.into_metric(run, time::now());
         let mut conn = self.write_conn("log metric").await?;
-        bind_all::<D>(query::<D>(&statements::insert_metrics::<D>(1)), schema::metric_cells(&metric))
+        bind_all::<D>(query::<D>(&self.sql.insert_metric), schema::metric_cells(&metric))
             .execute(conn.exec())
             .await
             .map_err(write_error(Entity::Metric, &metric.metric_name, Some((Entity::TrainingRun, run.0))))?;
@@ -441,10 +439,9 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
         }
         let q = match name {
             None => D::bind(query::<D>(&self.sql.metrics), int(run.0)),
-            Some(name) => bind_all::<D>(
-                query::<D>(&self.sql.metrics_named),
-                [int(run.0), name.to_owned().cell()],
-            ),
+            Some(name) => {
+                bind_all::<D>(query::<D>(&self.sql.metrics_named), [int(run.0), name.to_owned().cell()])
+            }
         };
         let rows = q.fetch_all(conn.exec()).await.map_err(|e| driver_error("get metrics", e))?;
         decode_all::<D, _>(&rows, |c| schema::decode_metric(run, c))
