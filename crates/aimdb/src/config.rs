@@ -42,14 +42,11 @@ pub const DEFAULT_DB_PATH: &str = "aimdb.db";
 /// The seed's `backend:` presets that are vector stores (kept beside a SQLite file).
 pub const INDEX_BACKENDS: &[&str] = &["faiss", "chromadb"];
 
-/// Every name the seed's flat `backend:` key takes: each store's URL schemes
-/// ([`StoreScheme`]) and the vector-store presets.
+/// Every name the seed's flat `backend:` key takes: each store's
+/// ([`StoreScheme::seed_backends`]) and the vector-store presets.
 pub fn seed_backends() -> Vec<&'static str> {
-    StoreScheme::ALL
-        .iter()
-        .flat_map(|s| s.url_schemes().iter().copied())
-        .chain(INDEX_BACKENDS.iter().copied())
-        .collect()
+    let stores = StoreScheme::ALL.iter().flat_map(|s| s.seed_backends().iter().copied());
+    stores.chain(INDEX_BACKENDS.iter().copied()).collect()
 }
 
 /// Every key a configuration file may hold: the seed's flat keys and the composed sections.
@@ -260,7 +257,7 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
             });
             (sqlite_in(&dir), Some(VectorConfig::Chroma(ChromaConfig::new(url))))
         }
-        name => match StoreScheme::from_scheme(name) {
+        name => match StoreScheme::from_seed_backend(name) {
             Some(StoreScheme::Sqlite) => {
                 let url = file.connection_string.clone().unwrap_or_else(|| {
                     let path = file.db_path.clone().unwrap_or_else(|| DEFAULT_DB_PATH.into());

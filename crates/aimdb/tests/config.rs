@@ -168,3 +168,20 @@ async fn unknown_backends_are_clear_errors() {
     );
     assert!(message.contains("oracle"), "{message}");
 }
+
+/// One table says which backend a URL scheme or a seed `backend:` name selects, and the
+/// errors list it.
+#[test]
+fn one_scheme_table() {
+    use cfg::{ConnectionUrl, StoreScheme};
+    assert_eq!(StoreScheme::from_scheme("MariaDB"), Some(StoreScheme::MySql));
+    assert_eq!(StoreScheme::from_scheme("postgresql"), Some(StoreScheme::Postgres));
+    assert_eq!(StoreScheme::from_scheme("ftp"), None);
+    assert_eq!(aimdb_sql::MYSQL_URL_SCHEMES, StoreScheme::MySql.url_schemes());
+    assert_eq!(StoreScheme::from_seed_backend("postgresql"), Some(StoreScheme::Postgres));
+    assert!(cfg::seed_backends().contains(&"faiss"));
+    let err = StoreScheme::of_url(&ConnectionUrl::new("ftp://x"), "metadata.url").unwrap_err().to_string();
+    assert!(err.contains("metadata.url") && err.contains("sqlite://") && err.contains("mongodb://"), "{err}");
+    let unknown = config_error(from_yaml_str("backend: ftp\n"));
+    assert!(unknown.contains("postgresql") && unknown.contains("chromadb"), "{unknown}");
+}

@@ -50,6 +50,21 @@ impl StoreScheme {
         }
     }
 
+    /// The names the seed's flat `backend:` key takes for this backend (its URL is then
+    /// built from `host`, `port`, ... with the canonical scheme).
+    pub const fn seed_backends(self) -> &'static [&'static str] {
+        match self {
+            StoreScheme::Postgres => &["postgres", "postgresql"],
+            other => std::slice::from_ref(&other.url_schemes()[0]),
+        }
+    }
+
+    /// The backend whose seed `backend:` name is `name` (any case).
+    pub fn from_seed_backend(name: &str) -> Option<Self> {
+        let name = name.to_ascii_lowercase();
+        Self::ALL.into_iter().find(|s| s.seed_backends().contains(&name.as_str()))
+    }
+
     /// The backend's name, which is also the cargo feature of the `aimdb` crate that
     /// compiles it in (`memory` is always there).
     pub const fn name(self) -> &'static str {
