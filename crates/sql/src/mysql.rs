@@ -2,14 +2,14 @@
 //! `AUTO_INCREMENT` ids.
 
 use aimdb_core::config::StoreScheme;
-use aimdb_core::{Capabilities, Error, Result};
+use aimdb_core::{Capabilities, Error, Metric, Result, TrainingRunId};
 use chrono::NaiveDateTime;
 use sqlx::migrate::Migrator;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlQueryResult, MySqlRow};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions, MySqlQueryResult, MySqlRow};
 use sqlx::{ConnectOptions, Row as _};
 
 use crate::dialect::{Dialect, Query, Sealed};
-use crate::error::driver_error;
+use crate::error::{corrupt, driver_error};
 use crate::schema::{Cell, Kind};
 use crate::{ServerConfig, SqlStore};
 
@@ -51,10 +51,53 @@ impl Dialect for MySql {
         })
     }
 
+    // Typed reads: through the generic `Cell` path, sqlx-mysql's decoding made `get_metrics`
+    // of 100k points ~15 % slower (criterion: 139-161 ms against 118.6 ms this way).
+    fn read_metrics<'a>(
+        conn: &'a mut MySqlConnection,
+        run: TrainingRunId,
+        name: Option<&'a str>,
+    ) -> impl Future<Output = Option<Result<Vec<Metric>>>> + Send + 'a {
+        async move { Some(read_metrics(conn, run, name).await) }
+    }
+
     fn last_insert_id(result: &MySqlQueryResult) -> i64 {
         // AUTO_INCREMENT ids are BIGINT (signed), so they fit.
         i64::try_from(result.last_insert_id()).unwrap_or(i64::MAX)
     }
+}
+
+async fn read_metrics(
+    conn: &mut MySqlConnection,
+    run: TrainingRunId,
+    name: Option<&str>,
+) -> Result<Vec<Metric>> {
+    macro_rules! select {
+        ($filter:literal) => {
+            concat!("SELECT metric_name, metric_value, epoch, step, split, timestamp FROM metrics ", $filter)
+        };
+    }
+    let query = match name {
+        None => sqlx::query(select!("WHERE training_run_id = ? ORDER BY id")).bind(run.0),
+        Some(name) => sqlx::query(select!("WHERE training_run_id = ? AND metric_name = ? ORDER BY id"))
+            .bind(run.0)
+            .bind(name),
+    };
+    let rows = query.fetch_all(conn).await.map_err(|e| driver_error("get metrics", e))?;
+    let bad = |e: sqlx::Error| corrupt("metrics", e);
+    rows.iter()
+        .map(|row| {
+            Ok(Metric {
+                training_run_id: run,
+                metric_name: row.try_get(0).map_err(bad)?,
+                metric_value: row.try_get(1).map_err(bad)?,
+                epoch: row.try_get(2).map_err(bad)?,
+                step: row.try_get(3).map_err(bad)?,
+                split: row.try_get(4).map_err(bad)?,
+                timestamp: row.try_get::<NaiveDateTime, _>(5).map_err(bad)?.and_utc(),
+            })
+        })
+        .collect()
 }
 
 impl SqlStore<MySql> {
