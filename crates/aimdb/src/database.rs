@@ -13,8 +13,9 @@ use aimdb_core::{
 };
 use async_trait::async_trait;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::remote::{self, Remote};
 use crate::repair::RepairReport;
 use crate::search::{DatasetFilter, ModelFilter, PredictionFilter, SearchHit, Searchable};
 
@@ -34,7 +35,7 @@ fn resolve<T: Searchable>(hits: Vec<VectorHit>, items: Vec<T>) -> Vec<SearchHit<
 }
 
 /// Statistics of a whole database (SPEC §3 `get_statistics`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Statistics {
     /// Counts of every entity.
@@ -49,7 +50,7 @@ pub struct Statistics {
 }
 
 /// The vector index part of [`Statistics`].
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct IndexStatistics {
     /// Index kind and vectors per collection.
@@ -67,7 +68,7 @@ pub struct IndexStatistics {
 }
 
 /// What [`AiDatabase::reindex`] rebuilt.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ReindexReport {
     /// Models embedded.
@@ -102,13 +103,23 @@ pub struct AiDatabase {
     index: Option<Arc<dyn VectorIndex>>,
     config: Arc<AimdbConfig>,
     sync: Arc<IndexSync>,
+    /// Set when the store is an `aimdb serve` server, which searches and indexes itself.
+    remote: Option<Arc<Remote>>,
 }
 
 impl AiDatabase {
     /// Wraps an open store and an embedder, without a vector index. Most code calls
     /// [`create_ai_database`](crate::create_ai_database).
     pub fn new(store: Arc<dyn MetadataStore>, embedder: Arc<dyn Embedder>, config: AimdbConfig) -> Self {
-        AiDatabase { store, embedder, index: None, config: Arc::new(config), sync: Arc::default() }
+        AiDatabase { store, embedder, index: None, config: Arc::new(config), sync: Arc::default(), remote: None }
+    }
+
+    /// A database whose store, index and embedder are an `aimdb serve` server's.
+    #[cfg(feature = "remote")]
+    pub(crate) fn remote(remote: Arc<Remote>, embedder: Arc<dyn Embedder>, config: AimdbConfig) -> Self {
+        let mut db = Self::new(remote.clone(), embedder, config);
+        db.remote = Some(remote);
+        db
     }
 
     /// Adds a vector index, enabling semantic search.
@@ -140,6 +151,9 @@ impl AiDatabase {
 
     /// Counts of every entity, which backend holds them, and the index's state.
     pub async fn get_statistics(&self) -> Result<Statistics> {
+        if let Some(remote) = &self.remote {
+            return remote::statistics(remote).await;
+        }
         let info = self.store.info();
         let index = match &self.index {
             Some(index) => Some(IndexStatistics {
@@ -166,6 +180,9 @@ impl AiDatabase {
         n_results: usize,
         filter: &ModelFilter,
     ) -> Result<Vec<SearchHit<Model>>> {
+        if let Some(remote) = &self.remote {
+            return remote::models(remote, query, n_results, filter).await;
+        }
         let hits = self.similar(Collection::Models, query, n_results, filter.into()).await?;
         let ids: Vec<ModelId> = hits.iter().map(|h| ModelId(h.id)).collect();
         Ok(resolve(hits, self.store.get_models_by_ids(&ids).await?))
@@ -178,6 +195,9 @@ impl AiDatabase {
         n_results: usize,
         filter: &DatasetFilter,
     ) -> Result<Vec<SearchHit<Dataset>>> {
+        if let Some(remote) = &self.remote {
+            return remote::datasets(remote, query, n_results, filter).await;
+        }
         let hits = self.similar(Collection::Datasets, query, n_results, filter.into()).await?;
         let ids: Vec<DatasetId> = hits.iter().map(|h| DatasetId(h.id)).collect();
         Ok(resolve(hits, self.store.get_datasets_by_ids(&ids).await?))
@@ -190,6 +210,9 @@ impl AiDatabase {
         n_results: usize,
         filter: &PredictionFilter,
     ) -> Result<Vec<SearchHit<Prediction>>> {
+        if let Some(remote) = &self.remote {
+            return remote::predictions(remote, query, n_results, filter).await;
+        }
         let hits = self.similar(Collection::Predictions, query, n_results, filter.into()).await?;
         let ids: Vec<PredictionId> = hits.iter().map(|h| PredictionId(h.id)).collect();
         Ok(resolve(hits, self.store.get_predictions_by_ids(&ids).await?))
@@ -277,7 +300,11 @@ impl AiDatabase {
         self.reindex_with_progress(true).await
     }
 
-    pub(crate) async fn reindex_with_progress(&self, progress: bool) -> Result<ReindexReport> {
+    /// [`reindex`](Self::reindex), with a progress bar or without (a server has no terminal).
+    pub async fn reindex_with_progress(&self, progress: bool) -> Result<ReindexReport> {
+        if let Some(remote) = &self.remote {
+            return remote::reindex(remote).await;
+        }
         let index = self.require_index()?;
         let counts = self.store.statistics().await?;
         let total = counts.models + counts.datasets + counts.predictions;
@@ -333,6 +360,9 @@ impl AiDatabase {
 
     /// Rebuilds one collection's index in the type that suits its size (SPEC §7).
     pub async fn optimize_index(&self, collection: Collection) -> Result<CollectionInfo> {
+        if let Some(remote) = &self.remote {
+            return remote::optimize(remote, collection).await;
+        }
         let info = self.require_index()?.optimize(collection).await?;
         self.flush().await?;
         Ok(info)

@@ -34,6 +34,7 @@ pub mod config;
 mod database;
 mod migrate;
 mod open;
+mod remote;
 mod repair;
 mod search;
 

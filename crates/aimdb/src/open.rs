@@ -15,6 +15,10 @@ use crate::database::AiDatabase;
 /// number of vectors than the store has entities, the index is repaired (see
 /// [`AiDatabase::repair_index`]) and a warning says what changed.
 pub async fn create_ai_database(config: AimdbConfig) -> Result<AiDatabase> {
+    #[cfg(feature = "remote")]
+    if StoreScheme::of_url(&config.metadata.url, "metadata.url")? == StoreScheme::Remote {
+        return open_remote(config).await;
+    }
     let index = match &config.vectors {
         Some(vectors) => Some(open_index(vectors).await?),
         None => None,
@@ -31,6 +35,23 @@ pub async fn create_ai_database(config: AimdbConfig) -> Result<AiDatabase> {
         }
     }
     Ok(db)
+}
+
+/// A server's database: its index and embedder are the server's, so `vectors:` here is
+/// not opened (a warning says so) and the local embedder is never loaded.
+#[cfg(feature = "remote")]
+async fn open_remote(config: AimdbConfig) -> Result<AiDatabase> {
+    if config.vectors.is_some() {
+        log::warn!("vectors: ignored, the server at {} searches with its own index", config.metadata.url);
+    }
+    let remote = Arc::new(open_remote_store(&config).await?);
+    let embedder = embedder(&config)?;
+    Ok(AiDatabase::remote(remote, embedder, config))
+}
+
+#[cfg(feature = "remote")]
+async fn open_remote_store(config: &AimdbConfig) -> Result<aimdb_remote::RemoteStore> {
+    aimdb_remote::RemoteStore::open(aimdb_remote::RemoteConfig::from_metadata(&config.metadata)?).await
 }
 
 async fn open_index(vectors: &VectorConfig) -> Result<Arc<dyn VectorIndex>> {
@@ -98,6 +119,8 @@ pub async fn open_metadata_store(config: &AimdbConfig) -> Result<Arc<dyn Metadat
         StoreScheme::MongoDb => Ok(Arc::new(
             aimdb_mongo::MongoStore::open(aimdb_mongo::MongoConfig::from_metadata(metadata)?).await?,
         )),
+        #[cfg(feature = "remote")]
+        StoreScheme::Remote => Ok(Arc::new(open_remote_store(config).await?)),
         // A backend this build leaves out.
         #[allow(unreachable_patterns, reason = "reached only when a store feature is off")]
         other => Err(Error::config(format!(

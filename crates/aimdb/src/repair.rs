@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use aimdb_core::{Collection, Page, Result, StoreStatistics, Timestamp, time};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::database::AiDatabase;
 use crate::search::Searchable;
@@ -25,7 +25,7 @@ const BAR_FROM: u64 = 1_000;
 const IN_FLIGHT_GRACE_MS: [u64; 3] = [50, 200, 750];
 
 /// What a repair of the vector index changed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RepairReport {
     /// When it finished.

@@ -25,17 +25,20 @@ pub enum StoreScheme {
     MongoDb,
     /// `memory://`, for tests.
     Memory,
+    /// `http://`, `https://`: an `aimdb serve` server holding the data.
+    Remote,
 }
 
 impl StoreScheme {
     /// Every backend, in the order messages list them.
-    pub const ALL: [StoreScheme; 6] = [
+    pub const ALL: [StoreScheme; 7] = [
         StoreScheme::Sqlite,
         StoreScheme::Postgres,
         StoreScheme::MySql,
         StoreScheme::Redis,
         StoreScheme::MongoDb,
         StoreScheme::Memory,
+        StoreScheme::Remote,
     ];
 
     /// The URL schemes that select this backend; the first is the canonical one.
@@ -47,6 +50,7 @@ impl StoreScheme {
             StoreScheme::Redis => &["redis", "rediss"],
             StoreScheme::MongoDb => &["mongodb", "mongodb+srv"],
             StoreScheme::Memory => &["memory"],
+            StoreScheme::Remote => &["http", "https"],
         }
     }
 
@@ -55,6 +59,8 @@ impl StoreScheme {
     pub const fn seed_backends(self) -> &'static [&'static str] {
         match self {
             StoreScheme::Postgres => &["postgres", "postgresql"],
+            // The seed has no server of its own.
+            StoreScheme::Remote => &[],
             other => std::slice::from_ref(&other.url_schemes()[0]),
         }
     }
@@ -68,7 +74,10 @@ impl StoreScheme {
     /// The backend's name, which is also the cargo feature of the `aimdb` crate that
     /// compiles it in (`memory` is always there).
     pub const fn name(self) -> &'static str {
-        self.url_schemes()[0]
+        match self {
+            StoreScheme::Remote => "remote",
+            other => other.url_schemes()[0],
+        }
     }
 
     /// The port a server listens on by default (`None` for embedded backends).
@@ -78,6 +87,7 @@ impl StoreScheme {
             StoreScheme::MySql => Some(3306),
             StoreScheme::Redis => Some(6379),
             StoreScheme::MongoDb => Some(27017),
+            StoreScheme::Remote => Some(8080),
             StoreScheme::Sqlite | StoreScheme::Memory => None,
         }
     }
@@ -102,7 +112,7 @@ impl StoreScheme {
 
     /// `sqlite://, postgres://, ...` for messages.
     pub fn expected() -> String {
-        let all: Vec<String> = Self::ALL.iter().map(|s| format!("{}://", s.name())).collect();
+        let all: Vec<String> = Self::ALL.iter().map(|s| format!("{}://", s.url_schemes()[0])).collect();
         all.join(", ")
     }
 }

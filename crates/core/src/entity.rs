@@ -3,6 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::request::{
+    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
+    TrainingRunUpdate,
+};
 use crate::ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
 use crate::time::Timestamp;
 
@@ -285,4 +289,13 @@ optional_json! {
     Hyperparameter => [],
     Metric => [],
     ExperimentRun => [],
+    NewModel => [input_shape, output_shape],
+    NewModelVersion => [config],
+    NewDataset => [split_info, preprocessing],
+    NewTrainingRun => [artifacts],
+    TrainingRunUpdate => [artifacts],
+    NewExperiment => [results],
+    NewPrediction => [metadata],
+    NewMetric => [],
+    NewExperimentRun => [],
 }

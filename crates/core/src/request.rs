@@ -78,6 +78,7 @@ impl Page {
 /// A model to register. Only `name` is required.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct NewModel {
     /// Unique name.
     pub name: String,
@@ -155,6 +156,7 @@ impl NewModel {
 /// A version of an existing model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct NewModelVersion {
     /// The model.
     pub model_id: ModelId,
@@ -217,6 +219,7 @@ impl NewModelVersion {
 /// A dataset to register. Only `name` is required.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct NewDataset {
     /// Unique name.
     pub name: String,
@@ -300,6 +303,7 @@ impl NewDataset {
 /// A training run of an existing model version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct NewTrainingRun {
     /// The version trained.
     pub model_version_id: ModelVersionId,
@@ -371,6 +375,7 @@ impl NewTrainingRun {
 /// A partial update of a training run: only the fields that are set change.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct TrainingRunUpdate {
     /// New status.
     pub status: Option<String>,
@@ -468,6 +473,7 @@ impl TrainingRunUpdate {
 /// One metric point to log on a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct NewMetric {
     /// Metric name.
     pub metric_name: String,
@@ -552,6 +558,7 @@ pub fn validate_hyperparameters<'a>(names: impl IntoIterator<Item = (&'a String,
 /// An experiment to create. Only `name` is required.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct NewExperiment {
     /// Unique name.
     pub name: String,
@@ -622,6 +629,7 @@ impl NewExperiment {
 /// Adds a training run to an experiment; each run joins an experiment once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct NewExperimentRun {
     /// The experiment.
     pub experiment_id: ExperimentId,
@@ -666,6 +674,7 @@ impl NewExperimentRun {
 /// A prediction made by an existing model version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct NewPrediction {
     /// The version.
     pub model_version_id: ModelVersionId,

@@ -75,6 +75,26 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Serve this database over HTTP (the REST API under /api/v1) until Ctrl-C or SIGTERM.
+    /// Tokens come from AIMDB_SERVER_TOKENS (read-write) and AIMDB_SERVER_READ_TOKENS
+    /// (read-only), comma-separated; without any, only a loopback address is served.
+    Serve(Serve),
+}
+
+#[derive(Args)]
+struct Serve {
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, env = "AIMDB_BIND", default_value = aimdb_server::config::DEFAULT_BIND)]
+    bind: std::net::SocketAddr,
+    /// Serve a non-loopback address without tokens (behind a proxy that authenticates).
+    #[arg(long)]
+    insecure_no_auth: bool,
+    /// Largest request body in bytes (413 beyond).
+    #[arg(long, default_value_t = aimdb_server::config::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Most records in one batch of metrics, predictions or imported records (413 beyond).
+    #[arg(long, default_value_t = aimdb_server::config::DEFAULT_MAX_BATCH)]
+    max_batch: usize,
 }
 
 #[derive(Args)]
@@ -247,6 +267,9 @@ async fn run(cli: Cli) -> Result<Output, Error> {
     }
     let config = aimdb::config::load(cli.config.as_deref())?;
     let db = create_ai_database(config).await?;
+    if let Command::Serve(options) = cli.command {
+        return serve(db, options).await;
+    }
     let result = dispatch(&db, cli.command).await;
     db.close().await?;
     result
@@ -411,8 +434,38 @@ async fn dispatch(db: &AiDatabase, command: Command) -> Result<Output, Error> {
             let info = db.optimize_index(collection).await?;
             out(&info, format!("{}: {} over {} vectors", collection, info.index_kind, info.vectors))
         }
-        Command::Migrate { .. } => unreachable!("run() handles migrate before opening a database"),
+        Command::Migrate { .. } | Command::Serve(_) => {
+            unreachable!("run() handles migrate and serve before dispatching")
+        }
     }
+}
+
+/// `aimdb serve`: binds, says where on stderr, serves until a signal, then flushes and closes.
+async fn serve(db: AiDatabase, options: Serve) -> Result<Output, Error> {
+    let config = aimdb_server::ServerConfig::new()
+        .with_bind(options.bind)
+        .with_env_tokens()
+        .with_insecure_no_auth(options.insecure_no_auth)
+        .with_max_body_bytes(options.max_body_bytes)
+        .with_max_batch(options.max_batch);
+    let tokens = config.tokens.len();
+    let info = db.store().info();
+    if matches!(db.config().vectors, Some(aimdb::config::VectorConfig::Faiss(_))) {
+        eprintln!(
+            "aimdb: the FAISS index is embedded: this server is the single writer of its directory; \
+             run one server per directory (several servers need a server index such as Chroma)"
+        );
+    }
+    let server = aimdb_server::Server::bind(db, config).await?;
+    // Tests and scripts read the address from this line (port 0 picks a free one).
+    eprintln!(
+        "aimdb: serving {} ({}) on http://{} with {tokens} token(s)",
+        info.backend,
+        info.location,
+        server.local_addr()
+    );
+    server.run(aimdb_server::shutdown_signal()).await?;
+    Ok(Output { json: Value::Null, text: String::new() })
 }
 
 /// The documented exit code and a stable name for each error kind.
@@ -430,8 +483,10 @@ fn classify(e: &Error) -> (u8, &'static str) {
 
 /// Warnings (an index repaired at open, a vector that could not be written) reach the user
 /// on stderr by default.
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, serving: bool) {
     let level = match verbose {
+        // A server logs each request.
+        0 if serving => "info",
         0 => "warn",
         1 => "info",
         2 => "debug",
@@ -449,7 +504,7 @@ fn init_logging(verbose: u8) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, matches!(cli.command, Command::Serve(_)));
     let json = cli.json;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

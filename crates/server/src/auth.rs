@@ -1,0 +1,40 @@
+//! Bearer tokens: with any configured, every `/api` request needs one, and a read-only
+//! token may only read. The token is never logged (the request log holds no headers).
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::config::Access;
+use crate::error::ApiError;
+use crate::routes::AppState;
+
+/// Whether `request` only reads: `GET`, `HEAD`, and the id lookups (a `POST` for the body).
+fn only_reads(request: &Request) -> bool {
+    matches!(*request.method(), Method::GET | Method::HEAD)
+        || (request.method() == Method::POST && request.uri().path().ends_with("/lookup"))
+}
+
+pub(crate) async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let tokens = &state.config.tokens;
+    if tokens.is_empty() || !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let Some(token) = presented.and_then(|p| tokens.iter().find(|t| t.matches(p))) else {
+        let message = if presented.is_some() { "the bearer token is not valid" } else { "a bearer token is required" };
+        let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    };
+    if token.access() == Access::Read && !only_reads(&request) {
+        return ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this token may only read").into_response();
+    }
+    next.run(request).await
+}
