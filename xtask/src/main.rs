@@ -165,7 +165,7 @@ fn migrate(extra: &[String]) -> Result<(), String> {
         return Err(format!("migrate needs --from CONFIG|URL (and --to CONFIG|URL)\n\n{USAGE}"));
     }
     system::ensure_faiss_toolchain()?;
-    let mut args = vec!["run", "--quiet", "--package", "aimdb", "--bin", "aimdb", "--", "migrate"];
+    let mut args = vec!["run", "--quiet", "--package", "aimdb-cli", "--bin", "aimdb", "--", "migrate"];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args, &[])
 }

@@ -29,8 +29,10 @@ fn dependencies(manifest: &str) -> Vec<String> {
     names
 }
 
-const LIBRARY_CRATES: [&str; 8] = [
+const LIBRARY_CRATES: [&str; 10] = [
     "crates/core",
+    "crates/remote",
+    "crates/server",
     "crates/testkit",
     "crates/sql",
     "crates/kv",
@@ -76,11 +78,12 @@ fn adapters_depend_on_core_only() {
         ("crates/vector/Cargo.toml", "aimdb-vector"),
         ("crates/kv/Cargo.toml", "aimdb-redis"),
         ("crates/document/Cargo.toml", "aimdb-mongo"),
+        ("crates/remote/Cargo.toml", "aimdb-remote"),
     ];
     for (adapter, own) in adapters {
         let deps = dependencies(adapter);
         assert!(deps.iter().any(|d| d == "aimdb-core"), "{adapter} must depend on aimdb-core");
-        for other in ["aimdb", "aimdb-sql", "aimdb-redis", "aimdb-mongo", "aimdb-vector", "aimdb-embed"] {
+        for other in ["aimdb", "aimdb-sql", "aimdb-redis", "aimdb-mongo", "aimdb-vector", "aimdb-embed", "aimdb-remote"] {
             assert!(other == own || !deps.iter().any(|d| d == other), "{adapter} must not depend on {other}");
         }
     }

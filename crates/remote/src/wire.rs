@@ -35,9 +35,12 @@ pub fn to_values<T: Serialize + OptionalJson>(records: &[T]) -> Result<Value> {
 /// A value that does not fit is [`Error::InvalidInput`] naming the field by its path
 /// (`metrics[3].metric_value`), with `prefix` before it.
 pub fn from_value<T: DeserializeOwned + OptionalJson>(value: Value, prefix: &str) -> Result<T> {
+    // serde would also take a struct from an array of its fields in order: not on the wire.
     let nulls: Vec<String> = match &value {
         Value::Object(map) => map.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k.clone()).collect(),
-        _ => Vec::new(),
+        other => {
+            return Err(Error::invalid(field_name(prefix), format!("expected an object, got {}", kind(other))));
+        }
     };
     let mut record: T = decode(value, prefix)?;
     record.restore_json_nulls(&nulls.iter().map(String::as_str).collect::<Vec<_>>());
@@ -59,14 +62,19 @@ pub fn from_values<T: DeserializeOwned + OptionalJson>(value: Value, prefix: &st
 /// Plain serde decoding with the failing field named by its path.
 pub fn decode<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
+        let mut path = e.path().to_string();
+        let reason = e.inner().to_string();
+        // A missing field is reported at its parent: name the field itself.
+        if let Some(missing) = reason.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            path = if path == "." { missing.to_owned() } else { format!("{path}.{missing}") };
+        }
         let field = match (prefix, path.as_str()) {
             (prefix, ".") => field_name(prefix),
             ("", path) => path.to_owned(),
             (prefix, path) if path.starts_with('[') => format!("{prefix}{path}"),
             (prefix, path) => format!("{prefix}.{path}"),
         };
-        Error::invalid(field, e.into_inner().to_string())
+        Error::invalid(field, reason)
     })
 }
 

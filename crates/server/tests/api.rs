@@ -1,0 +1,215 @@
+//! The HTTP API as any client sees it: statuses and JSON errors for every kind of bad
+//! input, tokens, limits, and the server still serving afterwards with nothing half-written.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use aimdb::{AimdbConfig, MetadataStore, NewModel};
+use aimdb_server::{ServerConfig, Token};
+use proptest::prelude::*;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+async fn send(addr: SocketAddr, method: Method, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> Answer {
+    let mut request = Client::new().request(method, format!("http://{addr}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.header("content-type", "application/json").body(body);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("a JSON answer") };
+    Answer { status, headers, body }
+}
+
+async fn post(addr: SocketAddr, path: &str, body: &str) -> Answer {
+    send(addr, Method::POST, path, None, Some(body.as_bytes().to_vec())).await
+}
+
+fn kind(answer: &Answer) -> &str {
+    answer.body["error"]["kind"].as_str().unwrap_or_else(|| panic!("not an error body: {}", answer.body))
+}
+
+async fn memory_server(config: ServerConfig) -> SocketAddr {
+    common::serve(AimdbConfig::from_url("memory://"), config).await
+}
+
+#[tokio::test]
+async fn every_error_kind_has_its_status() {
+    let addr = memory_server(ServerConfig::new()).await;
+    let created = post(addr, "/api/v1/models", r#"{"name": "resnet50", "input_shape": null}"#).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.body["name"], "resnet50");
+    assert!(created.body["input_shape"].is_null() && created.body.get("output_shape").is_none(), "{}", created.body);
+
+    let missing = send(addr, Method::GET, "/api/v1/models/999", None, None).await;
+    assert_eq!((missing.status, kind(&missing)), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!((missing.body["error"]["entity"].as_str(), missing.body["error"]["key"].as_str()), (Some("model"), Some("999")));
+
+    let duplicate = post(addr, "/api/v1/models", r#"{"name": "resnet50"}"#).await;
+    assert_eq!((duplicate.status, kind(&duplicate)), (StatusCode::CONFLICT, "already_exists"));
+
+    let blank = post(addr, "/api/v1/models", r#"{"name": "  "}"#).await;
+    assert_eq!((blank.status, kind(&blank)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"));
+    assert_eq!(blank.body["error"]["field"], "name");
+
+    let batch = json!([{"metric_name": "loss", "metric_value": 1.0}, {"metric_name": "loss", "metric_value": "x"}]);
+    let run = send(addr, Method::POST, "/api/v1/runs/1/metrics", None, Some(batch.to_string().into_bytes())).await;
+    assert_eq!(run.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(run.body["error"]["field"], "metrics[1].metric_value", "{}", run.body);
+
+    let no_index = send(addr, Method::GET, "/api/v1/models/search?q=x", None, None).await;
+    assert_eq!((no_index.status, kind(&no_index)), (StatusCode::NOT_IMPLEMENTED, "config"));
+}
+
+#[tokio::test]
+async fn malformed_requests_are_4xx_json() {
+    let addr = memory_server(ServerConfig::new().with_max_body_bytes(64 * 1024).with_max_batch(10)).await;
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        ("not JSON", b"{name: resnet".to_vec(), StatusCode::BAD_REQUEST, "body"),
+        ("empty", Vec::new(), StatusCode::BAD_REQUEST, "body"),
+        ("invalid UTF-8", b"{\"name\": \"\xff\xfe\"}".to_vec(), StatusCode::BAD_REQUEST, "body"),
+        ("deep nesting", format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(), StatusCode::BAD_REQUEST, "body"),
+        ("wrong type", br#"{"name": 5}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "name"),
+        ("unknown field", br#"{"name": "a", "nmae": "b"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "nmae"),
+        ("missing field", br#"{"description": "no name"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "name"),
+        ("not an object", br#"[1, 2]"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "body"),
+        ("huge body", format!(r#"{{"name": "{}"}}"#, "x".repeat(100_000)).into_bytes(), StatusCode::PAYLOAD_TOO_LARGE, "body"),
+    ];
+    for (what, body, status, field) in cases {
+        let answer = send(addr, Method::POST, "/api/v1/models", None, Some(body)).await;
+        assert_eq!(answer.status, status, "{what}: {}", answer.body);
+        assert!(answer.body["error"]["message"].is_string(), "{what}: {}", answer.body);
+        if answer.body["error"]["field"].is_string() {
+            assert_eq!(answer.body["error"]["field"], field, "{what}: {}", answer.body);
+        }
+    }
+    let too_many = json!((0..11).map(|i| json!({"metric_name": "m", "metric_value": i})).collect::<Vec<_>>());
+    let answer = send(addr, Method::POST, "/api/v1/runs/1/metrics", None, Some(too_many.to_string().into_bytes())).await;
+    assert_eq!((answer.status, kind(&answer)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    for (method, path, status) in [
+        (Method::GET, "/api/v1/models/abc", StatusCode::UNPROCESSABLE_ENTITY),
+        (Method::GET, "/api/v1/models?limit=-1", StatusCode::UNPROCESSABLE_ENTITY),
+        (Method::GET, "/api/v1/nothing", StatusCode::NOT_FOUND),
+        (Method::DELETE, "/api/v1/models", StatusCode::METHOD_NOT_ALLOWED),
+        (Method::POST, "/api/v1/optimize/planets", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let answer = send(addr, method.clone(), path, None, None).await;
+        assert_eq!(answer.status, status, "{method} {path}: {}", answer.body);
+        kind(&answer);
+    }
+    // Still serving, and nothing was written by any of it.
+    let stats = send(addr, Method::GET, "/api/v1/stats", None, None).await;
+    assert_eq!((stats.status, stats.body["models"].as_u64()), (StatusCode::OK, Some(0)));
+}
+
+#[tokio::test]
+async fn tokens_guard_the_api_but_not_health() {
+    let config = ServerConfig::new().with_token(Token::read_write("writer-secret")).with_token(Token::read_only("reader-secret"));
+    let addr = memory_server(config).await;
+    assert_eq!(send(addr, Method::GET, "/healthz", None, None).await.status, StatusCode::OK);
+
+    let none = send(addr, Method::GET, "/api/v1/models", None, None).await;
+    assert_eq!((none.status, kind(&none)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_eq!(none.headers["www-authenticate"], "Bearer");
+    let bad = send(addr, Method::GET, "/api/v1/models", Some("writer-secreT"), None).await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+
+    let body = || Some(br#"{"name": "m"}"#.to_vec());
+    let denied = send(addr, Method::POST, "/api/v1/models", Some("reader-secret"), body()).await;
+    assert_eq!((denied.status, kind(&denied)), (StatusCode::FORBIDDEN, "forbidden"));
+    let written = send(addr, Method::POST, "/api/v1/models", Some("writer-secret"), body()).await;
+    assert_eq!(written.status, StatusCode::CREATED);
+    let read = send(addr, Method::GET, "/api/v1/models", Some("reader-secret"), None).await;
+    assert_eq!((read.status, read.body.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    let lookup = send(addr, Method::POST, "/api/v1/models/lookup", Some("reader-secret"), Some(br#"{"ids": [1]}"#.to_vec())).await;
+    assert_eq!(lookup.status, StatusCode::OK, "a lookup only reads");
+
+    // The remote store sends its token, and a refused one is a configuration error.
+    let store = aimdb_remote::RemoteStore::open(
+        aimdb_remote::RemoteConfig::from_url(&format!("http://{addr}")).unwrap().with_token("writer-secret"),
+    )
+    .await
+    .unwrap();
+    store.create_model(NewModel::new("through-the-client")).await.unwrap();
+    let refused = aimdb_remote::RemoteStore::open(aimdb_remote::RemoteConfig::from_url(&format!("http://{addr}")).unwrap()).await;
+    assert!(matches!(refused, Err(aimdb::Error::Config { .. })), "{refused:?}");
+}
+
+#[tokio::test]
+async fn no_tokens_means_loopback_only() {
+    let db = aimdb::create_ai_database(AimdbConfig::from_url("memory://")).await.unwrap();
+    let open = ServerConfig::new().with_bind("0.0.0.0:0".parse().unwrap());
+    let err = aimdb_server::Server::bind(db.clone(), open.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("--insecure-no-auth"), "{err}");
+    aimdb_server::Server::bind(db.clone(), open.clone().with_insecure_no_auth(true)).await.unwrap();
+    aimdb_server::Server::bind(db, open.with_token(Token::read_write("t"))).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stopped_server_is_unavailable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let err = aimdb_remote::RemoteStore::open(aimdb_remote::RemoteConfig::from_url(&format!("http://{addr}")).unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+}
+
+/// Arbitrary JSON, from scalars to nested objects with the entities' own field names.
+fn any_json() -> impl Strategy<Value = Value> {
+    let names = prop::sample::select(vec![
+        "name", "description", "model_id", "version", "metric_name", "metric_value", "status", "input_data",
+        "output_data", "model_version_id", "epoch", "ids", "x",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        ".{0,12}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::btree_map(names.clone().prop_map(str::to_owned), inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+#[test]
+fn generated_bodies_never_crash_or_half_write() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let addr = runtime.block_on(memory_server(ServerConfig::new()));
+    let paths = [
+        "/api/v1/models", "/api/v1/versions", "/api/v1/datasets", "/api/v1/runs", "/api/v1/runs/1/metrics",
+        "/api/v1/runs/1/hyperparameters", "/api/v1/experiments", "/api/v1/predictions", "/api/v1/models/lookup",
+        "/api/v1/import",
+    ];
+    let config = ProptestConfig { cases: 200, ..ProptestConfig::default() };
+    proptest!(config, |(body in any_json(), path in prop::sample::select(paths.to_vec()))| {
+        let answer = runtime.block_on(send(addr, Method::POST, path, None, Some(body.to_string().into_bytes())));
+        prop_assert!(answer.status.as_u16() < 500, "{path} {body}: {} {}", answer.status, answer.body);
+        if !answer.status.is_success() {
+            prop_assert!(answer.body["error"]["kind"].is_string(), "{path}: {}", answer.body);
+        }
+    });
+    // Still serving, and every record a 2xx answer created is readable.
+    let db = runtime.block_on(common::client(addr));
+    let stats = runtime.block_on(db.get_statistics()).unwrap();
+    let models = runtime.block_on(db.list_models(aimdb::Page::all())).unwrap();
+    assert_eq!(stats.counts.models as usize, models.len());
+}
