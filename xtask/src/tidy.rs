@@ -83,7 +83,15 @@ fn adapters_depend_on_core_only() {
     for (adapter, own) in adapters {
         let deps = dependencies(adapter);
         assert!(deps.iter().any(|d| d == "aimdb-core"), "{adapter} must depend on aimdb-core");
-        for other in ["aimdb", "aimdb-sql", "aimdb-redis", "aimdb-mongo", "aimdb-vector", "aimdb-embed", "aimdb-remote"] {
+        for other in [
+            "aimdb",
+            "aimdb-sql",
+            "aimdb-redis",
+            "aimdb-mongo",
+            "aimdb-vector",
+            "aimdb-embed",
+            "aimdb-remote",
+        ] {
             assert!(other == own || !deps.iter().any(|d| d == other), "{adapter} must not depend on {other}");
         }
     }

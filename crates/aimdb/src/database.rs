@@ -37,6 +37,7 @@ fn resolve<T: Searchable>(hits: Vec<VectorHit>, items: Vec<T>) -> Vec<SearchHit<
 /// Statistics of a whole database (SPEC §3 `get_statistics`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Statistics {
     /// Counts of every entity.
     #[serde(flatten)]
@@ -52,6 +53,7 @@ pub struct Statistics {
 /// The vector index part of [`Statistics`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IndexStatistics {
     /// Index kind and vectors per collection.
     pub collections: Vec<CollectionInfo>,
@@ -70,6 +72,7 @@ pub struct IndexStatistics {
 /// What [`AiDatabase::reindex`] rebuilt.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReindexReport {
     /// Models embedded.
     pub models: u64,
@@ -111,7 +114,14 @@ impl AiDatabase {
     /// Wraps an open store and an embedder, without a vector index. Most code calls
     /// [`create_ai_database`](crate::create_ai_database).
     pub fn new(store: Arc<dyn MetadataStore>, embedder: Arc<dyn Embedder>, config: AimdbConfig) -> Self {
-        AiDatabase { store, embedder, index: None, config: Arc::new(config), sync: Arc::default(), remote: None }
+        AiDatabase {
+            store,
+            embedder,
+            index: None,
+            config: Arc::new(config),
+            sync: Arc::default(),
+            remote: None,
+        }
     }
 
     /// A database whose store, index and embedder are an `aimdb serve` server's.

@@ -40,7 +40,8 @@ mod calls {
         collection: &str,
         pairs: &[(&str, Option<String>)],
     ) -> Result<Vec<SearchHit<T>>> {
-        let answer = remote.call(Method::GET, &format!("api/v1/{collection}/search?{}", query(pairs)), None).await?;
+        let answer =
+            remote.call(Method::GET, &format!("api/v1/{collection}/search?{}", query(pairs)), None).await?;
         let Value::Array(items) = answer else {
             return Err(Error::backend("search", "the server's answer is not a list"));
         };
@@ -54,7 +55,12 @@ mod calls {
             .collect()
     }
 
-    pub(crate) async fn models(remote: &Remote, q: &str, n: usize, f: &ModelFilter) -> Result<Vec<SearchHit<Model>>> {
+    pub(crate) async fn models(
+        remote: &Remote,
+        q: &str,
+        n: usize,
+        f: &ModelFilter,
+    ) -> Result<Vec<SearchHit<Model>>> {
         let pairs = [
             ("q", Some(q.to_owned())),
             ("n", Some(n.to_string())),
@@ -106,10 +112,20 @@ mod calls {
 mod calls {
     use super::*;
 
-    pub(crate) async fn models(r: &Remote, _: &str, _: usize, _: &ModelFilter) -> Result<Vec<SearchHit<Model>>> {
+    pub(crate) async fn models(
+        r: &Remote,
+        _: &str,
+        _: usize,
+        _: &ModelFilter,
+    ) -> Result<Vec<SearchHit<Model>>> {
         match *r {}
     }
-    pub(crate) async fn datasets(r: &Remote, _: &str, _: usize, _: &DatasetFilter) -> Result<Vec<SearchHit<Dataset>>> {
+    pub(crate) async fn datasets(
+        r: &Remote,
+        _: &str,
+        _: usize,
+        _: &DatasetFilter,
+    ) -> Result<Vec<SearchHit<Dataset>>> {
         match *r {}
     }
     pub(crate) async fn predictions(

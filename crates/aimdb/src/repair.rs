@@ -27,8 +27,10 @@ const IN_FLIGHT_GRACE_MS: [u64; 3] = [50, 200, 750];
 /// What a repair of the vector index changed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepairReport {
     /// When it finished.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
     /// Records the index lacked, embedded and added.
     pub added: u64,

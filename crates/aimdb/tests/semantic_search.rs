@@ -2,8 +2,8 @@
 //! the embedder check. The meaning-based case needs all-MiniLM-L6-v2 (`cargo xtask
 //! fetch-model`); the rest use the hash embedder.
 
-use aimdb::prelude::*;
 use aimdb::Collection;
+use aimdb::prelude::*;
 
 mod search_cases;
 

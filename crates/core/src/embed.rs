@@ -9,6 +9,7 @@ use crate::error::Result;
 
 /// Which embedder produced a vector; an index records it and refuses another.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EmbedderIdentity {
     /// `hash` or `transformer`.
     pub kind: String,

@@ -3,15 +3,16 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::request::{
-    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
-    TrainingRunUpdate,
-};
 use crate::ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
+use crate::request::{
+    NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
+    NewTrainingRun, TrainingRunUpdate,
+};
 use crate::time::Timestamp;
 
 /// A registered model; `name` is unique.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Model {
     /// Store-assigned id.
     pub id: ModelId,
@@ -30,13 +31,16 @@ pub struct Model {
     /// Output shape as JSON.
     pub output_shape: Option<Value>,
     /// When the model was registered.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When the model was last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 
 /// A version of a model; `version` is unique per model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelVersion {
     /// Store-assigned id.
     pub id: ModelVersionId,
@@ -51,11 +55,13 @@ pub struct ModelVersion {
     /// Lifecycle status, `active` unless given.
     pub status: String,
     /// When the version was registered.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
 /// A dataset; `name` is unique.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dataset {
     /// Store-assigned id.
     pub id: DatasetId,
@@ -76,11 +82,13 @@ pub struct Dataset {
     /// Preprocessing description as JSON.
     pub preprocessing: Option<Value>,
     /// When the dataset was registered.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
 /// One training of a model version, optionally on a dataset.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrainingRun {
     /// Store-assigned id.
     pub id: TrainingRunId,
@@ -93,8 +101,10 @@ pub struct TrainingRun {
     /// `started` unless given; `completed` counts in statistics.
     pub status: String,
     /// When the run started.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub started_at: Timestamp,
     /// When the run completed.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub completed_at: Option<Timestamp>,
     /// Wall time of the run.
     pub duration_seconds: Option<f64>,
@@ -108,6 +118,7 @@ pub struct TrainingRun {
 
 /// A hyperparameter of a training run; the JSON type of `value` is preserved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hyperparameter {
     /// The run it belongs to.
     pub training_run_id: TrainingRunId,
@@ -119,6 +130,7 @@ pub struct Hyperparameter {
 
 /// One metric point of a training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metric {
     /// The run it belongs to.
     pub training_run_id: TrainingRunId,
@@ -133,11 +145,13 @@ pub struct Metric {
     /// `train` unless given.
     pub split: String,
     /// When it was logged.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub timestamp: Timestamp,
 }
 
 /// An experiment grouping training runs; `name` is unique.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Experiment {
     /// Store-assigned id.
     pub id: ExperimentId,
@@ -150,8 +164,10 @@ pub struct Experiment {
     /// `active` unless given.
     pub status: String,
     /// When the experiment was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When it completed.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub completed_at: Option<Timestamp>,
     /// Results as JSON.
     pub results: Option<Value>,
@@ -159,6 +175,7 @@ pub struct Experiment {
 
 /// The link between an experiment and one of its training runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExperimentRun {
     /// The experiment.
     pub experiment_id: ExperimentId,
@@ -172,6 +189,7 @@ pub struct ExperimentRun {
 
 /// An experiment run as read back: the link joined with the run's outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExperimentRunDetail {
     /// The experiment.
     pub experiment_id: ExperimentId,
@@ -191,6 +209,7 @@ pub struct ExperimentRunDetail {
 
 /// One inference made by a model version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Prediction {
     /// Store-assigned id.
     pub id: PredictionId,
@@ -205,6 +224,7 @@ pub struct Prediction {
     /// Inference latency.
     pub inference_time_ms: Option<f64>,
     /// When it was logged.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub timestamp: Timestamp,
     /// Free-form metadata as JSON.
     pub metadata: Option<Value>,
@@ -212,6 +232,7 @@ pub struct Prediction {
 
 /// Counts of every entity held by a store.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoreStatistics {
     /// Number of models.
     pub models: u64,

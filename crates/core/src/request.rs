@@ -79,6 +79,7 @@ impl Page {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewModel {
     /// Unique name.
     pub name: String,
@@ -157,6 +158,7 @@ impl NewModel {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewModelVersion {
     /// The model.
     pub model_id: ModelId,
@@ -220,6 +222,7 @@ impl NewModelVersion {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewDataset {
     /// Unique name.
     pub name: String,
@@ -304,6 +307,7 @@ impl NewDataset {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTrainingRun {
     /// The version trained.
     pub model_version_id: ModelVersionId,
@@ -314,6 +318,7 @@ pub struct NewTrainingRun {
     /// Status; `started` when not given.
     pub status: Option<String>,
     /// Start time; now when not given.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub started_at: Option<Timestamp>,
     /// Artifacts.
     pub artifacts: Option<Value>,
@@ -376,10 +381,12 @@ impl NewTrainingRun {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrainingRunUpdate {
     /// New status.
     pub status: Option<String>,
     /// Completion time.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub completed_at: Option<Timestamp>,
     /// Duration in seconds.
     pub duration_seconds: Option<f64>,
@@ -474,6 +481,7 @@ impl TrainingRunUpdate {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewMetric {
     /// Metric name.
     pub metric_name: String,
@@ -486,6 +494,7 @@ pub struct NewMetric {
     /// Split; `train` when not given.
     pub split: Option<String>,
     /// Time; now when not given.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub timestamp: Option<Timestamp>,
 }
 
@@ -559,6 +568,7 @@ pub fn validate_hyperparameters<'a>(names: impl IntoIterator<Item = (&'a String,
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewExperiment {
     /// Unique name.
     pub name: String,
@@ -569,6 +579,7 @@ pub struct NewExperiment {
     /// Status; `active` when not given.
     pub status: Option<String>,
     /// Completion time.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub completed_at: Option<Timestamp>,
     /// Results.
     pub results: Option<Value>,
@@ -630,6 +641,7 @@ impl NewExperiment {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewExperimentRun {
     /// The experiment.
     pub experiment_id: ExperimentId,
@@ -675,6 +687,7 @@ impl NewExperimentRun {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewPrediction {
     /// The version.
     pub model_version_id: ModelVersionId,
@@ -687,6 +700,7 @@ pub struct NewPrediction {
     /// Latency; must be finite.
     pub inference_time_ms: Option<f64>,
     /// Time; now when not given.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub timestamp: Option<Timestamp>,
     /// Metadata.
     pub metadata: Option<Value>,

@@ -22,6 +22,7 @@ use crate::request::{
 /// What a store can do; conformance tests branch on it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Capabilities {
     /// Data survives `close` and a new connection to the same location.
     pub persistent: bool,

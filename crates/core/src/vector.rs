@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 /// The searchable collections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Collection {
     /// Models.
     Models,
@@ -78,6 +79,7 @@ pub struct VectorHit {
 
 /// Facts about one collection for statistics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionInfo {
     /// The collection.
     pub collection: Collection,

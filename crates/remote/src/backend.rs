@@ -60,11 +60,7 @@ impl RemoteStore {
     /// One request: `path` relative to the server's base URL (`api/v1/models`), an optional
     /// JSON body; the JSON answer, or the server's error as an [`Error`].
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
-        let url = self
-            .config
-            .url
-            .join(path)
-            .map_err(|e| Error::invalid("path", format!("`{path}`: {e}")))?;
+        let url = self.config.url.join(path).map_err(|e| Error::invalid("path", format!("`{path}`: {e}")))?;
         let mut request = self.http.request(method.clone(), url);
         if let Some(token) = &self.config.token {
             request = request.bearer_auth(token);
@@ -91,14 +87,23 @@ impl RemoteStore {
                 Error::Unavailable { message: format!("{}: {status}", what()), source: None }
             }
             Err(_) => Error::Backend {
-                message: format!("{}: {status}: {}", what(), String::from_utf8_lossy(&bytes[..bytes.len().min(200)])),
+                message: format!(
+                    "{}: {status}: {}",
+                    what(),
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                ),
                 source: None,
             },
         })
     }
 
     /// [`call`](Self::call), the answer decoded as `T` (plain serde).
-    pub async fn call_as<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&Value>) -> Result<T> {
+    pub async fn call_as<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<T> {
         let value = self.call(method, path, body).await?;
         decode_answer(value)
     }
@@ -111,14 +116,26 @@ impl RemoteStore {
         wire::from_values(self.call(Method::GET, path, None).await?, "").map_err(bad_answer)
     }
 
-    async fn send<T: DeserializeOwned + OptionalJson>(&self, method: Method, path: &str, body: &Value) -> Result<T> {
+    async fn send<T: DeserializeOwned + OptionalJson>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<T> {
         wire::from_value(self.call(method, path, Some(body)).await?, "").map_err(bad_answer)
     }
 
-    async fn lookup<T: DeserializeOwned + OptionalJson>(&self, collection: &str, ids: Vec<i64>) -> Result<Vec<T>> {
+    async fn lookup<T: DeserializeOwned + OptionalJson>(
+        &self,
+        collection: &str,
+        ids: Vec<i64>,
+    ) -> Result<Vec<T>> {
         let body = json!({ "ids": ids });
-        wire::from_values(self.call(Method::POST, &format!("api/v1/{collection}/lookup"), Some(&body)).await?, "")
-            .map_err(bad_answer)
+        wire::from_values(
+            self.call(Method::POST, &format!("api/v1/{collection}/lookup"), Some(&body)).await?,
+            "",
+        )
+        .map_err(bad_answer)
     }
 }
 
@@ -159,7 +176,11 @@ fn segment(text: &str) -> String {
 #[async_trait]
 impl MetadataStore for RemoteStore {
     fn info(&self) -> StoreInfo {
-        StoreInfo { backend: "remote", location: self.config.url.to_string(), capabilities: self.capabilities }
+        StoreInfo {
+            backend: "remote",
+            location: self.config.url.to_string(),
+            capabilities: self.capabilities,
+        }
     }
 
     async fn create_model(&self, model: NewModel) -> Result<Model> {
@@ -244,7 +265,8 @@ impl MetadataStore for RemoteStore {
         struct Written {
             written: usize,
         }
-        let answer: Written = self.call_as(Method::POST, &format!("api/v1/runs/{run}/metrics"), Some(&body)).await?;
+        let answer: Written =
+            self.call_as(Method::POST, &format!("api/v1/runs/{run}/metrics"), Some(&body)).await?;
         Ok(answer.written)
     }
     async fn get_metrics(&self, run: TrainingRunId, name: Option<&str>) -> Result<Vec<Metric>> {
@@ -265,7 +287,8 @@ impl MetadataStore for RemoteStore {
     async fn add_experiment_run(&self, link: NewExperimentRun) -> Result<ExperimentRun> {
         link.validate()?;
         let body = serde_json::to_value(&link).map_err(|e| Error::backend("encode JSON", e))?;
-        self.call_as(Method::POST, &format!("api/v1/experiments/{}/runs", link.experiment_id), Some(&body)).await
+        self.call_as(Method::POST, &format!("api/v1/experiments/{}/runs", link.experiment_id), Some(&body))
+            .await
     }
     async fn get_experiment_runs(&self, id: ExperimentId) -> Result<Vec<ExperimentRunDetail>> {
         self.call_as(Method::GET, &format!("api/v1/experiments/{id}/runs"), None).await
@@ -278,7 +301,8 @@ impl MetadataStore for RemoteStore {
     async fn log_predictions(&self, predictions: Vec<NewPrediction>) -> Result<Vec<Prediction>> {
         validate_predictions(&predictions)?;
         let body = wire::to_values(&predictions)?;
-        wire::from_values(self.call(Method::POST, "api/v1/predictions", Some(&body)).await?, "").map_err(bad_answer)
+        wire::from_values(self.call(Method::POST, "api/v1/predictions", Some(&body)).await?, "")
+            .map_err(bad_answer)
     }
     async fn get_prediction(&self, id: PredictionId) -> Result<Prediction> {
         self.get(&format!("api/v1/predictions/{id}")).await
@@ -314,4 +338,3 @@ impl MetadataStore for RemoteStore {
         Ok(())
     }
 }
-

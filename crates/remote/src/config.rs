@@ -36,15 +36,15 @@ impl RemoteConfig {
     /// behind a reverse proxy at `https://host/aimdb`). No token: see [`with_token`](Self::with_token).
     pub fn from_url(url: &str) -> Result<Self> {
         let redacted = ConnectionUrl::new(url);
-        let mut parsed = url::Url::parse(url)
-            .map_err(|e| Error::Config { message: format!("bad server URL `{redacted}`"), source: Some(e.into()) })?;
+        let mut parsed = url::Url::parse(url).map_err(|e| Error::Config {
+            message: format!("bad server URL `{redacted}`"),
+            source: Some(e.into()),
+        })?;
         if !URL_SCHEMES.contains(&parsed.scheme()) {
             return Err(Error::config(format!("not an http(s) URL: `{redacted}`")));
         }
         if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(Error::config(format!(
-                "`{redacted}`: put the token in {TOKEN_ENV}, not in the URL"
-            )));
+            return Err(Error::config(format!("`{redacted}`: put the token in {TOKEN_ENV}, not in the URL")));
         }
         // Joining `api/v1/...` onto the base keeps a path prefix only with a trailing slash.
         if !parsed.path().ends_with('/') {

@@ -39,7 +39,10 @@ pub fn from_value<T: DeserializeOwned + OptionalJson>(value: Value, prefix: &str
     let nulls: Vec<String> = match &value {
         Value::Object(map) => map.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k.clone()).collect(),
         other => {
-            return Err(Error::invalid(field_name(prefix), format!("expected an object, got {}", kind(other))));
+            return Err(Error::invalid(
+                field_name(prefix),
+                format!("expected an object, got {}", kind(other)),
+            ));
         }
     };
     let mut record: T = decode(value, prefix)?;
@@ -102,7 +105,9 @@ pub fn import_to_value(batch: &ImportBatch) -> Result<Value> {
         ImportBatch::TrainingRuns(v) => to_values(v)?,
         ImportBatch::Experiments(v) => to_values(v)?,
         ImportBatch::Predictions(v) => to_values(v)?,
-        other => return Err(Error::invalid("entity", format!("{} cannot be imported remotely", other.entity()))),
+        other => {
+            return Err(Error::invalid("entity", format!("{} cannot be imported remotely", other.entity())));
+        }
     };
     Ok(serde_json::json!({ "entity": batch.entity().as_str(), "records": records }))
 }
@@ -137,6 +142,7 @@ fn entity(name: &str) -> Result<Entity> {
 
 /// The body of every error answer: `{"error": {...}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// What went wrong.
     pub error: ErrorDetail,
@@ -145,6 +151,7 @@ pub struct ErrorBody {
 /// What went wrong, with the fields of the error kind that apply.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// `not_found`, `already_exists`, `invalid_input`, `dimension_mismatch`, `unavailable`,
     /// `config`, `backend`, or, from the server itself, `unauthorized`, `forbidden`,
@@ -219,10 +226,12 @@ impl ErrorDetail {
     pub fn into_error(self) -> Error {
         let from_server = |what: &str| format!("the server answered: {what}");
         match self.kind.as_str() {
-            "not_found" if self.entity.is_some() => match entity(self.entity.as_deref().unwrap_or_default()) {
-                Ok(entity) => Error::NotFound { entity, key: self.key.unwrap_or_default() },
-                Err(_) => Error::Backend { message: from_server(&self.message), source: None },
-            },
+            "not_found" if self.entity.is_some() => {
+                match entity(self.entity.as_deref().unwrap_or_default()) {
+                    Ok(entity) => Error::NotFound { entity, key: self.key.unwrap_or_default() },
+                    Err(_) => Error::Backend { message: from_server(&self.message), source: None },
+                }
+            }
             "already_exists" => match entity(self.entity.as_deref().unwrap_or_default()) {
                 Ok(entity) => Error::AlreadyExists { entity, key: self.key.unwrap_or_default() },
                 Err(_) => Error::Backend { message: from_server(&self.message), source: None },

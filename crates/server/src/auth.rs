@@ -28,7 +28,8 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     let Some(token) = presented.and_then(|p| tokens.iter().find(|t| t.matches(p))) else {
-        let message = if presented.is_some() { "the bearer token is not valid" } else { "a bearer token is required" };
+        let message =
+            if presented.is_some() { "the bearer token is not valid" } else { "a bearer token is required" };
         let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return response;

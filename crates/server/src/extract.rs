@@ -2,18 +2,17 @@
 //! own answer plain text.
 
 use aimdb::OptionalJson;
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::body::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
-
 
 /// The body as JSON (any shape): 400 for what is not JSON (or not UTF-8, or nested too
 /// deeply), 413 beyond the body limit.
@@ -26,10 +25,15 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
         if bytes.is_empty() {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "the request needs a JSON body"));
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+                "the request needs a JSON body",
+            ));
         }
         serde_json::from_slice(&bytes).map(Body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("body: not JSON: {e}")).with_field("body")
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("body: not JSON: {e}"))
+                .with_field("body")
         })
     }
 }

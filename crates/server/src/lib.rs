@@ -55,9 +55,10 @@ impl Server {
     /// Checks `config` (no tokens on a non-loopback address is refused) and binds.
     pub async fn bind(db: AiDatabase, config: ServerConfig) -> Result<Server> {
         config.check()?;
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .map_err(|e| Error::Config { message: format!("bind {}", config.bind), source: Some(e.into()) })?;
+        let listener = TcpListener::bind(config.bind).await.map_err(|e| Error::Config {
+            message: format!("bind {}", config.bind),
+            source: Some(e.into()),
+        })?;
         Ok(Server { listener, router: router(db.clone(), config), db })
     }
 
@@ -83,27 +84,36 @@ pub fn router(db: AiDatabase, config: ServerConfig) -> Router {
     let max_body = config.max_body_bytes;
     let state = AppState { db, config: Arc::new(config) };
     let request_id = axum::http::HeaderName::from_static("x-request-id");
-    routes::api()
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route (the API is under /api/v1)")
-        })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
-        })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
-        .layer(DefaultBodyLimit::max(max_body))
-        .with_state(state)
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(
-            // Method, path and request id; never headers (they carry the token).
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &axum::http::Request<_>| {
-                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), id)
-                })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+    let (api, openapi) = routes::api().split_for_parts();
+    let openapi = Arc::new(openapi);
+    api.route(
+        "/openapi.json",
+        axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }),
+    )
+    .fallback(|| async {
+        ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route (the API is under /api/v1)")
+    })
+    .method_not_allowed_fallback(|| async {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take that method",
         )
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+    })
+    .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
+    .layer(DefaultBodyLimit::max(max_body))
+    .with_state(state)
+    .layer(PropagateRequestIdLayer::new(request_id.clone()))
+    .layer(
+        // Method, path and request id; never headers (they carry the token).
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &axum::http::Request<_>| {
+                let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), id)
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+    )
+    .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
 /// Completes on Ctrl-C or SIGTERM: what `aimdb serve` stops on.
@@ -128,4 +138,3 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing requests in flight");
 }
-

@@ -17,7 +17,13 @@ struct Answer {
     body: Value,
 }
 
-async fn send(addr: SocketAddr, method: Method, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> Answer {
+async fn send(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> Answer {
     let mut request = Client::new().request(method, format!("http://{addr}{path}"));
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -29,7 +35,8 @@ async fn send(addr: SocketAddr, method: Method, path: &str, token: Option<&str>,
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.unwrap();
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("a JSON answer") };
+    let body =
+        if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("a JSON answer") };
     Answer { status, headers, body }
 }
 
@@ -51,11 +58,18 @@ async fn every_error_kind_has_its_status() {
     let created = post(addr, "/api/v1/models", r#"{"name": "resnet50", "input_shape": null}"#).await;
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(created.body["name"], "resnet50");
-    assert!(created.body["input_shape"].is_null() && created.body.get("output_shape").is_none(), "{}", created.body);
+    assert!(
+        created.body["input_shape"].is_null() && created.body.get("output_shape").is_none(),
+        "{}",
+        created.body
+    );
 
     let missing = send(addr, Method::GET, "/api/v1/models/999", None, None).await;
     assert_eq!((missing.status, kind(&missing)), (StatusCode::NOT_FOUND, "not_found"));
-    assert_eq!((missing.body["error"]["entity"].as_str(), missing.body["error"]["key"].as_str()), (Some("model"), Some("999")));
+    assert_eq!(
+        (missing.body["error"]["entity"].as_str(), missing.body["error"]["key"].as_str()),
+        (Some("model"), Some("999"))
+    );
 
     let duplicate = post(addr, "/api/v1/models", r#"{"name": "resnet50"}"#).await;
     assert_eq!((duplicate.status, kind(&duplicate)), (StatusCode::CONFLICT, "already_exists"));
@@ -64,8 +78,10 @@ async fn every_error_kind_has_its_status() {
     assert_eq!((blank.status, kind(&blank)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"));
     assert_eq!(blank.body["error"]["field"], "name");
 
-    let batch = json!([{"metric_name": "loss", "metric_value": 1.0}, {"metric_name": "loss", "metric_value": "x"}]);
-    let run = send(addr, Method::POST, "/api/v1/runs/1/metrics", None, Some(batch.to_string().into_bytes())).await;
+    let batch =
+        json!([{"metric_name": "loss", "metric_value": 1.0}, {"metric_name": "loss", "metric_value": "x"}]);
+    let run =
+        send(addr, Method::POST, "/api/v1/runs/1/metrics", None, Some(batch.to_string().into_bytes())).await;
     assert_eq!(run.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(run.body["error"]["field"], "metrics[1].metric_value", "{}", run.body);
 
@@ -80,12 +96,32 @@ async fn malformed_requests_are_4xx_json() {
         ("not JSON", b"{name: resnet".to_vec(), StatusCode::BAD_REQUEST, "body"),
         ("empty", Vec::new(), StatusCode::BAD_REQUEST, "body"),
         ("invalid UTF-8", b"{\"name\": \"\xff\xfe\"}".to_vec(), StatusCode::BAD_REQUEST, "body"),
-        ("deep nesting", format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(), StatusCode::BAD_REQUEST, "body"),
+        (
+            "deep nesting",
+            format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
         ("wrong type", br#"{"name": 5}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "name"),
-        ("unknown field", br#"{"name": "a", "nmae": "b"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "nmae"),
-        ("missing field", br#"{"description": "no name"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "name"),
+        (
+            "unknown field",
+            br#"{"name": "a", "nmae": "b"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "nmae",
+        ),
+        (
+            "missing field",
+            br#"{"description": "no name"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
         ("not an object", br#"[1, 2]"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "body"),
-        ("huge body", format!(r#"{{"name": "{}"}}"#, "x".repeat(100_000)).into_bytes(), StatusCode::PAYLOAD_TOO_LARGE, "body"),
+        (
+            "huge body",
+            format!(r#"{{"name": "{}"}}"#, "x".repeat(100_000)).into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body",
+        ),
     ];
     for (what, body, status, field) in cases {
         let answer = send(addr, Method::POST, "/api/v1/models", None, Some(body)).await;
@@ -96,7 +132,9 @@ async fn malformed_requests_are_4xx_json() {
         }
     }
     let too_many = json!((0..11).map(|i| json!({"metric_name": "m", "metric_value": i})).collect::<Vec<_>>());
-    let answer = send(addr, Method::POST, "/api/v1/runs/1/metrics", None, Some(too_many.to_string().into_bytes())).await;
+    let answer =
+        send(addr, Method::POST, "/api/v1/runs/1/metrics", None, Some(too_many.to_string().into_bytes()))
+            .await;
     assert_eq!((answer.status, kind(&answer)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
     for (method, path, status) in [
         (Method::GET, "/api/v1/models/abc", StatusCode::UNPROCESSABLE_ENTITY),
@@ -116,7 +154,9 @@ async fn malformed_requests_are_4xx_json() {
 
 #[tokio::test]
 async fn tokens_guard_the_api_but_not_health() {
-    let config = ServerConfig::new().with_token(Token::read_write("writer-secret")).with_token(Token::read_only("reader-secret"));
+    let config = ServerConfig::new()
+        .with_token(Token::read_write("writer-secret"))
+        .with_token(Token::read_only("reader-secret"));
     let addr = memory_server(config).await;
     assert_eq!(send(addr, Method::GET, "/healthz", None, None).await.status, StatusCode::OK);
 
@@ -133,7 +173,14 @@ async fn tokens_guard_the_api_but_not_health() {
     assert_eq!(written.status, StatusCode::CREATED);
     let read = send(addr, Method::GET, "/api/v1/models", Some("reader-secret"), None).await;
     assert_eq!((read.status, read.body.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
-    let lookup = send(addr, Method::POST, "/api/v1/models/lookup", Some("reader-secret"), Some(br#"{"ids": [1]}"#.to_vec())).await;
+    let lookup = send(
+        addr,
+        Method::POST,
+        "/api/v1/models/lookup",
+        Some("reader-secret"),
+        Some(br#"{"ids": [1]}"#.to_vec()),
+    )
+    .await;
     assert_eq!(lookup.status, StatusCode::OK, "a lookup only reads");
 
     // The remote store sends its token, and a refused one is a configuration error.
@@ -143,7 +190,10 @@ async fn tokens_guard_the_api_but_not_health() {
     .await
     .unwrap();
     store.create_model(NewModel::new("through-the-client")).await.unwrap();
-    let refused = aimdb_remote::RemoteStore::open(aimdb_remote::RemoteConfig::from_url(&format!("http://{addr}")).unwrap()).await;
+    let refused = aimdb_remote::RemoteStore::open(
+        aimdb_remote::RemoteConfig::from_url(&format!("http://{addr}")).unwrap(),
+    )
+    .await;
     assert!(matches!(refused, Err(aimdb::Error::Config { .. })), "{refused:?}");
 }
 
@@ -162,17 +212,30 @@ async fn a_stopped_server_is_unavailable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let err = aimdb_remote::RemoteStore::open(aimdb_remote::RemoteConfig::from_url(&format!("http://{addr}")).unwrap())
-        .await
-        .unwrap_err();
+    let err = aimdb_remote::RemoteStore::open(
+        aimdb_remote::RemoteConfig::from_url(&format!("http://{addr}")).unwrap(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_retryable(), "{err}");
 }
 
 /// Arbitrary JSON, from scalars to nested objects with the entities' own field names.
 fn any_json() -> impl Strategy<Value = Value> {
     let names = prop::sample::select(vec![
-        "name", "description", "model_id", "version", "metric_name", "metric_value", "status", "input_data",
-        "output_data", "model_version_id", "epoch", "ids", "x",
+        "name",
+        "description",
+        "model_id",
+        "version",
+        "metric_name",
+        "metric_value",
+        "status",
+        "input_data",
+        "output_data",
+        "model_version_id",
+        "epoch",
+        "ids",
+        "x",
     ]);
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -195,8 +258,15 @@ fn generated_bodies_never_crash_or_half_write() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let addr = runtime.block_on(memory_server(ServerConfig::new()));
     let paths = [
-        "/api/v1/models", "/api/v1/versions", "/api/v1/datasets", "/api/v1/runs", "/api/v1/runs/1/metrics",
-        "/api/v1/runs/1/hyperparameters", "/api/v1/experiments", "/api/v1/predictions", "/api/v1/models/lookup",
+        "/api/v1/models",
+        "/api/v1/versions",
+        "/api/v1/datasets",
+        "/api/v1/runs",
+        "/api/v1/runs/1/metrics",
+        "/api/v1/runs/1/hyperparameters",
+        "/api/v1/experiments",
+        "/api/v1/predictions",
+        "/api/v1/models/lookup",
         "/api/v1/import",
     ];
     let config = ProptestConfig { cases: 200, ..ProptestConfig::default() };
@@ -212,4 +282,48 @@ fn generated_bodies_never_crash_or_half_write() {
     let stats = runtime.block_on(db.get_statistics()).unwrap();
     let models = runtime.block_on(db.list_models(aimdb::Page::all())).unwrap();
     assert_eq!(stats.counts.models as usize, models.len());
+}
+
+/// `/openapi.json` is generated from the handlers: every path and method it lists is served
+/// (no `no_route`, no 405), and every route the clients use is in it.
+#[tokio::test]
+async fn the_openapi_document_describes_what_is_served() {
+    let addr = memory_server(ServerConfig::new()).await;
+    let doc = send(addr, Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."), "{}", doc.body);
+    let paths = doc.body["paths"].as_object().unwrap();
+    for required in [
+        "/api/v1/models",
+        "/api/v1/models/{id}",
+        "/api/v1/models/search",
+        "/api/v1/datasets/search",
+        "/api/v1/predictions/search",
+        "/api/v1/versions",
+        "/api/v1/runs/{id}",
+        "/api/v1/runs/{id}/metrics",
+        "/api/v1/runs/{id}/hyperparameters",
+        "/api/v1/experiments/{id}/runs",
+        "/api/v1/stats",
+        "/api/v1/reindex",
+        "/api/v1/optimize/{collection}",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(paths.contains_key(required), "{required} is not in /openapi.json");
+    }
+    for (path, operations) in paths {
+        let concrete = path.replace("{id}", "1").replace("{name}", "x").replace("{collection}", "models");
+        for method in operations.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let answer = send(addr, method.clone(), &concrete, None, None).await;
+            assert!(
+                answer.status != StatusCode::METHOD_NOT_ALLOWED && answer.body["error"]["kind"] != "no_route",
+                "{method} {path} is documented but not served: {}",
+                answer.body
+            );
+        }
+    }
+    assert!(doc.body["components"]["schemas"]["Model"]["properties"]["similarity_score"].is_null());
+    assert!(doc.body["components"]["schemas"]["NewModel"]["properties"]["name"].is_object());
 }

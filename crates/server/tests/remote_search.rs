@@ -34,7 +34,9 @@ async fn reindex_and_optimize_through_http() {
     let addr = common::serve(common::faiss_config(dir.path()), ServerConfig::new()).await;
     let db = common::client(addr).await;
     for i in 0..20 {
-        db.create_model(NewModel::new(format!("m{i}")).with_description(format!("model number {i}"))).await.unwrap();
+        db.create_model(NewModel::new(format!("m{i}")).with_description(format!("model number {i}")))
+            .await
+            .unwrap();
     }
     let report = db.reindex().await.unwrap();
     assert_eq!(report.models, 20);

@@ -19,7 +19,9 @@ pub async fn has_minilm(db: &AiDatabase) -> bool {
     match db.get_statistics().await {
         Ok(stats) if stats.index.as_ref().is_some_and(|i| i.embedder.kind == "transformer") => true,
         other => {
-            aimdb_testkit::skip(&format!("all-MiniLM-L6-v2 is not installed (cargo xtask fetch-model): {other:?}"));
+            aimdb_testkit::skip(&format!(
+                "all-MiniLM-L6-v2 is not installed (cargo xtask fetch-model): {other:?}"
+            ));
             false
         }
     }

@@ -1,62 +1,103 @@
 //! What the server is, how it is, and the whole-database operations.
 
-use aimdb::{Collection, ImportBatch, MetadataStore, Page};
-use axum::Router;
+use aimdb::{
+    Capabilities, Collection, CollectionInfo, ImportBatch, MetadataStore, Page, ReindexReport, Statistics,
+};
+use aimdb_remote::wire::ErrorBody;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Name, json};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/api/v1/info", get(info))
-        .route("/api/v1/stats", get(stats))
-        .route("/api/v1/reindex", post(reindex))
-        .route("/api/v1/optimize/{collection}", post(optimize))
-        .route("/api/v1/import", post(import))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(info))
+        .routes(routes!(stats))
+        .routes(routes!(reindex))
+        .routes(routes!(optimize))
+        .routes(routes!(import))
 }
 
+/// What `/api/v1/info` answers.
+#[derive(Serialize, ToSchema)]
+struct ServerInfo {
+    /// The store behind the server (`sqlite`, `postgres`, ...).
+    backend: &'static str,
+    /// Where it keeps its data (password redacted).
+    location: String,
+    /// What the store can do.
+    capabilities: Capabilities,
+    /// This server's version.
+    version: &'static str,
+    /// Whether semantic search is configured.
+    index: bool,
+}
+
+/// Records of one entity to write as given, ids kept (migration, restore).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes the body in the OpenAPI document")]
+struct ImportBody {
+    /// `model`, `model_version`, `dataset`, `training_run`, `experiment` or `prediction`.
+    entity: String,
+    /// The records, as read from another database.
+    records: Vec<serde_json::Value>,
+}
+
+/// How many records were written.
+#[derive(Serialize, ToSchema)]
+struct Written {
+    written: u64,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process is up")))]
 /// The process is up (no store access).
 async fn healthz() -> StatusCode {
     StatusCode::OK
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "the store answers"), (status = 503, body = ErrorBody)))]
 /// The store answers: 503 (with `Retry-After`) while it does not.
 async fn readyz(State(s): State<AppState>) -> ApiResult {
     s.db.list_models(Page::first(1)).await?;
     Ok(json(StatusCode::OK, &json!({ "ready": true })))
 }
 
+#[utoipa::path(get, path = "/api/v1/info", tag = "operations", responses((status = 200, body = ServerInfo)))]
 /// The store behind the server: backend, location, capabilities, and this server's version.
 async fn info(State(s): State<AppState>) -> ApiResult {
     let info = s.db.store().info();
-    Ok(json(
-        StatusCode::OK,
-        &json!({
-            "backend": info.backend,
-            "location": info.location,
-            "capabilities": info.capabilities,
-            "version": env!("CARGO_PKG_VERSION"),
-            "index": s.db.index().is_some(),
-        }),
-    ))
+    let answer = ServerInfo {
+        backend: info.backend,
+        location: info.location,
+        capabilities: info.capabilities,
+        version: env!("CARGO_PKG_VERSION"),
+        index: s.db.index().is_some(),
+    };
+    Ok(json(StatusCode::OK, &answer))
 }
 
+#[utoipa::path(get, path = "/api/v1/stats", tag = "operations", responses((status = 200, body = Statistics), (status = "4XX", body = ErrorBody)))]
 /// Counts of every entity (at the top level) and the index's state.
 async fn stats(State(s): State<AppState>) -> ApiResult {
     Ok(json(StatusCode::OK, &s.db.get_statistics().await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/reindex", tag = "operations", responses((status = 200, body = ReindexReport), (status = "4XX", body = ErrorBody)))]
 async fn reindex(State(s): State<AppState>) -> ApiResult {
     Ok(json(StatusCode::OK, &s.db.reindex_with_progress(false).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/optimize/{collection}", tag = "operations", params(("collection" = Collection, Path)),
+    responses((status = 200, body = CollectionInfo), (status = "4XX", body = ErrorBody)))]
 async fn optimize(State(s): State<AppState>, Name(collection): Name) -> ApiResult {
     let collection = Collection::ALL.into_iter().find(|c| c.as_str() == collection).ok_or_else(|| {
         ApiError::invalid("collection", format!("`{collection}`: expected models, datasets or predictions"))
@@ -64,10 +105,12 @@ async fn optimize(State(s): State<AppState>, Name(collection): Name) -> ApiResul
     Ok(json(StatusCode::OK, &s.db.optimize_index(collection).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/import", tag = "operations", request_body = ImportBody,
+    responses((status = 200, body = Written), (status = "4XX", body = ErrorBody)))]
 /// `{"entity": "model", "records": [...]}`: records written as given, ids kept.
 async fn import(State(s): State<AppState>, Body(body): Body) -> ApiResult {
     let batch: ImportBatch = aimdb_remote::wire::import_from_value(body)?;
     s.check_batch("records", batch.len())?;
     let written = s.db.import(batch).await?;
-    Ok(json(StatusCode::OK, &json!({ "written": written })))
+    Ok(json(StatusCode::OK, &Written { written }))
 }

@@ -7,13 +7,14 @@ mod runs;
 
 use std::sync::Arc;
 
-use aimdb::{AiDatabase, OptionalJson, SearchHit};
-use axum::Router;
+use aimdb::{AiDatabase, Dataset, Model, OptionalJson, Prediction, SearchHit};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::ServerConfig;
 use crate::error::{ApiError, ApiResult};
@@ -31,16 +32,78 @@ impl AppState {
         if len > self.config.max_batch {
             return Err(ApiError::too_large(
                 field,
-                format!("{len} records in one batch; the server takes at most {} (max_batch)", self.config.max_batch),
+                format!(
+                    "{len} records in one batch; the server takes at most {} (max_batch)",
+                    self.config.max_batch
+                ),
             ));
         }
         Ok(())
     }
 }
 
-/// Every `/api/v1` route and the health checks.
-pub(crate) fn api() -> Router<AppState> {
-    Router::new()
+/// The OpenAPI document's header; the paths and schemas come from the handlers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "aimdb",
+        description = "The aimdb REST API: models, versions, datasets, training runs, hyperparameters, \
+                       metrics, experiments and predictions, and search by meaning. Errors are \
+                       `{\"error\": {\"kind\", \"message\", ...}}`."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub(crate) struct ApiDoc;
+
+/// Declares the bearer tokens of `aimdb serve`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// A model found by meaning: its fields and `similarity_score`.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes the answer in the OpenAPI document")]
+struct ModelHit {
+    #[serde(flatten)]
+    model: Model,
+    /// `(1 + cosine) / 2`, in `[0, 1]`.
+    similarity_score: f32,
+}
+
+/// A dataset found by meaning: its fields and `similarity_score`.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes the answer in the OpenAPI document")]
+struct DatasetHit {
+    #[serde(flatten)]
+    dataset: Dataset,
+    /// `(1 + cosine) / 2`, in `[0, 1]`.
+    similarity_score: f32,
+}
+
+/// A prediction found by meaning: its fields and `similarity_score`.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes the answer in the OpenAPI document")]
+struct PredictionHit {
+    #[serde(flatten)]
+    prediction: Prediction,
+    /// `(1 + cosine) / 2`, in `[0, 1]`.
+    similarity_score: f32,
+}
+
+/// Every `/api/v1` route and the health checks, with their OpenAPI description.
+pub(crate) fn api() -> OpenApiRouter<AppState> {
+    use utoipa::OpenApi as _;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(admin::routes())
         .merge(catalog::routes())
         .merge(runs::routes())

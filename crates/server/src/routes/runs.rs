@@ -3,55 +3,89 @@
 use std::collections::BTreeMap;
 
 use aimdb::{
-    ExperimentId, MetadataStore, NewExperiment, NewExperimentRun, NewMetric, NewTrainingRun, TrainingRunId,
-    TrainingRunUpdate,
+    Experiment, ExperimentId, ExperimentRun, ExperimentRunDetail, MetadataStore, Metric, NewExperiment,
+    NewExperimentRun, NewMetric, NewTrainingRun, TrainingRun, TrainingRunId, TrainingRunUpdate,
 };
-use axum::Router;
+use aimdb_remote::wire::ErrorBody;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::catalog::PageParams;
 use super::{AppState, OneOrMany, created, one_or_many};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Id, Params, Record, json, record, records};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/runs", post(create_run).get(list_runs))
-        .route("/api/v1/runs/{id}", get(get_run).patch(update_run))
-        .route("/api/v1/runs/{id}/hyperparameters", post(log_hyperparameters).get(get_hyperparameters))
-        .route("/api/v1/runs/{id}/metrics", post(log_metrics).get(get_metrics))
-        .route("/api/v1/experiments", post(create_experiment).get(list_experiments))
-        .route("/api/v1/experiments/{id}", get(get_experiment))
-        .route("/api/v1/experiments/{id}/runs", post(add_experiment_run).get(experiment_runs))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_run, list_runs))
+        .routes(routes!(get_run, update_run))
+        .routes(routes!(log_hyperparameters, get_hyperparameters))
+        .routes(routes!(log_metrics, get_metrics))
+        .routes(routes!(create_experiment, list_experiments))
+        .routes(routes!(get_experiment))
+        .routes(routes!(add_experiment_run, experiment_runs))
 }
 
-#[derive(Debug, Deserialize)]
+/// One metric point, or an array of them written in one transaction.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes the body in the OpenAPI document")]
+enum MetricBody {
+    One(NewMetric),
+    Many(Vec<NewMetric>),
+}
+
+/// The stored point for one metric, `{"written": n}` for an array.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes the answer in the OpenAPI document")]
+enum MetricAnswer {
+    One(Metric),
+    Many { written: usize },
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct MetricQuery {
+    /// Only the points of this metric.
     name: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = NewTrainingRun,
+    responses((status = 201, body = TrainingRun), (status = "4XX", body = ErrorBody)))]
 async fn create_run(State(s): State<AppState>, Record(run): Record<NewTrainingRun>) -> ApiResult {
     record(created(), &s.db.create_training_run(run).await?)
 }
 
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(PageParams),
+    responses((status = 200, body = Vec<TrainingRun>), (status = "4XX", body = ErrorBody)))]
 async fn list_runs(State(s): State<AppState>, Params(page): Params<PageParams>) -> ApiResult {
     records(&s.db.list_training_runs(page.into()).await?)
 }
 
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = i64, Path)),
+    responses((status = 200, body = TrainingRun), (status = "4XX", body = ErrorBody)))]
 async fn get_run(State(s): State<AppState>, Id(id): Id) -> ApiResult {
     record(StatusCode::OK, &s.db.get_training_run(TrainingRunId(id)).await?)
 }
 
-async fn update_run(State(s): State<AppState>, Id(id): Id, Record(update): Record<TrainingRunUpdate>) -> ApiResult {
+#[utoipa::path(patch, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = i64, Path)), request_body = TrainingRunUpdate,
+    responses((status = 200, body = TrainingRun), (status = "4XX", body = ErrorBody)))]
+async fn update_run(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Record(update): Record<TrainingRunUpdate>,
+) -> ApiResult {
     record(StatusCode::OK, &s.db.update_training_run(TrainingRunId(id), update).await?)
 }
 
+#[utoipa::path(post, path = "/api/v1/runs/{id}/hyperparameters", tag = "runs", params(("id" = i64, Path)),
+    request_body = HashMap<String, serde_json::Value>, responses((status = 204), (status = "4XX", body = ErrorBody)))]
 /// `{"name": value, ...}`: a name logged again is overwritten.
 async fn log_hyperparameters(State(s): State<AppState>, Id(id): Id, Body(body): Body) -> ApiResult {
     let params: BTreeMap<String, Value> = aimdb_remote::wire::decode(body, "hyperparameters")?;
@@ -60,10 +94,14 @@ async fn log_hyperparameters(State(s): State<AppState>, Id(id): Id, Body(body): 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/runs/{id}/hyperparameters", tag = "runs", params(("id" = i64, Path)),
+    responses((status = 200, body = HashMap<String, serde_json::Value>), (status = "4XX", body = ErrorBody)))]
 async fn get_hyperparameters(State(s): State<AppState>, Id(id): Id) -> ApiResult {
     Ok(json(StatusCode::OK, &s.db.get_hyperparameters(TrainingRunId(id)).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/runs/{id}/metrics", tag = "runs", params(("id" = i64, Path)), request_body = MetricBody,
+    responses((status = 201, body = MetricAnswer), (status = "4XX", body = ErrorBody)))]
 /// One metric (answered with the stored point) or an array of them: one transaction,
 /// answered with `{"written": n}`.
 async fn log_metrics(State(s): State<AppState>, Id(id): Id, Body(body): Body) -> ApiResult {
@@ -78,22 +116,35 @@ async fn log_metrics(State(s): State<AppState>, Id(id): Id, Body(body): Body) ->
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/runs/{id}/metrics", tag = "runs", params(("id" = i64, Path), MetricQuery),
+    responses((status = 200, body = Vec<Metric>, description = "in logging order"), (status = "4XX", body = ErrorBody)))]
 async fn get_metrics(State(s): State<AppState>, Id(id): Id, Params(q): Params<MetricQuery>) -> ApiResult {
     Ok(json(StatusCode::OK, &s.db.get_metrics(TrainingRunId(id), q.name.as_deref()).await?))
 }
 
-async fn create_experiment(State(s): State<AppState>, Record(experiment): Record<NewExperiment>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/experiments", tag = "experiments", request_body = NewExperiment,
+    responses((status = 201, body = Experiment), (status = "4XX", body = ErrorBody)))]
+async fn create_experiment(
+    State(s): State<AppState>,
+    Record(experiment): Record<NewExperiment>,
+) -> ApiResult {
     record(created(), &s.db.create_experiment(experiment).await?)
 }
 
+#[utoipa::path(get, path = "/api/v1/experiments", tag = "experiments", params(PageParams),
+    responses((status = 200, body = Vec<Experiment>), (status = "4XX", body = ErrorBody)))]
 async fn list_experiments(State(s): State<AppState>, Params(page): Params<PageParams>) -> ApiResult {
     records(&s.db.list_experiments(page.into()).await?)
 }
 
+#[utoipa::path(get, path = "/api/v1/experiments/{id}", tag = "experiments", params(("id" = i64, Path)),
+    responses((status = 200, body = Experiment), (status = "4XX", body = ErrorBody)))]
 async fn get_experiment(State(s): State<AppState>, Id(id): Id) -> ApiResult {
     record(StatusCode::OK, &s.db.get_experiment(ExperimentId(id)).await?)
 }
 
+#[utoipa::path(post, path = "/api/v1/experiments/{id}/runs", tag = "experiments", params(("id" = i64, Path)),
+    request_body = NewExperimentRun, responses((status = 201, body = ExperimentRun), (status = "4XX", body = ErrorBody)))]
 /// The body's `experiment_id` may be left out; when given it must match the path.
 async fn add_experiment_run(State(s): State<AppState>, Id(id): Id, Body(mut body): Body) -> ApiResult {
     if let Value::Object(map) = &mut body {
@@ -102,7 +153,10 @@ async fn add_experiment_run(State(s): State<AppState>, Id(id): Id, Body(mut body
                 map.insert("experiment_id".into(), json!(id));
             }
             Some(given) if *given != json!(id) => {
-                return Err(ApiError::invalid("experiment_id", format!("{given} differs from the path's {id}")));
+                return Err(ApiError::invalid(
+                    "experiment_id",
+                    format!("{given} differs from the path's {id}"),
+                ));
             }
             Some(_) => {}
         }
@@ -111,6 +165,8 @@ async fn add_experiment_run(State(s): State<AppState>, Id(id): Id, Body(mut body
     Ok(json(StatusCode::CREATED, &s.db.add_experiment_run(link).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/experiments/{id}/runs", tag = "experiments", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<ExperimentRunDetail>), (status = "4XX", body = ErrorBody)))]
 async fn experiment_runs(State(s): State<AppState>, Id(id): Id) -> ApiResult {
     Ok(json(StatusCode::OK, &s.db.get_experiment_runs(ExperimentId(id)).await?))
 }

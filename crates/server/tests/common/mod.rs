@@ -31,5 +31,7 @@ pub async fn serve_db(db: AiDatabase, server: ServerConfig) -> SocketAddr {
 
 /// The client database for a server at `addr`.
 pub async fn client(addr: SocketAddr) -> AiDatabase {
-    create_ai_database(AimdbConfig::from_url(format!("http://{addr}"))).await.expect("open the remote database")
+    create_ai_database(AimdbConfig::from_url(format!("http://{addr}")))
+        .await
+        .expect("open the remote database")
 }

@@ -1,0 +1,102 @@
+//! `aimdb serve` as a real process: the CLI talks to it through `AIMDB_DATABASE_URL`, a
+//! client survives the server's restart (`Unavailable` while it is down), and SIGTERM stops
+//! it cleanly (exit 0, index flushed: the restarted server still finds what was written).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use aimdb::prelude::*;
+
+/// A running `aimdb serve` and the address it printed.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start(dir: &Path, bind: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aimdb"))
+            .args(["--config", "faiss.yaml", "serve", "--bind", bind])
+            .current_dir(dir)
+            .env_remove("AIMDB_DATABASE_URL")
+            .env("EMBEDDING_MODEL_NAME", "hash")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start aimdb serve");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("aimdb serve printed its address").unwrap();
+            if let Some(rest) = line.split("on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep reading stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ServerProcess { child, addr }
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cli(dir: &Path, addr: SocketAddr, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aimdb"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AIMDB_CONFIG")
+        .env("AIMDB_DATABASE_URL", format!("http://{addr}"))
+        .env("EMBEDDING_MODEL_NAME", "hash")
+        .output()
+        .expect("run aimdb")
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn the_cli_works_against_a_server_that_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("faiss.yaml"), "backend: faiss\nindex_path: ./idx\n").unwrap();
+    let server = ServerProcess::start(dir.path(), "127.0.0.1:0");
+    let addr = server.addr;
+
+    let created =
+        json(&cli(dir.path(), addr, &["--json", "models", "create", "resnet50", "--framework", "pytorch"]));
+    assert_eq!(created["id"], 1);
+    let hits = json(&cli(dir.path(), addr, &["--json", "models", "search", "resnet50 pytorch", "-n", "1"]));
+    assert_eq!(hits[0]["name"], "resnet50");
+    let stats = json(&cli(dir.path(), addr, &["--json", "stats"]));
+    assert_eq!((stats["backend"].as_str(), stats["models"].as_u64()), (Some("sqlite"), Some(1)));
+    assert_eq!(cli(dir.path(), addr, &["models", "get", "42"]).status.code(), Some(3), "not found");
+
+    // A client opened before the restart: Unavailable while the server is down, then back.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(create_ai_database(AimdbConfig::from_url(format!("http://{addr}")))).unwrap();
+    assert!(server.terminate().success(), "SIGTERM ends the server with exit 0");
+    let down = runtime.block_on(db.create_model(NewModel::new("during")));
+    assert!(matches!(&down, Err(e) if e.is_retryable()), "{down:?}");
+    assert_eq!(cli(dir.path(), addr, &["models", "list"]).status.code(), Some(6), "unavailable");
+
+    let _server = ServerProcess::start(dir.path(), &addr.to_string());
+    let after = runtime.block_on(db.create_model(NewModel::new("after"))).unwrap();
+    assert_eq!(after.id.get(), 2);
+    // The shutdown flushed the index: the first server's vector is still found.
+    let hits =
+        runtime.block_on(db.search_similar_models("resnet50 pytorch", 1, &ModelFilter::default())).unwrap();
+    assert_eq!(hits[0].item.name, "resnet50");
+}
