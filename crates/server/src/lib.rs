@@ -24,6 +24,7 @@ mod auth;
 pub mod config;
 mod error;
 mod extract;
+mod metrics;
 pub(crate) mod routes;
 
 use std::future::Future;
@@ -34,6 +35,7 @@ use aimdb::{AiDatabase, Error, MetadataStore, Result};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -86,34 +88,35 @@ pub fn router(db: AiDatabase, config: ServerConfig) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     let (api, openapi) = routes::api().split_for_parts();
     let openapi = Arc::new(openapi);
-    api.route(
-        "/openapi.json",
-        axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }),
-    )
-    .fallback(|| async {
-        ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route (the API is under /api/v1)")
-    })
-    .method_not_allowed_fallback(|| async {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this route does not take that method",
+    let metrics = Arc::new(metrics::Metrics::new());
+    let scrape = {
+        let (metrics, db) = (metrics.clone(), state.db.clone());
+        move || metrics::scrape(metrics.clone(), db.clone())
+    };
+    api.route("/openapi.json", get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+        .route("/metrics", get(scrape))
+        // After routing, so requests are counted by route template (ids do not make series).
+        .route_layer(axum::middleware::from_fn_with_state(metrics, metrics::record))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route (the API is under /api/v1)")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            // Method, path and request id; never headers (they carry the token).
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<_>| {
+                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), id)
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-    })
-    .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
-    .layer(DefaultBodyLimit::max(max_body))
-    .with_state(state)
-    .layer(PropagateRequestIdLayer::new(request_id.clone()))
-    .layer(
-        // Method, path and request id; never headers (they carry the token).
-        TraceLayer::new_for_http()
-            .make_span_with(|request: &axum::http::Request<_>| {
-                let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), id)
-            })
-            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-    )
-    .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
 /// Completes on Ctrl-C or SIGTERM: what `aimdb serve` stops on.

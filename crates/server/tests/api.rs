@@ -327,3 +327,28 @@ async fn the_openapi_document_describes_what_is_served() {
     assert!(doc.body["components"]["schemas"]["Model"]["properties"]["similarity_score"].is_null());
     assert!(doc.body["components"]["schemas"]["NewModel"]["properties"]["name"].is_object());
 }
+
+/// `/metrics` counts requests by route template and status and reports the index's size;
+/// every answer carries a request id.
+#[tokio::test]
+async fn prometheus_metrics_and_request_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = common::serve(common::faiss_config(dir.path()), ServerConfig::new()).await;
+    for name in ["a", "b"] {
+        let answer = post(addr, "/api/v1/models", &format!(r#"{{"name": "{name}"}}"#)).await;
+        assert_eq!(answer.status, StatusCode::CREATED);
+        assert!(!answer.headers["x-request-id"].is_empty());
+    }
+    send(addr, Method::GET, "/api/v1/models/77", None, None).await;
+    let text =
+        Client::new().get(format!("http://{addr}/metrics")).send().await.unwrap().text().await.unwrap();
+    for expected in [
+        r#"aimdb_http_requests_total{method="POST",route="/api/v1/models",status="201"} 2"#,
+        r#"aimdb_http_requests_total{method="GET",route="/api/v1/models/{id}",status="404"} 1"#,
+        r#"aimdb_index_vectors{collection="models"} 2"#,
+        "aimdb_http_request_duration_seconds_bucket",
+        "aimdb_index_failed_vector_writes 0",
+    ] {
+        assert!(text.contains(expected), "`{expected}` missing from:\n{text}");
+    }
+}
