@@ -7,6 +7,7 @@ use std::process::{Command, ExitCode};
 
 mod model;
 mod reference;
+mod server_demo;
 mod services;
 mod system;
 mod tally;
@@ -20,7 +21,9 @@ commands:
   demo [--demo NAME] [DIR]
                    run a demo; default: the embedded one (SQLite + FAISS, no server) through
                    every API call, ending with semantic search. NAME: embedded, faiss,
-                   chromadb, compare, auto, ivf, ivfpq, advanced-compare, embeddings
+                   chromadb, compare, auto, ivf, ivfpq, advanced-compare, embeddings, remote
+                   (through a server at AIMDB_DATABASE_URL), server (starts `aimdb serve`,
+                   runs the tour and the CLI through it, stops it)
   test             run every test: unit, conformance suites, doc tests, tidy checks, bench smoke
   bench [ARGS]     run the criterion benches in release (ARGS go to criterion, e.g. a filter);
                    --reference also runs the Python references (sentence-transformers and
@@ -94,6 +97,9 @@ fn cargo(args: &[&str], env: &[(String, String)]) -> Result<(), String> {
 fn demo(extra: &[String]) -> Result<(), String> {
     system::ensure_faiss_toolchain()?;
     install_model_for_demo(&model::hub_cache_dir());
+    if extra.windows(2).any(|w| w[0] == "--demo" && w[1] == "server") {
+        return server_demo::run();
+    }
     demo_command(extra, &[])
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))

@@ -12,7 +12,24 @@ use crate::Outcome;
 pub async fn run(dir: &Path) -> Outcome {
     let db = create_ai_database(AimdbConfig::faiss(dir)).await?;
     println!("aimdb demo: SQLite metadata + FAISS index in {}\n", dir.display());
+    tour(&db).await?;
+    db.close().await?;
+    Ok(())
+}
 
+/// The same tour through an `aimdb serve` server: `AIMDB_DATABASE_URL=http://HOST:PORT`
+/// (`cargo xtask demo --demo server` starts one, runs this, and stops it).
+pub async fn remote() -> Outcome {
+    let url = std::env::var("AIMDB_DATABASE_URL").map_err(|_| {
+        "the remote demo needs AIMDB_DATABASE_URL=http://HOST:PORT (`cargo xtask demo --demo server` starts a server)"
+    })?;
+    let db = create_ai_database(AimdbConfig::from_url(&url)).await?;
+    println!("aimdb demo: through the server at {url} (its store, index and embedder)\n");
+    tour(&db).await
+}
+
+/// Every call of the unified API, ending with semantic search.
+async fn tour(db: &AiDatabase) -> Outcome {
     println!("== Models and versions");
     let resnet = db
         .create_model(
@@ -165,8 +182,8 @@ pub async fn run(dir: &Path) -> Outcome {
     println!("\n== Statistics");
     let stats = db.get_statistics().await?;
     println!("{}", serde_json::to_string_pretty(&stats)?);
-    println!("\nFAISS embedding backend: {}", crate::describe_embedder(&db).await);
-    crate::warn_if_fallback(&db).await;
+    println!("\nFAISS embedding backend: {}", crate::describe_embedder(db).await);
+    crate::warn_if_fallback(db).await;
 
     println!("\n== Semantic search");
     for query in ["image recognition deep learning", "what do customers think of a product"] {
@@ -190,6 +207,5 @@ pub async fn run(dir: &Path) -> Outcome {
             hit.item.id, hit.item.output_data, hit.similarity_score
         );
     }
-    db.close().await?;
     Ok(())
 }

