@@ -139,17 +139,18 @@ fn workspace_crates_inherit_package_metadata() {
 }
 
 #[test]
-fn unsafe_lives_in_one_audited_file() {
-    const ALLOWED: &str = "crates/sql/src/sqlite/bulk.rs";
+fn unsafe_lives_in_audited_files() {
+    // SQLite's statement API for bulk metric reads; FAISS's const search through `&self`.
+    const ALLOWED: [&str; 2] = ["crates/sql/src/sqlite/bulk.rs", "crates/vector/src/faiss/concurrent.rs"];
     for file in rust_files(&root().join("crates")) {
         let text = fs::read_to_string(&file).unwrap();
         let rel = file.strip_prefix(root()).unwrap().to_string_lossy().replace('\\', "/");
-        if rel == ALLOWED {
+        if ALLOWED.contains(&rel.as_str()) {
             let blocks = text.matches("unsafe {").count() + text.matches("unsafe{").count();
             let reasons = text.matches("// SAFETY:").count();
             assert!(reasons >= blocks, "{rel}: {blocks} unsafe blocks but {reasons} SAFETY comments");
         } else {
-            assert!(!text.contains("allow(unsafe_code)"), "{rel} allows unsafe code; only {ALLOWED} may");
+            assert!(!text.contains("allow(unsafe_code)"), "{rel} allows unsafe code; only {ALLOWED:?} may");
         }
     }
 }

@@ -283,3 +283,44 @@ async fn nprobe_is_a_dial_without_rebuilding() {
     let index = FaissIndex::open(&config).await.unwrap();
     assert_eq!(models_info(&index).await.nprobe, Some(16), "kept by flush");
 }
+
+/// Searches share the index (a read guard, FAISS's const search) while a writer on another
+/// handle appends: every search finds its exact vector, on flat and on trained IVF, and the
+/// writes all land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn searches_run_beside_each_other_and_beside_writers() {
+    let points = data().points(1_100, 5);
+    for ivf in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = FaissConfig::new(dir.path());
+        if ivf {
+            config = FaissConfig { index_type: IndexType::Ivf, nlist: Some(16), ..config };
+        }
+        let a = FaissIndex::open(&config).await.unwrap();
+        let b = FaissIndex::open(&config).await.unwrap();
+        a.upsert(Collection::Models, &embedder(), records(&points[..1_000 * DIM], 1)).await.unwrap();
+        let info = models_info(&a).await;
+        assert_eq!((info.index_kind.as_str(), info.trained), (if ivf { "ivf" } else { "flat" }, true));
+        let mut tasks = Vec::new();
+        for t in 0..8i64 {
+            let (handle, points) = (a.clone(), points.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..50i64 {
+                    let id = 1 + (t * 97 + i * 13) % 1_000;
+                    let q = &points[(id as usize - 1) * DIM..][..DIM];
+                    let hits = handle
+                        .search(Collection::Models, &embedder(), q, 1, &VectorFilter::default())
+                        .await?;
+                    assert_eq!(hits[0].id, id, "search {t}/{i}");
+                }
+                Ok::<_, aimdb_core::Error>(())
+            }));
+        }
+        let batch = records(&points[1_000 * DIM..], 1_001);
+        tasks.push(tokio::spawn(async move { b.upsert(Collection::Models, &embedder(), batch).await }));
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(models_info(&a).await.vectors, 1_100);
+    }
+}

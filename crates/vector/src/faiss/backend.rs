@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use std::time::Duration;
 
 use aimdb_core::config::FaissConfig;
@@ -45,7 +45,8 @@ struct Inner {
     dir: PathBuf,
     planner: Planner,
     lock: DirLock,
-    state: Mutex<State>,
+    /// Searches share it (read), everything that changes the copy takes it alone (write).
+    state: RwLock<State>,
 }
 
 /// This process's copy of the index: the last checkpoint it loaded plus the journal entries
@@ -78,7 +79,7 @@ impl FaissIndex {
         let inner = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(io_error("create index directory"))?;
             let lock = DirLock::open(&dir, timeout).map_err(io_error("open lock file"))?;
-            let inner = Inner { dir, planner, lock, state: Mutex::new(State::default()) };
+            let inner = Inner { dir, planner, lock, state: RwLock::new(State::default()) };
             inner.run(LockMode::Shared, |_, _| Ok(()))?;
             if lock_state(&inner.state).journal.is_none() {
                 inner.run(LockMode::Exclusive, |_, _| Ok(()))?;
@@ -120,9 +121,36 @@ impl FaissIndex {
             .await
             .map_err(|e| Error::backend("faiss task", e))?
     }
+
+    /// Runs `f` in a blocking thread on this process's copy, beside other readers (see
+    /// [`Inner::read`]).
+    async fn with_read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&State) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.read(f))
+            .await
+            .map_err(|e| Error::backend("faiss task", e))?
+    }
 }
 
 impl Inner {
+    /// Runs `f` holding only a read guard when this copy is already current, so searches run
+    /// in parallel; otherwise catches up first, as [`run`](Self::run) does. The currency
+    /// check needs no directory lock: a manifest is replaced by an atomic rename and the
+    /// journal only grows, so a check that races a writer sees the old state (searched as it
+    /// was a moment before) or a change (and takes the locked path).
+    fn read<T>(&self, f: impl FnOnce(&State) -> Result<T>) -> Result<T> {
+        if let Ok(state) = self.state.read()
+            && state.is_current(&self.dir)?
+        {
+            return f(&state);
+        }
+        self.run(LockMode::Shared, |_, state| f(state))
+    }
+
     fn run<T>(&self, mode: LockMode, f: impl FnOnce(&Inner, &mut State) -> Result<T>) -> Result<T> {
         let mut state = lock_state(&self.state);
         let _guard = self.lock.acquire(mode)?;
@@ -136,8 +164,8 @@ impl Inner {
     }
 }
 
-fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| {
+fn lock_state(state: &RwLock<State>) -> RwLockWriteGuard<'_, State> {
+    state.write().unwrap_or_else(|poisoned| {
         // A panic mid-operation may have left memory half-changed: reload from the files, once.
         let mut guard = poisoned.into_inner();
         guard.stale = true;
@@ -151,6 +179,17 @@ fn io_error(what: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
 }
 
 impl State {
+    /// Whether this copy already holds what the files hold.
+    fn is_current(&self, dir: &Path) -> Result<bool> {
+        if self.stale || persist::manifest_id(dir).map_err(io_error("read manifest"))? != self.manifest {
+            return Ok(false);
+        }
+        match &self.journal {
+            Some(journal) => Ok(!journal.has_new().map_err(io_error("read journal"))?),
+            None => Ok(true),
+        }
+    }
+
     /// Brings this copy up to date with the files: reloads when another process wrote a
     /// checkpoint (or a write here failed), then applies the journal entries not seen yet.
     fn catch_up(&mut self, dir: &Path, planner: &Planner) -> Result<()> {
@@ -296,7 +335,7 @@ impl State {
 #[async_trait]
 impl VectorIndex for FaissIndex {
     async fn embedder(&self) -> Result<Option<EmbedderIdentity>> {
-        self.with_state(LockMode::Shared, |_, state| Ok(state.embedder.clone())).await
+        self.with_read(|state| Ok(state.embedder.clone())).await
     }
 
     async fn upsert(
@@ -338,11 +377,11 @@ impl VectorIndex for FaissIndex {
         unit(&mut query);
         let embedder = embedder.clone();
         let filter = filter.clone();
-        self.with_state(LockMode::Shared, move |_, state| {
+        self.with_read(move |state| {
             if let Some(stored) = &state.embedder {
                 check_embedder(stored, &embedder)?;
             }
-            match state.collections.get_mut(&collection) {
+            match state.collections.get(&collection) {
                 Some(index) => index.search(&query, k, &filter),
                 None => Ok(Vec::new()),
             }
@@ -382,7 +421,7 @@ impl VectorIndex for FaissIndex {
     }
 
     async fn ids(&self, collection: Collection) -> Result<Vec<i64>> {
-        self.with_state(LockMode::Shared, move |_, state| {
+        self.with_read(move |state| {
             Ok(state.collections.get(&collection).map(CollectionIndex::ids).unwrap_or_default())
         })
         .await

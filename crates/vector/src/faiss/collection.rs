@@ -250,7 +250,7 @@ impl CollectionIndex {
     }
 
     /// The `k` most similar records passing `filter`; `query` has unit length.
-    pub fn search(&mut self, query: &[f32], k: usize, filter: &VectorFilter) -> Result<Vec<VectorHit>> {
+    pub fn search(&self, query: &[f32], k: usize, filter: &VectorFilter) -> Result<Vec<VectorHit>> {
         let n = self.len();
         if n == 0 || k == 0 {
             return Ok(Vec::new());
@@ -261,7 +261,8 @@ impl CollectionIndex {
         if filtered {
             want *= FILTER_OVERFETCH;
         }
-        let result = self.index.search(query, want.min(n)).map_err(faiss_error("search"))?;
+        // Through a shared reference: searches of one collection run in parallel.
+        let result = super::concurrent::search(&self.index, query, want.min(n))?;
         let mut hits: Vec<(i64, f32)> = result
             .labels
             .iter()

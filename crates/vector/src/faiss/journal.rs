@@ -107,6 +107,8 @@ pub struct Journal {
     applied: u64,
     /// Bytes past `applied` that hold no valid entry (a crash mid-append).
     torn: bool,
+    /// The file's length when last read or written here: a different length means new entries.
+    seen: u64,
 }
 
 impl Journal {
@@ -115,13 +117,13 @@ impl Journal {
         let file =
             OpenOptions::new().read(true).write(true).create(true).truncate(true).open(dir.join(name))?;
         file.sync_all()?;
-        Ok(Journal { file, name: name.to_owned(), applied: 0, torn: false })
+        Ok(Journal { file, name: name.to_owned(), applied: 0, torn: false, seen: 0 })
     }
 
     /// Opens the journal `name` in `dir`, nothing applied yet.
     pub fn open(dir: &Path, name: &str) -> io::Result<Self> {
         let file = OpenOptions::new().read(true).write(true).open(dir.join(name))?;
-        Ok(Journal { file, name: name.to_owned(), applied: 0, torn: false })
+        Ok(Journal { file, name: name.to_owned(), applied: 0, torn: false, seen: 0 })
     }
 
     /// Bytes of valid entries.
@@ -129,9 +131,16 @@ impl Journal {
         self.applied
     }
 
+    /// Whether the file changed since this process last read or wrote it (by length: entries
+    /// are only appended, and a torn tail is only cut by the next append).
+    pub fn has_new(&self) -> io::Result<bool> {
+        Ok(self.file.metadata()?.len() != self.seen)
+    }
+
     /// The entries written since the last call (by any process), in order.
     pub fn read_new(&mut self) -> io::Result<Vec<Entry>> {
         let size = self.file.metadata()?.len();
+        self.seen = size;
         if size <= self.applied {
             return Ok(Vec::new());
         }
@@ -176,6 +185,7 @@ impl Journal {
         let bytes = entry.encode()?;
         self.file.write_all_at(&bytes, self.applied)?;
         self.applied += bytes.len() as u64;
+        self.seen = self.applied;
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 mod backend;
 mod collection;
+mod concurrent;
 mod journal;
 pub mod layout;
 mod lock;
