@@ -76,6 +76,7 @@ struct FileConfig {
     metadata: Option<MetadataConfig>,
     vectors: Option<VectorConfig>,
     embedding: Option<EmbeddingConfig>,
+    server: Option<ServerSettings>,
 }
 
 impl FileConfig {
@@ -217,6 +218,7 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
             metadata,
             vectors: file.vectors,
             embedding: file.embedding.unwrap_or_default(),
+            server: file.server.unwrap_or_default(),
         });
     }
     if file.vectors.is_some() {
@@ -284,6 +286,7 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
         },
         vectors,
         embedding,
+        server: file.server.clone().unwrap_or_default(),
     })
 }
 

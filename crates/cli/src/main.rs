@@ -76,25 +76,28 @@ enum Command {
         force: bool,
     },
     /// Serve this database over HTTP (the REST API under /api/v1) until Ctrl-C or SIGTERM.
-    /// Tokens come from AIMDB_SERVER_TOKENS (read-write) and AIMDB_SERVER_READ_TOKENS
-    /// (read-only), comma-separated; without any, only a loopback address is served.
+    /// Tokens come from the configuration's `server.tokens`, AIMDB_SERVER_TOKENS (read-write)
+    /// and AIMDB_SERVER_READ_TOKENS (read-only), comma-separated; without any, only a
+    /// loopback address is served.
     Serve(Serve),
 }
 
 #[derive(Args)]
 struct Serve {
-    /// Address to listen on (port 0: any free port, printed at start).
-    #[arg(long, env = "AIMDB_BIND", default_value = aimdb_server::config::DEFAULT_BIND)]
-    bind: std::net::SocketAddr,
+    /// Address to listen on (port 0: any free port, printed at start); default: the
+    /// configuration's `server.bind`, else 127.0.0.1:8080.
+    #[arg(long, env = "AIMDB_BIND")]
+    bind: Option<std::net::SocketAddr>,
     /// Serve a non-loopback address without tokens (behind a proxy that authenticates).
     #[arg(long)]
     insecure_no_auth: bool,
-    /// Largest request body in bytes (413 beyond).
-    #[arg(long, default_value_t = aimdb_server::config::DEFAULT_MAX_BODY_BYTES)]
-    max_body_bytes: usize,
-    /// Most records in one batch of metrics, predictions or imported records (413 beyond).
-    #[arg(long, default_value_t = aimdb_server::config::DEFAULT_MAX_BATCH)]
-    max_batch: usize,
+    /// Largest request body in bytes, 413 beyond (default 64 MiB).
+    #[arg(long)]
+    max_body_bytes: Option<usize>,
+    /// Most records in one batch of metrics, predictions or imported records, 413 beyond
+    /// (default 100,000).
+    #[arg(long)]
+    max_batch: Option<usize>,
 }
 
 #[derive(Args)]
@@ -442,12 +445,20 @@ async fn dispatch(db: &AiDatabase, command: Command) -> Result<Output, Error> {
 
 /// `aimdb serve`: binds, says where on stderr, serves until a signal, then flushes and closes.
 async fn serve(db: AiDatabase, options: Serve) -> Result<Output, Error> {
-    let config = aimdb_server::ServerConfig::new()
-        .with_bind(options.bind)
-        .with_env_tokens()
-        .with_insecure_no_auth(options.insecure_no_auth)
-        .with_max_body_bytes(options.max_body_bytes)
-        .with_max_batch(options.max_batch);
+    // The file's `server:` section, then the environment and flags over it.
+    let mut config = aimdb_server::ServerConfig::from_settings(&db.config().server)?.with_env_tokens();
+    if let Some(bind) = options.bind {
+        config = config.with_bind(bind);
+    }
+    if options.insecure_no_auth {
+        config = config.with_insecure_no_auth(true);
+    }
+    if let Some(bytes) = options.max_body_bytes {
+        config = config.with_max_body_bytes(bytes);
+    }
+    if let Some(records) = options.max_batch {
+        config = config.with_max_batch(records);
+    }
     let tokens = config.tokens.len();
     let info = db.store().info();
     if matches!(db.config().vectors, Some(aimdb::config::VectorConfig::Faiss(_))) {

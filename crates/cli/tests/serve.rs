@@ -17,8 +17,13 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start(dir: &Path, bind: &str) -> Self {
+        Self::start_with(dir, "faiss.yaml", &["--bind", bind])
+    }
+
+    fn start_with(dir: &Path, config: &str, args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aimdb"))
-            .args(["--config", "faiss.yaml", "serve", "--bind", bind])
+            .args(["--config", config, "serve"])
+            .args(args)
             .current_dir(dir)
             .env_remove("AIMDB_DATABASE_URL")
             .env("EMBEDDING_MODEL_NAME", "hash")
@@ -53,7 +58,16 @@ impl Drop for ServerProcess {
 }
 
 fn cli(dir: &Path, addr: SocketAddr, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aimdb"))
+    cli_with_token(dir, addr, None, args)
+}
+
+fn cli_with_token(dir: &Path, addr: SocketAddr, token: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aimdb"));
+    match token {
+        Some(token) => command.env("AIMDB_TOKEN", token),
+        None => command.env_remove("AIMDB_TOKEN"),
+    };
+    command
         .args(args)
         .current_dir(dir)
         .env_remove("AIMDB_CONFIG")
@@ -99,4 +113,31 @@ fn the_cli_works_against_a_server_that_restarts() {
     let hits =
         runtime.block_on(db.search_similar_models("resnet50 pytorch", 1, &ModelFilter::default())).unwrap();
     assert_eq!(hits[0].item.name, "resnet50");
+}
+
+/// The configuration file's `server:` section: its bind address and tokens (a read-only
+/// token reads, may not write; no token is refused), the environment's tokens beside them.
+#[test]
+fn the_server_section_configures_bind_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "backend: sqlite\ndb_path: ./aimdb.db\nserver:\n  bind: 127.0.0.1:0\n  tokens:\n    \
+                - {token: reader-secret, access: read}\n    - {token: writer-secret}\n";
+    std::fs::write(dir.path().join("server.yaml"), yaml).unwrap();
+    let server = ServerProcess::start_with(dir.path(), "server.yaml", &[]);
+    let addr = server.addr;
+    let write = ["models", "create", "resnet50"];
+    assert_eq!(
+        cli_with_token(dir.path(), addr, None, &["models", "list"]).status.code(),
+        Some(7),
+        "no token"
+    );
+    assert_eq!(
+        cli_with_token(dir.path(), addr, Some("reader-secret"), &write).status.code(),
+        Some(7),
+        "read-only"
+    );
+    assert!(cli_with_token(dir.path(), addr, Some("writer-secret"), &write).status.success());
+    let listed = cli_with_token(dir.path(), addr, Some("reader-secret"), &["models", "list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("resnet50"));
+    assert!(server.terminate().success());
 }

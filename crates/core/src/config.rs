@@ -379,6 +379,57 @@ pub struct AimdbConfig {
     /// The embedder.
     #[serde(default)]
     pub embedding: EmbeddingConfig,
+    /// How `aimdb serve` runs (the `server:` section); ignored by everything else.
+    #[serde(default)]
+    pub server: ServerSettings,
+}
+
+/// The `server:` section: what `aimdb serve` binds, who may call it, and its limits. Command
+/// line flags and the environment (`AIMDB_BIND`, `AIMDB_SERVER_TOKENS`, ...) override it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ServerSettings {
+    /// Address to listen on, e.g. `0.0.0.0:8080`.
+    pub bind: Option<String>,
+    /// Accepted bearer tokens.
+    #[serde(default)]
+    pub tokens: Vec<TokenSettings>,
+    /// Largest request body in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Most records in one batch.
+    pub max_batch: Option<usize>,
+    /// Serve a non-loopback address without tokens.
+    #[serde(default)]
+    pub insecure_no_auth: bool,
+}
+
+/// One accepted token: `{token: "...", access: read | read-write}`. `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// The secret clients send as `Authorization: Bearer ...`.
+    pub token: String,
+    /// What it may do; `read-write` when left out.
+    #[serde(default)]
+    pub access: TokenAccess,
+}
+
+impl fmt::Debug for TokenSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSettings").field("token", &"<redacted>").field("access", &self.access).finish()
+    }
+}
+
+/// What a token may do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenAccess {
+    /// Reads only.
+    Read,
+    /// Reads and writes.
+    #[default]
+    ReadWrite,
 }
 
 impl AimdbConfig {
@@ -388,6 +439,7 @@ impl AimdbConfig {
             metadata: MetadataConfig::new(url),
             vectors: None,
             embedding: EmbeddingConfig::default(),
+            server: ServerSettings::default(),
         }
     }
 

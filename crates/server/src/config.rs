@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 
 use aimdb::Error;
+use aimdb::config::ServerSettings;
+/// What a token may do (the configuration's `access:`).
+pub use aimdb::config::TokenAccess as Access;
 
 /// The address `aimdb serve` binds when told nothing.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -15,15 +18,6 @@ pub const DEFAULT_MAX_BATCH: usize = 100_000;
 pub const TOKENS_ENV: &str = "AIMDB_SERVER_TOKENS";
 /// Read-only tokens, comma-separated.
 pub const READ_TOKENS_ENV: &str = "AIMDB_SERVER_READ_TOKENS";
-
-/// What a token may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Reads only: `GET`, and the read-only `POST .../lookup`.
-    Read,
-    /// Everything.
-    ReadWrite,
-}
 
 /// A bearer token and what it may do. `Debug` never prints the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -93,6 +87,22 @@ impl ServerConfig {
     /// The defaults: loopback port 8080, no tokens, the documented limits.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// From the configuration file's `server:` section, defaults for what it leaves out.
+    pub fn from_settings(settings: &ServerSettings) -> aimdb::Result<Self> {
+        let mut config = Self::default();
+        if let Some(bind) = &settings.bind {
+            config.bind = bind.parse().map_err(|e| {
+                Error::config(format!("server.bind: `{bind}` is not an address like 0.0.0.0:8080: {e}"))
+            })?;
+        }
+        config.tokens =
+            settings.tokens.iter().map(|t| Token { secret: t.token.clone(), access: t.access }).collect();
+        config.max_body_bytes = settings.max_body_bytes.unwrap_or(config.max_body_bytes);
+        config.max_batch = settings.max_batch.unwrap_or(config.max_batch);
+        config.insecure_no_auth = settings.insecure_no_auth;
+        Ok(config)
     }
 
     /// Listen on `bind`.
