@@ -60,14 +60,19 @@ impl RemoteStore {
     /// One request: `path` relative to the server's base URL (`api/v1/models`), an optional
     /// JSON body; the JSON answer, or the server's error as an [`Error`].
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        let body = body.map(serde_json::to_vec).transpose().map_err(|e| Error::backend("encode JSON", e))?;
+        self.call_raw(method, path, body).await
+    }
+
+    /// [`call`](Self::call) with the body already encoded as JSON text.
+    async fn call_raw(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Value> {
         let url = self.config.url.join(path).map_err(|e| Error::invalid("path", format!("`{path}`: {e}")))?;
         let mut request = self.http.request(method.clone(), url);
         if let Some(token) = &self.config.token {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
-            let bytes = serde_json::to_vec(body).map_err(|e| Error::backend("encode JSON", e))?;
-            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(bytes);
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
         }
         let what = || format!("{method} {}{path}", self.config.url);
         let response = request.send().await.map_err(|e| transport(what(), e))?;
@@ -260,14 +265,14 @@ impl MetadataStore for RemoteStore {
     }
     async fn log_metrics(&self, run: TrainingRunId, metrics: Vec<NewMetric>) -> Result<usize> {
         validate_metrics(&metrics)?;
-        let body = serde_json::to_value(&metrics).map_err(|e| Error::backend("encode JSON", e))?;
+        // Straight to text: a `Value` in between costs as much as the insert at 10k points.
+        let body = serde_json::to_vec(&metrics).map_err(|e| Error::backend("encode JSON", e))?;
         #[derive(Deserialize)]
         struct Written {
             written: usize,
         }
-        let answer: Written =
-            self.call_as(Method::POST, &format!("api/v1/runs/{run}/metrics"), Some(&body)).await?;
-        Ok(answer.written)
+        let answer = self.call_raw(Method::POST, &format!("api/v1/runs/{run}/metrics"), Some(body)).await?;
+        Ok(decode_answer::<Written>(answer)?.written)
     }
     async fn get_metrics(&self, run: TrainingRunId, name: Option<&str>) -> Result<Vec<Metric>> {
         let query = name.map(|n| format!("?name={}", segment(n))).unwrap_or_default();

@@ -64,21 +64,37 @@ pub fn from_values<T: DeserializeOwned + OptionalJson>(value: Value, prefix: &st
 
 /// Plain serde decoding with the failing field named by its path.
 pub fn decode<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let mut path = e.path().to_string();
-        let reason = e.inner().to_string();
-        // A missing field is reported at its parent: name the field itself.
-        if let Some(missing) = reason.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
-            path = if path == "." { missing.to_owned() } else { format!("{path}.{missing}") };
-        }
-        let field = match (prefix, path.as_str()) {
-            (prefix, ".") => field_name(prefix),
-            ("", path) => path.to_owned(),
-            (prefix, path) if path.starts_with('[') => format!("{prefix}{path}"),
-            (prefix, path) => format!("{prefix}.{path}"),
-        };
-        Error::invalid(field, reason)
-    })
+    serde_path_to_error::deserialize(value).map_err(|e| invalid_at(&e, prefix))
+}
+
+/// [`decode`] straight from JSON text, without a `Value` in between (10k-point metric
+/// batches decode several times faster). `Ok(Err(_))` is text that is not JSON at all
+/// (the server answers 400 for it, 422 for JSON of the wrong shape).
+pub fn decode_slice<T: DeserializeOwned>(bytes: &[u8], prefix: &str) -> Result<Result<T, serde_json::Error>> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let decoded = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(decoded) => decoded,
+        Err(e) if e.inner().is_data() => return Err(invalid_at(&e, prefix)),
+        Err(e) => return Ok(Err(e.into_inner())),
+    };
+    Ok(deserializer.end().map(|()| decoded))
+}
+
+/// The field a decoding error is about, by its path under `prefix`.
+fn invalid_at<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>, prefix: &str) -> Error {
+    let mut path = e.path().to_string();
+    let reason = e.inner().to_string();
+    // A missing field is reported at its parent: name the field itself.
+    if let Some(missing) = reason.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        path = if path == "." { missing.to_owned() } else { format!("{path}.{missing}") };
+    }
+    let field = match (prefix, path.as_str()) {
+        (prefix, ".") => field_name(prefix),
+        ("", path) => path.to_owned(),
+        (prefix, path) if path.starts_with('[') => format!("{prefix}{path}"),
+        (prefix, path) => format!("{prefix}.{path}"),
+    };
+    Error::invalid(field, reason)
 }
 
 fn field_name(prefix: &str) -> String {

@@ -23,18 +23,8 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
-        if bytes.is_empty() {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_input",
-                "the request needs a JSON body",
-            ));
-        }
-        serde_json::from_slice(&bytes).map(Body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("body: not JSON: {e}"))
-                .with_field("body")
-        })
+        let Text(bytes) = Text::from_request(request, state).await?;
+        serde_json::from_slice(&bytes).map(Body).map_err(|e| not_json(&e))
     }
 }
 
@@ -44,6 +34,36 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     } else {
         ApiError::new(rejection.status(), "invalid_input", rejection.body_text()).with_field("body")
     }
+}
+
+/// The body as JSON text, not parsed yet (for the handlers that decode it straight into
+/// their type); 400 when empty, 413 beyond the body limit.
+#[derive(Debug)]
+pub struct Text(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Text {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        if bytes.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+                "the request needs a JSON body",
+            ));
+        }
+        Ok(Text(bytes))
+    }
+}
+
+/// Decodes JSON text as `T`: 400 for what is not JSON, 422 naming the field otherwise.
+pub fn decode_text<T: DeserializeOwned>(bytes: &[u8], prefix: &str) -> ApiResult<T> {
+    aimdb_remote::wire::decode_slice(bytes, prefix)?.map_err(|e| not_json(&e))
+}
+
+fn not_json(e: &serde_json::Error) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("body: not JSON: {e}")).with_field("body")
 }
 
 /// A request record (`NewModel`, ...) decoded from the body by the wire rules: 422 naming the

@@ -131,6 +131,15 @@ async fn malformed_requests_are_4xx_json() {
             assert_eq!(answer.body["error"]["field"], field, "{what}: {}", answer.body);
         }
     }
+    for (body, status) in [
+        ("[{\"metric_name\": ", StatusCode::BAD_REQUEST),
+        ("[{\"metric_name\": 1}]", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let answer =
+            send(addr, Method::POST, "/api/v1/runs/1/metrics", None, Some(body.as_bytes().to_vec())).await;
+        assert_eq!(answer.status, status, "metrics {body}: {}", answer.body);
+        kind(&answer);
+    }
     let too_many = json!((0..11).map(|i| json!({"metric_name": "m", "metric_value": i})).collect::<Vec<_>>());
     let answer =
         send(addr, Method::POST, "/api/v1/runs/1/metrics", None, Some(too_many.to_string().into_bytes()))
