@@ -1,7 +1,8 @@
 //! `aimdb serve` on loopback with SQLite + FAISS behind it (hash embedder), through the
 //! remote store, against the same database in process:
 //!
-//! - `server/log_metrics_batch_10k`: one `POST /runs/{id}/metrics` of 10k points.
+//! - `server/log_metrics_batch_10k` vs `in_process/log_metrics_batch_10k`: one
+//!   `POST /runs/{id}/metrics` of 10k points, and the same batch without HTTP.
 //! - `server/create_model_hash`: one `create_model` (store, embed, index) through HTTP.
 //! - `server/search_models` vs `in_process/search_models`: one search of 2,000 models, k = 10.
 //! - `server_concurrency/{one,two}_clients`: 64 searches per client, one client alone and
@@ -93,6 +94,14 @@ fn server(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("in_process");
+    group.throughput(Throughput::Elements(10_000));
+    group.bench_function("log_metrics_batch_10k", |b| {
+        b.to_async(&rt).iter_batched(
+            || points(10_000),
+            |batch| async { local.log_metrics(run, batch).await.unwrap() },
+            BatchSize::LargeInput,
+        )
+    });
     group.throughput(Throughput::Elements(1));
     group.bench_function("search_models", |b| {
         b.to_async(&rt).iter(|| async { searches_one(&local, i.fetch_add(1, Ordering::Relaxed)).await })
