@@ -140,7 +140,19 @@ fn demo_from_empty_cache() -> Result<(), String> {
         ("HF_HOME".to_owned(), home.display().to_string()),
         ("HF_HUB_CACHE".to_owned(), home.join("hub").display().to_string()),
     ];
-    let output = demo_command(&[], &env)
+    // `cargo test --workspace` has just built the demo with the workspace's features; `cargo
+    // run -p aimdb` would rebuild most of the tree with the facade's alone (~10 minutes).
+    let built = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), PathBuf::from)
+        .join("debug/examples/demo");
+    let mut command = if built.is_file() {
+        let mut command = Command::new(&built);
+        command.current_dir(root()).envs(env.iter().map(|(k, v)| (k, v)));
+        command
+    } else {
+        demo_command(&[], &env)
+    };
+    let output = command
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;

@@ -1,5 +1,5 @@
-//! Request extractors whose every rejection is a JSON error naming what was wrong: axum's
-//! own answer plain text.
+//! Request extractors whose every rejection is a JSON error naming what was wrong (axum's
+//! own rejections are plain text).
 
 use aimdb::OptionalJson;
 use axum::body::Bytes;
@@ -51,7 +51,8 @@ impl<S: Send + Sync> FromRequest<S> for Text {
                 StatusCode::BAD_REQUEST,
                 "invalid_input",
                 "the request needs a JSON body",
-            ));
+            )
+            .with_field("body"));
         }
         Ok(Text(bytes))
     }
