@@ -75,6 +75,21 @@ impl Dialect for Sqlite {
     ) -> impl Future<Output = Option<Result<Vec<Metric>>>> + Send + 'a {
         async move { Some(read_metrics(conn, run, name).await) }
     }
+
+    fn insert_metrics<'a>(
+        conn: &'a mut SqliteConnection,
+        _run: TrainingRunId,
+        metrics: &'a [Metric],
+    ) -> impl Future<Output = Option<Result<()>>> + Send + 'a {
+        async move { Some(insert_metrics(conn, metrics).await) }
+    }
+}
+
+/// Metrics stepped into SQLite's statement one by one (see `bulk.rs` for why).
+async fn insert_metrics(conn: &mut SqliteConnection, metrics: &[Metric]) -> Result<()> {
+    let mut handle = conn.lock_handle().await.map_err(|e| driver_error("log metrics", e))?;
+    let raw = handle.as_raw_handle();
+    synchronous(|| bulk::insert_metrics(raw, metrics))
 }
 
 /// The metrics of `run` straight from SQLite's statement (see `bulk.rs` for why).
@@ -85,13 +100,15 @@ async fn read_metrics(
 ) -> Result<Vec<Metric>> {
     let mut handle = conn.lock_handle().await.map_err(|e| driver_error("get metrics", e))?;
     let raw = handle.as_raw_handle();
-    // The read is synchronous SQLite work (~20 ms for 100k points): tell a
-    // multi-threaded runtime so other tasks move off this thread meanwhile.
+    synchronous(|| bulk::read_metrics(raw, run, name))
+}
+
+/// Runs synchronous SQLite work (~20 ms for 100k points) on this thread, telling a
+/// multi-threaded runtime first so other tasks move off it meanwhile.
+fn synchronous<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
-            tokio::task::block_in_place(|| bulk::read_metrics(raw, run, name))
-        }
-        _ => bulk::read_metrics(raw, run, name),
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 

@@ -26,6 +26,10 @@ const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 /// A journal this long (or half the size of the exact vectors, if larger) is folded into
 /// the index files by the writer that grew it: it bounds what every opener replays.
 const JOURNAL_MIN_CHECKPOINT: u64 = 8 << 20;
+/// Searches reading at most this many stored floats (4 MiB, ~100 µs: 2,700 vectors of 384
+/// exact, far more through an inverted file) run on the async thread, within tokio's
+/// budget between awaits; larger ones go to a blocking thread.
+const INLINE_SEARCH_FLOATS: usize = 1 << 20;
 
 /// FAISS indexes for the three collections, persisted in one directory that any number of
 /// processes may share.
@@ -377,7 +381,7 @@ impl VectorIndex for FaissIndex {
         unit(&mut query);
         let embedder = embedder.clone();
         let filter = filter.clone();
-        self.with_read(move |state| {
+        let search = move |state: &State| {
             if let Some(stored) = &state.embedder {
                 check_embedder(stored, &embedder)?;
             }
@@ -385,8 +389,17 @@ impl VectorIndex for FaissIndex {
                 Some(index) => index.search(&query, k, &filter),
                 None => Ok(Vec::new()),
             }
-        })
-        .await
+        };
+        // A small search costs less than the hop to a blocking thread and back (two
+        // wake-ups, ~30 µs): on a current copy it runs here, which is what lets two
+        // clients of a server search at nearly twice one client's rate on two cores.
+        if let Ok(state) = self.inner.state.try_read()
+            && state.is_current(&self.inner.dir)?
+            && state.collections.get(&collection).is_none_or(|c| c.search_cost() <= INLINE_SEARCH_FLOATS)
+        {
+            return search(&state);
+        }
+        self.with_read(search).await
     }
 
     async fn remove(&self, collection: Collection, ids: &[i64]) -> Result<()> {

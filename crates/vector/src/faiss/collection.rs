@@ -250,6 +250,19 @@ impl CollectionIndex {
     }
 
     /// The `k` most similar records passing `filter`; `query` has unit length.
+    /// About how many stored floats one unfiltered search reads: all of them for an exact
+    /// index, the probed share of the lists (plus the centroids) for an inverted file.
+    pub fn search_cost(&self) -> usize {
+        let all = self.len().saturating_mul(self.dim);
+        match (self.layout.nlist(), self.nprobe) {
+            (Some(nlist), Some(nprobe)) => {
+                let nlist = nlist.max(1) as usize;
+                all / nlist * (nprobe as usize).min(nlist) + nlist * self.dim
+            }
+            _ => all,
+        }
+    }
+
     pub fn search(&self, query: &[f32], k: usize, filter: &VectorFilter) -> Result<Vec<VectorHit>> {
         let n = self.len();
         if n == 0 || k == 0 {
