@@ -188,11 +188,12 @@ enum Datasets {
 
 #[derive(Subcommand)]
 enum Runs {
-    /// Start a training run of a model version.
+    /// Start a training run, of a model version or of none yet (link one later with
+    /// `runs update --version`).
     Create {
         /// The model version trained.
         #[arg(long)]
-        version: i64,
+        version: Option<i64>,
         #[arg(long)]
         dataset: Option<i64>,
         #[arg(long)]
@@ -203,6 +204,9 @@ enum Runs {
     /// Change only the given fields (`--completed` sets status and completion time).
     Update {
         id: i64,
+        /// Link the run to this model version.
+        #[arg(long)]
+        version: Option<i64>,
         #[arg(long)]
         completed: bool,
         #[arg(long)]
@@ -368,11 +372,16 @@ async fn dispatch(db: &AiDatabase, command: Command) -> Result<Output, Error> {
             out(&hits, lines(&hits, |h| format!("{:.3}\t{}", h.similarity_score, dataset_line(&h.item))))
         }
         Command::Runs(Runs::Create { version, dataset, name }) => {
-            let mut new = NewTrainingRun::new(version.into());
+            let mut new = NewTrainingRun::without_version();
+            new.model_version_id = version.map(Into::into);
             new.dataset_id = dataset.map(Into::into);
             new.run_name = name;
             let run = db.create_training_run(new).await?;
-            out(&run, format!("created run {} of version {}", run.id, run.model_version_id))
+            let line = match run.model_version_id {
+                Some(version) => format!("created run {} of version {version}", run.id),
+                None => format!("created run {} (no model version yet)", run.id),
+            };
+            out(&run, line)
         }
         Command::Runs(Runs::Get { id }) => {
             let run = db.get_training_run(id.into()).await?;
@@ -380,6 +389,7 @@ async fn dispatch(db: &AiDatabase, command: Command) -> Result<Output, Error> {
         }
         Command::Runs(Runs::Update {
             id,
+            version,
             completed,
             status,
             final_loss,
@@ -391,6 +401,7 @@ async fn dispatch(db: &AiDatabase, command: Command) -> Result<Output, Error> {
             if let Some(status) = status {
                 update.status = Some(status);
             }
+            update.model_version_id = version.map(Into::into);
             update.final_loss = final_loss;
             update.best_metric_value = best_metric_value;
             update.duration_seconds = duration_seconds;

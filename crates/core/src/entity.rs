@@ -92,8 +92,9 @@ pub struct Dataset {
 pub struct TrainingRun {
     /// Store-assigned id.
     pub id: TrainingRunId,
-    /// The version being trained.
-    pub model_version_id: ModelVersionId,
+    /// The version trained; `None` until one is linked (MLflow creates runs before any
+    /// model is registered).
+    pub model_version_id: Option<ModelVersionId>,
     /// The dataset trained on, if recorded.
     pub dataset_id: Option<DatasetId>,
     /// Human-readable run name.

@@ -159,6 +159,7 @@ impl ImportBatch {
                 .validate()
                 .and_then(|()| {
                     TrainingRunUpdate {
+                        model_version_id: None,
                         status: None,
                         completed_at: r.completed_at,
                         duration_seconds: r.duration_seconds,

@@ -89,8 +89,8 @@ impl State {
     }
 
     /// A run's references exist.
-    fn run_parents(&self, version: ModelVersionId, dataset: Option<DatasetId>) -> Result<()> {
-        self.version(version)?;
+    fn run_parents(&self, version: Option<ModelVersionId>, dataset: Option<DatasetId>) -> Result<()> {
+        version.map_or(Ok(()), |v| self.version(v).map(drop))?;
         dataset.map_or(Ok(()), |d| self.dataset(d).map(drop))
     }
 
@@ -262,6 +262,7 @@ impl MetadataStore for MemoryStore {
         update.validate()?;
         let mut s = self.state();
         s.run(id)?;
+        s.run_parents(update.model_version_id, None)?;
         let run = s.runs.get_mut(&id.0).expect("checked above");
         update.apply(run);
         Ok(run.clone())

@@ -303,14 +303,15 @@ impl NewDataset {
     }
 }
 
-/// A training run of an existing model version.
+/// A training run, of an existing model version or of none yet.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTrainingRun {
-    /// The version trained.
-    pub model_version_id: ModelVersionId,
+    /// The version trained (must exist); left out for a run linked later with
+    /// [`TrainingRunUpdate::with_model_version_id`].
+    pub model_version_id: Option<ModelVersionId>,
     /// The dataset, if any (must exist).
     pub dataset_id: Option<DatasetId>,
     /// Run name.
@@ -327,8 +328,13 @@ pub struct NewTrainingRun {
 impl NewTrainingRun {
     /// A run of `model_version_id`.
     pub fn new(model_version_id: ModelVersionId) -> Self {
+        NewTrainingRun { model_version_id: Some(model_version_id), ..Self::without_version() }
+    }
+
+    /// A run of no model version yet, as MLflow starts them.
+    pub fn without_version() -> Self {
         NewTrainingRun {
-            model_version_id,
+            model_version_id: None,
             dataset_id: None,
             run_name: None,
             status: None,
@@ -383,6 +389,8 @@ impl NewTrainingRun {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrainingRunUpdate {
+    /// The model version the run trained (must exist): links a run created without one.
+    pub model_version_id: Option<ModelVersionId>,
     /// New status.
     pub status: Option<String>,
     /// Completion time.
@@ -411,6 +419,8 @@ impl TrainingRunUpdate {
     }
 
     setters! {
+        /// Links the run to a model version.
+        with_model_version_id => model_version_id: ModelVersionId;
         /// Sets the status.
         with_status => status: String;
         /// Sets the completion time (truncated to microseconds when stored).
@@ -444,6 +454,7 @@ impl TrainingRunUpdate {
     /// Names of the [`TrainingRun`] fields this update sets, for stores that write only those.
     pub fn fields_set(&self) -> Vec<&'static str> {
         let set = [
+            ("model_version_id", self.model_version_id.is_some()),
             ("status", self.status.is_some()),
             ("completed_at", self.completed_at.is_some()),
             ("duration_seconds", self.duration_seconds.is_some()),
@@ -456,6 +467,9 @@ impl TrainingRunUpdate {
 
     /// Applies the update to a run read from a store.
     pub fn apply(self, run: &mut TrainingRun) {
+        if let Some(version) = self.model_version_id {
+            run.model_version_id = Some(version);
+        }
         if let Some(status) = self.status {
             run.status = status;
         }

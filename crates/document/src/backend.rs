@@ -329,7 +329,7 @@ impl MongoStore {
                 docs(v, |_| None)?,
                 v.iter()
                     .flat_map(|r| {
-                        std::iter::once((Entity::ModelVersion, r.model_version_id.get()))
+                        (r.model_version_id.map(|v| (Entity::ModelVersion, v.get())).into_iter())
                             .chain(r.dataset_id.map(|d| (Entity::Dataset, d.get())))
                     })
                     .collect(),
@@ -423,7 +423,9 @@ impl MetadataStore for MongoStore {
 
     async fn create_training_run(&self, run: NewTrainingRun) -> Result<TrainingRun> {
         run.validate()?;
-        self.require(Entity::ModelVersion, run.model_version_id.get()).await?;
+        if let Some(version) = run.model_version_id {
+            self.require(Entity::ModelVersion, version.get()).await?;
+        }
         if let Some(dataset) = run.dataset_id {
             self.require(Entity::Dataset, dataset.get()).await?;
         }
@@ -434,9 +436,13 @@ impl MetadataStore for MongoStore {
 
     async fn update_training_run(&self, id: TrainingRunId, update: TrainingRunUpdate) -> Result<TrainingRun> {
         update.validate()?;
+        if let Some(version) = update.model_version_id {
+            self.require(Entity::TrainingRun, id.get()).await?;
+            self.require(Entity::ModelVersion, version.get()).await?;
+        }
         // `$set` only what the update sets, encoded as a whole run would be.
         let names = update.fields_set();
-        let mut changed = NewTrainingRun::new(ModelVersionId(0)).into_run(id, time::now());
+        let mut changed = NewTrainingRun::without_version().into_run(id, time::now());
         update.apply(&mut changed);
         let mut encoded = to_doc(&changed)?;
         let mut set = Document::new();

@@ -258,7 +258,9 @@ impl RedisStore {
 
     fn run_op(&self, run: &TrainingRun) -> Result<Op> {
         let mut op = self.create_op(Entity::TrainingRun, run)?;
-        op.exists.push(self.exists(Entity::ModelVersion, run.model_version_id.get()));
+        if let Some(version) = run.model_version_id {
+            op.exists.push(self.exists(Entity::ModelVersion, version.get()));
+        }
         if let Some(dataset) = run.dataset_id {
             op.exists.push(self.exists(Entity::Dataset, dataset.get()));
         }
@@ -363,10 +365,15 @@ impl MetadataStore for RedisStore {
 
     async fn update_training_run(&self, id: TrainingRunId, update: TrainingRunUpdate) -> Result<TrainingRun> {
         update.validate()?;
+        if let Some(version) = update.model_version_id {
+            // Versions are never deleted: checking before the script cannot race a removal.
+            self.require(Entity::TrainingRun, id.get()).await?;
+            self.require(Entity::ModelVersion, version.get()).await?;
+        }
         // Only the fields the update sets, encoded as a whole run would be.
         let status = update.status.clone();
         let names = update.fields_set();
-        let mut changed = NewTrainingRun::new(ModelVersionId(0)).into_run(id, time::now());
+        let mut changed = NewTrainingRun::without_version().into_run(id, time::now());
         update.apply(&mut changed);
         let encoded: HashMap<String, String> =
             fields(&changed)?.chunks(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect();

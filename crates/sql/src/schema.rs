@@ -171,7 +171,7 @@ record! {
         split_info: Option<Value>, preprocessing: Option<Value>, created_at: Timestamp,
     }
     TrainingRun in "training_runs" (3) {
-        id: TrainingRunId, model_version_id: ModelVersionId, dataset_id: Option<DatasetId>,
+        id: TrainingRunId, model_version_id: Option<ModelVersionId>, dataset_id: Option<DatasetId>,
         run_name: Option<String>, status: String, started_at: Timestamp, completed_at: Option<Timestamp>,
         duration_seconds: Option<f64>, final_loss: Option<f64>, best_metric_value: Option<f64>,
         artifacts: Option<Value>,
@@ -207,7 +207,7 @@ impl References for Dataset {
 }
 impl References for TrainingRun {
     fn parents(&self) -> Vec<(Entity, i64)> {
-        std::iter::once((Entity::ModelVersion, self.model_version_id.0))
+        (self.model_version_id.map(|v| (Entity::ModelVersion, v.0)).into_iter())
             .chain(self.dataset_id.map(|d| (Entity::Dataset, d.0)))
             .collect()
     }

@@ -144,7 +144,8 @@ impl Statements {
                 "WHERE model_version_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?",
             ),
             update_run: sql::<D>(
-                "UPDATE training_runs SET status = COALESCE(?, status), \
+                "UPDATE training_runs SET model_version_id = COALESCE(?, model_version_id), \
+                 status = COALESCE(?, status), \
                  completed_at = COALESCE(?, completed_at), duration_seconds = COALESCE(?, duration_seconds), \
                  final_loss = COALESCE(?, final_loss), best_metric_value = COALESCE(?, best_metric_value), \
                  artifacts = COALESCE(?::json, artifacts) WHERE id = ?",

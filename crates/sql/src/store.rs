@@ -338,7 +338,12 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
         u.validate()?;
         // Update and read back in one transaction: MySQL has no UPDATE ... RETURNING.
         let mut tx = self.begin().await?;
+        if let Some(version) = u.model_version_id {
+            require::<D>(&mut tx, &self.sql, Entity::TrainingRun, id.0).await?;
+            require::<D>(&mut tx, &self.sql, Entity::ModelVersion, version.0).await?;
+        }
         let cells = [
+            u.model_version_id.cell(),
             u.status.cell(),
             u.completed_at.map(time::truncate).cell(),
             u.duration_seconds.cell(),

@@ -65,3 +65,53 @@ async fn two_handles_on_one_file_both_write() {
     let stats = b.statistics().await.unwrap();
     assert_eq!((stats.models, stats.metrics), (101, 3_000 + 2 * 50 * 20));
 }
+
+/// A file written by the first schema (runs needed a version) upgrades in place: rows,
+/// references and the id sequence survive, and runs without a version work after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_from_the_first_schema_upgrades_in_place() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true).foreign_keys(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let source = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"));
+        let mut first = sqlx::migrate::Migrator::new(source).await.unwrap();
+        first.migrations = first.migrations.iter().filter(|m| m.version == 1).cloned().collect::<Vec<_>>().into();
+        first.run(&pool).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO models (id, name, created_at, updated_at) VALUES (1, 'm', 0, 0);
+             INSERT INTO model_versions (id, model_id, version, created_at) VALUES (1, 1, '1', 0);
+             INSERT INTO training_runs (id, model_version_id, status, started_at) VALUES
+                 (1, 1, 'completed', 5), (2, 1, 'started', 6), (3, 1, 'started', 7);
+             INSERT INTO metrics (training_run_id, metric_name, metric_value, timestamp) VALUES (1, 'loss', 0.5, 8);
+             INSERT INTO hyperparameters (training_run_id, name, value) VALUES (1, 'lr', '0.01');
+             DELETE FROM training_runs WHERE id = 3;",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let store = SqliteStore::open(SqliteConfig::new(&path)).await.unwrap();
+    let old = store.get_training_run(1.into()).await.unwrap();
+    assert_eq!((old.model_version_id, old.status.as_str()), (Some(1.into()), "completed"));
+    assert_eq!(store.get_metrics(1.into(), None).await.unwrap().len(), 1);
+    assert_eq!(store.get_hyperparameters(1.into()).await.unwrap().len(), 1);
+    assert_eq!(store.statistics().await.unwrap().completed_runs, 1);
+    let new = store.create_training_run(NewTrainingRun::without_version()).await.unwrap();
+    assert_eq!((new.id.get(), new.model_version_id), (4, None), "id 3 stays used");
+    assert!(matches!(
+        store.log_metrics(99.into(), vec![NewMetric::new("loss", 1.0)]).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(
+        store.create_training_run(NewTrainingRun::new(99.into())).await.is_err(),
+        "the version reference is still checked"
+    );
+    store.close().await.unwrap();
+    // Opened again: nothing left to migrate, nothing changed.
+    let again = SqliteStore::open(SqliteConfig::new(&path)).await.unwrap();
+    assert_eq!(again.get_training_run(4.into()).await.unwrap(), new);
+}

@@ -76,7 +76,7 @@ pub async fn import_keeps_ids(h: &dyn StoreHarness) {
     let runs: Vec<TrainingRun> = (0..3)
         .map(|i| TrainingRun {
             id: (10 + i).into(),
-            model_version_id: 5.into(),
+            model_version_id: (i != 1).then_some(5.into()),
             dataset_id: (i == 0).then_some(4.into()),
             run_name: Some(format!("run {i}")),
             status: if i == 2 { "started".into() } else { "completed".into() },

@@ -44,6 +44,47 @@ pub async fn training_runs(h: &dyn StoreHarness) {
     assert_eq!(store.statistics().await.unwrap().training_runs, 2);
 }
 
+/// A run created without a model version records metrics and hyperparameters, and is
+/// linked to a version later (as MLflow registers one after the run); a link to a missing
+/// version is refused and changes nothing.
+pub async fn run_without_version(h: &dyn StoreHarness) {
+    let store = h.open().await;
+    let (version, _) = model_with_run(&store, "m").await;
+    let run =
+        store.create_training_run(NewTrainingRun::without_version().with_run_name("sweep-3")).await.unwrap();
+    assert_eq!(run.model_version_id, None);
+    assert_eq!(store.get_training_run(run.id).await.unwrap(), run);
+    assert!(store.list_training_runs(Default::default()).await.unwrap().contains(&run));
+    store.log_metrics(run.id, vec![NewMetric::new("loss", 0.5).with_step(1)]).await.unwrap();
+    store.log_hyperparameters(run.id, BTreeMap::from([("lr".to_owned(), json!(0.01))])).await.unwrap();
+
+    expect_not_found(
+        store
+            .update_training_run(run.id, TrainingRunUpdate::new().with_model_version_id(999_999))
+            .await,
+        Entity::ModelVersion,
+    );
+    expect_not_found(
+        store
+            .update_training_run(999_999.into(), TrainingRunUpdate::new().with_model_version_id(version.id))
+            .await,
+        Entity::TrainingRun,
+    );
+    assert_eq!(store.get_training_run(run.id).await.unwrap(), run, "a refused link changes nothing");
+
+    let linked = store
+        .update_training_run(run.id, TrainingRunUpdate::new().with_model_version_id(version.id))
+        .await
+        .unwrap();
+    assert_eq!(linked.model_version_id, Some(version.id));
+    assert_eq!((linked.run_name.as_deref(), linked.started_at), (Some("sweep-3"), run.started_at));
+    assert_eq!(store.get_training_run(run.id).await.unwrap(), linked);
+    let kept =
+        store.update_training_run(run.id, TrainingRunUpdate::new().with_final_loss(0.1)).await.unwrap();
+    assert_eq!(kept.model_version_id, Some(version.id), "an update without a version keeps the link");
+    assert_eq!(store.get_metrics(run.id, None).await.unwrap().len(), 1);
+}
+
 /// Only the fields an update sets change; a rejected update changes nothing.
 pub async fn partial_update(h: &dyn StoreHarness) {
     let store = h.open().await;
