@@ -54,7 +54,7 @@ pub mod prelude {
     };
     pub use aimdb_core::{
         Error, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion,
-        NewPrediction, NewTrainingRun, Page, TrainingRunUpdate,
+        NewPrediction, NewTrainingRun, Page, TagTarget, TrainingRunUpdate,
     };
 }
 

@@ -5,7 +5,7 @@ use std::fmt::Debug;
 
 use aimdb_core::{
     Entity, Error, Identified, ImportBatch, MetadataStore, Model, NewExperimentRun, NewMetric, Page, Result,
-    StoreStatistics, TrainingRun,
+    StoreStatistics, TagTarget, TrainingRun,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -218,8 +218,14 @@ impl AiDatabase {
                 }
                 versions.sort_by_key(|v| v.id);
                 bar.inc((models.len() + versions.len()) as u64);
+                let tagged: Vec<TagTarget> = (models.iter().map(|m| TagTarget::Model(m.id)))
+                    .chain(versions.iter().map(|v| TagTarget::ModelVersion(v.id)))
+                    .collect();
                 target.import(ImportBatch::Models(models)).await?;
                 target.import(ImportBatch::ModelVersions(versions)).await?;
+                for record in tagged {
+                    copy_tags(source, target, record).await?;
+                }
                 Ok(())
             },
         )
@@ -243,6 +249,7 @@ impl AiDatabase {
                 target.import(ImportBatch::TrainingRuns(runs.clone())).await?;
                 for run in &runs {
                     bar.inc(copy_run_children(source, target, run).await?);
+                    copy_tags(source, target, TagTarget::TrainingRun(run.id)).await?;
                 }
                 Ok(())
             },
@@ -256,6 +263,7 @@ impl AiDatabase {
                 bar.inc(experiments.len() as u64);
                 target.import(ImportBatch::Experiments(experiments.clone())).await?;
                 for experiment in &experiments {
+                    copy_tags(source, target, TagTarget::Experiment(experiment.id)).await?;
                     let have: std::collections::HashSet<_> = target
                         .get_experiment_runs(experiment.id)
                         .await?
@@ -442,6 +450,25 @@ impl AiDatabase {
 
 /// Copies a run's hyperparameters and metrics (what the target lacks); returns how many
 /// the source holds.
+/// Copies the tags of one record the target lacks, then checks the target holds every tag
+/// of the source (a tag the target already had with another value is named).
+async fn copy_tags(source: &dyn MetadataStore, target: &dyn MetadataStore, record: TagTarget) -> Result<()> {
+    let tags = source.get_tags(record).await?;
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let theirs = target.get_tags(record).await?;
+    let missing: std::collections::BTreeMap<_, _> =
+        tags.iter().filter(|(k, _)| !theirs.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    if !missing.is_empty() {
+        target.set_tags(record, missing).await?;
+    }
+    if let Some((key, _)) = tags.iter().find(|(k, v)| theirs.get(*k).is_some_and(|theirs| theirs != *v)) {
+        return Err(differs(format!("tag `{key}` of {record}"), "the target has another value"));
+    }
+    Ok(())
+}
+
 async fn copy_run_children(
     source: &dyn MetadataStore,
     target: &dyn MetadataStore,

@@ -81,7 +81,14 @@ async fn populate(db: &AiDatabase) {
         runs.push(run);
     }
     db.update_training_run(runs[0].id, TrainingRunUpdate::completed().with_final_loss(0.25)).await.unwrap();
+    let unlinked =
+        db.create_training_run(NewTrainingRun::without_version().with_run_name("mlflow")).await.unwrap();
     let sweep = db.create_experiment(NewExperiment::new("sweep")).await.unwrap();
+    let tag = |k: &str, v: &str| [(k.to_owned(), v.to_owned())].into();
+    db.set_tags(TagTarget::Model(resnet.id), tag("team", "vision")).await.unwrap();
+    db.set_tags(TagTarget::ModelVersion(v2.id), tag("stage", "production")).await.unwrap();
+    db.set_tags(TagTarget::TrainingRun(unlinked.id), tag("mlflow.runName", "crisp-owl-3")).await.unwrap();
+    db.set_tags(TagTarget::Experiment(sweep.id), tag("goal", "lr")).await.unwrap();
     db.create_experiment(NewExperiment::new("empty")).await.unwrap();
     for run in [&runs[2], &runs[0]] {
         db.add_experiment_run(NewExperimentRun::new(sweep.id, run.id).with_variant_name("v")).await.unwrap();
@@ -105,20 +112,29 @@ async fn snapshot(db: &AiDatabase) -> serde_json::Value {
     }
     let runs = db.list_training_runs(Page::all()).await.unwrap();
     let mut children = Vec::new();
+    let mut tags = Vec::new();
     for r in &runs {
         children
             .push((db.get_hyperparameters(r.id).await.unwrap(), db.get_metrics(r.id, None).await.unwrap()));
+        tags.push(db.get_tags(TagTarget::TrainingRun(r.id)).await.unwrap());
+    }
+    for m in &models {
+        tags.push(db.get_tags(TagTarget::Model(m.id)).await.unwrap());
+    }
+    for v in versions.iter().flatten() {
+        tags.push(db.get_tags(TagTarget::ModelVersion(v.id)).await.unwrap());
     }
     let experiments = db.list_experiments(Page::all()).await.unwrap();
     let mut links = Vec::new();
     for x in &experiments {
         links.push(db.get_experiment_runs(x.id).await.unwrap());
+        tags.push(db.get_tags(TagTarget::Experiment(x.id)).await.unwrap());
     }
     let newest = db.get_predictions(versions[0][0].id, 3).await.unwrap();
     json!({
         "models": models, "versions": versions, "datasets": db.list_datasets(Page::all()).await.unwrap(),
         "runs": runs, "children": children, "experiments": experiments, "links": links,
-        "predictions": db.list_predictions(Page::all()).await.unwrap(), "newest": newest,
+        "predictions": db.list_predictions(Page::all()).await.unwrap(), "newest": newest, "tags": tags,
     })
 }
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aimdb::prelude::*;
-use aimdb::{Collection, Error, MigrateOptions, NewDataset};
+use aimdb::{Collection, Entity, Error, MigrateOptions, NewDataset, TagTarget};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use serde_json::Value;
@@ -50,6 +50,9 @@ enum Command {
     /// Metrics: log, get.
     #[command(subcommand)]
     Metrics(Metrics),
+    /// Tags (key/value text) of a model, version, run or experiment: get, set, delete.
+    #[command(subcommand)]
+    Tags(Tags),
     /// Counts of every entity and the vector index's state.
     Stats,
     /// Rebuild the vector index from the store (shows progress on a terminal).
@@ -221,6 +224,35 @@ enum Runs {
 }
 
 #[derive(Subcommand)]
+enum Tags {
+    /// A record's tags.
+    Get {
+        /// model, version, run or experiment.
+        #[arg(value_parser = parse_tag_kind)]
+        kind: Entity,
+        id: i64,
+    },
+    /// Add tags or replace their values (`KEY=VALUE` ...); other tags stay.
+    Set {
+        /// model, version, run or experiment.
+        #[arg(value_parser = parse_tag_kind)]
+        kind: Entity,
+        id: i64,
+        /// `KEY=VALUE`, split at the first `=`.
+        #[arg(required = true, value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
+    },
+    /// Remove one tag.
+    Delete {
+        /// model, version, run or experiment.
+        #[arg(value_parser = parse_tag_kind)]
+        kind: Entity,
+        id: i64,
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum Metrics {
     /// Log one metric value.
     Log {
@@ -247,6 +279,26 @@ fn parse_collection(s: &str) -> Result<Collection, String> {
         .into_iter()
         .find(|c| c.as_str() == s)
         .ok_or_else(|| format!("`{s}`: expected models, datasets or predictions"))
+}
+
+fn parse_tag_kind(s: &str) -> Result<Entity, String> {
+    Ok(match s {
+        "model" => Entity::Model,
+        "version" => Entity::ModelVersion,
+        "run" => Entity::TrainingRun,
+        "experiment" => Entity::Experiment,
+        _ => return Err(format!("`{s}`: expected model, version, run or experiment")),
+    })
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{s}`: expected KEY=VALUE"))
+}
+
+fn tag_target(kind: Entity, id: i64) -> Result<TagTarget, Error> {
+    TagTarget::of(kind, id).ok_or_else(|| Error::invalid("kind", format!("{kind} records take no tags")))
 }
 
 /// What a command prints: JSON, or its text form.
@@ -417,6 +469,22 @@ async fn dispatch(db: &AiDatabase, command: Command) -> Result<Output, Error> {
             }
             let metric = db.log_metric(run.into(), metric).await?;
             out(&metric, format!("logged {}={} for run {}", metric.metric_name, metric.metric_value, run))
+        }
+        Command::Tags(Tags::Get { kind, id }) => {
+            let tags = db.get_tags(tag_target(kind, id)?).await?;
+            let text = tags.iter().map(|(k, v)| format!("{k}\t{v}")).collect::<Vec<_>>().join("\n");
+            out(&tags, text)
+        }
+        Command::Tags(Tags::Set { kind, id, tags }) => {
+            let target = tag_target(kind, id)?;
+            let count = tags.len();
+            db.set_tags(target, tags.into_iter().collect()).await?;
+            out(&db.get_tags(target).await?, format!("set {count} tag(s) on {target}"))
+        }
+        Command::Tags(Tags::Delete { kind, id, key }) => {
+            let deleted = db.delete_tag(tag_target(kind, id)?, &key).await?;
+            let text = if deleted { format!("deleted tag {key}") } else { format!("no tag {key}") };
+            out(&serde_json::json!({ "deleted": deleted }), text)
         }
         Command::Metrics(Metrics::Get { run, name }) => {
             let metrics = db.get_metrics(run.into(), name.as_deref()).await?;

@@ -60,6 +60,39 @@ fn commands_print_results_and_exit_with_documented_codes() {
     assert_eq!(no_index.status.code(), Some(7), "search without an index is a configuration error");
 }
 
+/// A run started without a model version, linked later; tags set, read and deleted.
+#[test]
+fn runs_without_a_version_and_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sqlite.yaml");
+    std::fs::write(&config, "backend: sqlite\ndb_path: ./a.db\n").unwrap();
+    let cfg = config.to_str().unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--config", cfg, "--json"];
+        all.extend(args);
+        let output = aimdb(dir.path(), &all);
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let run = json(&["runs", "create", "--name", "sweep"]);
+    assert_eq!((run["id"].as_i64(), run["model_version_id"].is_null()), (Some(1), true));
+    json(&["models", "create", "resnet50"]);
+    let version = aimdb(dir.path(), &["--config", cfg, "runs", "update", "1", "--version", "1"]);
+    assert_eq!(version.status.code(), Some(3), "no version 1 yet: not found");
+
+    let tags = json(&["tags", "set", "run", "1", "mlflow.user=ana", "note=a=b"]);
+    assert_eq!(tags, serde_json::json!({"mlflow.user": "ana", "note": "a=b"}));
+    json(&["tags", "set", "model", "1", "team=vision"]);
+    assert_eq!(json(&["tags", "get", "model", "1"]), serde_json::json!({"team": "vision"}));
+    assert_eq!(json(&["tags", "delete", "run", "1", "note"]), serde_json::json!({"deleted": true}));
+    let text = aimdb(dir.path(), &["--config", cfg, "tags", "get", "run", "1"]);
+    assert_eq!(String::from_utf8_lossy(&text.stdout).trim(), "mlflow.user\tana");
+    let missing = aimdb(dir.path(), &["--config", cfg, "tags", "get", "experiment", "9"]);
+    assert_eq!(missing.status.code(), Some(3));
+    let bad = aimdb(dir.path(), &["--config", cfg, "tags", "set", "dataset", "1", "a=b"]);
+    assert_eq!(bad.status.code(), Some(2), "datasets take no tags: a usage error");
+}
+
 /// `aimdb migrate`: a URL to a configured database with an index; a second run is refused
 /// unless forced, and then copies nothing.
 #[test]

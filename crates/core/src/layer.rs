@@ -45,6 +45,7 @@ use crate::request::{
     NewTrainingRun, Page, TrainingRunUpdate,
 };
 use crate::store::{MetadataStore, StoreInfo};
+use crate::tag::TagTarget;
 
 /// Declares [`StoreLayer`] with a forwarding default for each listed [`MetadataStore`]
 /// method, and the impl that makes every layer a store. One list, so a method added to
@@ -119,6 +120,9 @@ store_layer! {
     fn get_predictions_by_ids(&self, ids: &[PredictionId]) -> Result<Vec<Prediction>>;
     fn get_predictions(&self, version: ModelVersionId, limit: u32) -> Result<Vec<Prediction>>;
     fn list_predictions(&self, page: Page) -> Result<Vec<Prediction>>;
+    fn set_tags(&self, target: TagTarget, tags: BTreeMap<String, String>) -> Result<()>;
+    fn get_tags(&self, target: TagTarget) -> Result<BTreeMap<String, String>>;
+    fn delete_tag(&self, target: TagTarget, key: &str) -> Result<bool>;
     fn import(&self, batch: ImportBatch) -> Result<u64>;
     fn statistics(&self) -> Result<StoreStatistics>;
     fn close(&self) -> Result<()>;

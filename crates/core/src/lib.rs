@@ -34,6 +34,7 @@ mod layer;
 mod memory;
 pub mod request;
 mod store;
+pub mod tag;
 pub mod time;
 pub mod validate;
 mod vector;
@@ -53,6 +54,7 @@ pub use request::{
     NewTrainingRun, Page, TrainingRunUpdate,
 };
 pub use store::{Capabilities, MetadataStore, StoreInfo};
+pub use tag::{TagTarget, validate_tags};
 pub use time::Timestamp;
 pub use vector::{
     Collection, CollectionInfo, VectorFilter, VectorHit, VectorIndex, VectorRecord, check_embedder,

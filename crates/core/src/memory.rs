@@ -18,6 +18,7 @@ use crate::request::{
     NewModelVersion, NewPrediction, NewTrainingRun, Page, TrainingRunUpdate,
 };
 use crate::store::{Capabilities, MetadataStore, StoreInfo};
+use crate::tag::TagTarget;
 use crate::time;
 
 /// URL schemes that select the in-memory store.
@@ -35,6 +36,7 @@ struct State {
     experiments: BTreeMap<i64, Experiment>,
     experiment_runs: Vec<ExperimentRun>,
     predictions: BTreeMap<i64, Prediction>,
+    tags: BTreeMap<TagTarget, BTreeMap<String, String>>,
 }
 
 impl State {
@@ -62,6 +64,16 @@ impl State {
 
     fn experiment(&self, id: ExperimentId) -> Result<&Experiment> {
         self.experiments.get(&id.0).ok_or_else(|| Error::not_found(Entity::Experiment, id))
+    }
+
+    /// The record a tag is on exists.
+    fn tag_target(&self, target: TagTarget) -> Result<()> {
+        match target {
+            TagTarget::Model(id) => self.model(id).map(drop),
+            TagTarget::ModelVersion(id) => self.version(id).map(drop),
+            TagTarget::TrainingRun(id) => self.run(id).map(drop),
+            TagTarget::Experiment(id) => self.experiment(id).map(drop),
+        }
     }
 
     /// A model may take `name`.
@@ -414,6 +426,26 @@ impl MetadataStore for MemoryStore {
 
     async fn list_predictions(&self, p: Page) -> Result<Vec<Prediction>> {
         Ok(page(&self.state().predictions, p))
+    }
+
+    async fn set_tags(&self, target: TagTarget, tags: BTreeMap<String, String>) -> Result<()> {
+        crate::tag::validate_tags(&tags)?;
+        let mut s = self.state();
+        s.tag_target(target)?;
+        s.tags.entry(target).or_default().extend(tags);
+        Ok(())
+    }
+
+    async fn get_tags(&self, target: TagTarget) -> Result<BTreeMap<String, String>> {
+        let s = self.state();
+        s.tag_target(target)?;
+        Ok(s.tags.get(&target).cloned().unwrap_or_default())
+    }
+
+    async fn delete_tag(&self, target: TagTarget, key: &str) -> Result<bool> {
+        let mut s = self.state();
+        s.tag_target(target)?;
+        Ok(s.tags.get_mut(&target).is_some_and(|tags| tags.remove(key).is_some()))
     }
 
     async fn import(&self, batch: ImportBatch) -> Result<u64> {

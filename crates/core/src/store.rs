@@ -18,6 +18,7 @@ use crate::request::{
     NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
     NewTrainingRun, Page, TrainingRunUpdate,
 };
+use crate::tag::TagTarget;
 
 /// What a store can do; conformance tests branch on it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +148,14 @@ pub trait MetadataStore: Send + Sync + Debug {
     async fn get_predictions(&self, version: ModelVersionId, limit: u32) -> Result<Vec<Prediction>>;
     /// All predictions in ascending id order (for reindexing and migration).
     async fn list_predictions(&self, page: Page) -> Result<Vec<Prediction>>;
+
+    /// Sets tags on a model, version, run or experiment in one write: each key is added or
+    /// its value replaced; other keys stay. `NotFound` when the record does not exist.
+    async fn set_tags(&self, target: TagTarget, tags: BTreeMap<String, String>) -> Result<()>;
+    /// The tags of a record (empty when it has none; `NotFound` when it does not exist).
+    async fn get_tags(&self, target: TagTarget) -> Result<BTreeMap<String, String>>;
+    /// Removes one tag; whether it was there. `NotFound` when the record does not exist.
+    async fn delete_tag(&self, target: TagTarget, key: &str) -> Result<bool>;
 
     /// Writes records exactly as given, ids and timestamps kept (migration, restore).
     ///

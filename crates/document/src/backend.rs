@@ -8,7 +8,7 @@ use aimdb_core::{
     ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId,
     NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
     NewTrainingRun, OptionalJson, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics,
-    TrainingRun, TrainingRunId, TrainingRunUpdate, time,
+    TagTarget, TrainingRun, TrainingRunId, TrainingRunUpdate, time, validate_tags,
 };
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -91,6 +91,10 @@ impl MongoStore {
         self.db.collection(collection_name(entity))
     }
 
+    fn tags(&self) -> Collection<Document> {
+        self.db.collection("tags")
+    }
+
     async fn create_indexes(&self) -> Result<()> {
         let unique = || IndexOptions::builder().unique(true).build();
         let indexes: [(Entity, Document, bool); 12] = [
@@ -114,6 +118,11 @@ impl MongoStore {
             }
             self.coll(entity).create_index(model).await.map_err(|e| mongo("create index", e))?;
         }
+        let by_target = IndexModel::builder()
+            .keys(doc! { "entity": 1, "entity_id": 1, "name": 1 })
+            .options(unique())
+            .build();
+        self.tags().create_index(by_target).await.map_err(|e| mongo("create index", e))?;
         Ok(())
     }
 
@@ -511,6 +520,46 @@ impl MetadataStore for MongoStore {
             .collect()
     }
 
+    async fn set_tags(&self, target: TagTarget, tags: BTreeMap<String, String>) -> Result<()> {
+        validate_tags(&tags)?;
+        self.require(target.entity(), target.id()).await?;
+        // One document per tag: MLflow's keys hold dots (`mlflow.runName`), which a field
+        // path inside one document would read as nesting.
+        for (name, value) in tags {
+            self.tags()
+                .update_one(tag_key(target, &name), doc! { "$set": { "value": value } })
+                .upsert(true)
+                .await
+                .map_err(|e| mongo("set tag", e))?;
+        }
+        Ok(())
+    }
+
+    async fn get_tags(&self, target: TagTarget) -> Result<BTreeMap<String, String>> {
+        self.require(target.entity(), target.id()).await?;
+        let docs: Vec<Document> = self
+            .tags()
+            .find(doc! { "entity": target.entity().as_str(), "entity_id": target.id() })
+            .await
+            .map_err(|e| mongo("read tags", e))?
+            .try_collect()
+            .await
+            .map_err(|e| mongo("read tags", e))?;
+        docs.into_iter()
+            .map(|d| {
+                let name = d.get_str("name").map_err(|e| error::decode("tag", e))?;
+                let value = d.get_str("value").map_err(|e| error::decode("tag", e))?;
+                Ok((name.to_owned(), value.to_owned()))
+            })
+            .collect()
+    }
+
+    async fn delete_tag(&self, target: TagTarget, key: &str) -> Result<bool> {
+        self.require(target.entity(), target.id()).await?;
+        let done = self.tags().delete_one(tag_key(target, key)).await.map_err(|e| mongo("delete tag", e))?;
+        Ok(done.deleted_count > 0)
+    }
+
     async fn log_metric(&self, run: TrainingRunId, metric: NewMetric) -> Result<Metric> {
         metric.validate()?;
         self.require(Entity::TrainingRun, run.get()).await?;
@@ -722,4 +771,9 @@ impl MetadataStore for MongoStore {
         self.client.clone().shutdown().await;
         Ok(())
     }
+}
+
+/// The filter (and, upserted, the identity) of one tag.
+fn tag_key(target: TagTarget, name: &str) -> Document {
+    doc! { "entity": target.entity().as_str(), "entity_id": target.id(), "name": name }
 }

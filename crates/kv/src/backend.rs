@@ -9,7 +9,7 @@ use aimdb_core::{
     ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId,
     NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
     NewTrainingRun, OptionalJson, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics,
-    TrainingRun, TrainingRunId, TrainingRunUpdate,
+    TagTarget, TrainingRun, TrainingRunId, TrainingRunUpdate, validate_tags,
 };
 use async_trait::async_trait;
 use deadpool_redis::{Connection, Pool, Runtime};
@@ -32,6 +32,8 @@ pub struct RedisStore {
     apply: Script,
     update_run: Script,
     log_params: Script,
+    set_tags: Script,
+    delete_tag: Script,
     log_metrics: Script,
 }
 
@@ -64,6 +66,8 @@ impl RedisStore {
             apply: Script::new(scripts::APPLY),
             update_run: Script::new(scripts::UPDATE_RUN),
             log_params: Script::new(scripts::LOG_PARAMS),
+            set_tags: Script::new(scripts::SET_TAGS),
+            delete_tag: Script::new(scripts::DELETE_TAG),
             log_metrics: Script::new(scripts::LOG_METRICS),
         };
         let mut conn = store.conn().await?;
@@ -440,6 +444,51 @@ impl MetadataStore for RedisStore {
         hash.into_iter()
             .map(|(k, v)| Ok((k, serde_json::from_str(&v).map_err(|e| error::decode("hyperparameter", e))?)))
             .collect()
+    }
+
+    async fn set_tags(&self, target: TagTarget, tags: BTreeMap<String, String>) -> Result<()> {
+        validate_tags(&tags)?;
+        let (entity, id) = (target.entity(), target.id());
+        let mut conn = self.conn().await?;
+        let mut invocation = self.set_tags.prepare_invoke();
+        invocation
+            .arg(self.keys.record(entity, id))
+            .arg(self.keys.tags(entity, id))
+            .arg(entity.as_str())
+            .arg(id);
+        for (name, value) in &tags {
+            invocation.arg(name).arg(value);
+        }
+        let _: i64 = invocation.invoke_async(&mut conn).await.map_err(|e| error::redis("set tags", e))?;
+        Ok(())
+    }
+
+    async fn get_tags(&self, target: TagTarget) -> Result<BTreeMap<String, String>> {
+        let (entity, id) = (target.entity(), target.id());
+        self.require(entity, id).await?;
+        let mut conn = self.conn().await?;
+        redis::cmd("HGETALL")
+            .arg(self.keys.tags(entity, id))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| error::redis("read tags", e))
+    }
+
+    async fn delete_tag(&self, target: TagTarget, key: &str) -> Result<bool> {
+        let (entity, id) = (target.entity(), target.id());
+        let mut conn = self.conn().await?;
+        let removed: i64 = self
+            .delete_tag
+            .prepare_invoke()
+            .arg(self.keys.record(entity, id))
+            .arg(self.keys.tags(entity, id))
+            .arg(entity.as_str())
+            .arg(id)
+            .arg(key)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| error::redis("delete tag", e))?;
+        Ok(removed > 0)
     }
 
     async fn log_metric(&self, run: TrainingRunId, metric: NewMetric) -> Result<Metric> {

@@ -40,6 +40,10 @@ impl Keys {
     pub fn version_names(&self, model: i64) -> String {
         format!("{}:model:{model}:version_names", self.ns)
     }
+    /// A record's tags (name to value).
+    pub fn tags(&self, e: Entity, id: i64) -> String {
+        format!("{}:{e}:{id}:tags", self.ns)
+    }
     /// A run's hyperparameters (name to JSON value).
     pub fn params(&self, run: i64) -> String {
         format!("{}:training_run:{run}:params", self.ns)

@@ -121,6 +121,19 @@ end
 return 0
 "#;
 
+/// Tags set on one record. ARGV: record key, tags hash, entity, id, then name/value pairs.
+pub(crate) const SET_TAGS: &str = r#"
+if redis.call('EXISTS', ARGV[1]) == 0 then return redis.error_reply('AIMDB_NOTFOUND ' .. ARGV[3] .. ' ' .. ARGV[4]) end
+if #ARGV > 4 then redis.call('HSET', ARGV[2], unpack(ARGV, 5)) end
+return 0
+"#;
+
+/// One tag removed. ARGV: record key, tags hash, entity, id, name. Returns 1 if it was there.
+pub(crate) const DELETE_TAG: &str = r#"
+if redis.call('EXISTS', ARGV[1]) == 0 then return redis.error_reply('AIMDB_NOTFOUND ' .. ARGV[3] .. ' ' .. ARGV[4]) end
+return redis.call('HDEL', ARGV[2], ARGV[5])
+"#;
+
 /// Metrics, appended in order. ARGV: run key, metrics list, counter, run id, then one JSON
 /// metric per argument. Pushed in slices: Lua's `unpack` has a stack limit.
 pub(crate) const LOG_METRICS: &str = r#"

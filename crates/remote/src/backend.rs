@@ -7,8 +7,8 @@ use aimdb_core::{
     Capabilities, Dataset, DatasetId, Error, Experiment, ExperimentId, ExperimentRun, ExperimentRunDetail,
     ImportBatch, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId, NewDataset,
     NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
-    OptionalJson, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TrainingRun,
-    TrainingRunId, TrainingRunUpdate,
+    OptionalJson, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TagTarget, TrainingRun,
+    TrainingRunId, TrainingRunUpdate, validate_tags,
 };
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
@@ -178,6 +178,17 @@ fn segment(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
+/// `api/v1/{kind}/{id}/tags` for the record a tag is on.
+fn tags_path(target: TagTarget) -> String {
+    let kind = match target {
+        TagTarget::Model(_) => "models",
+        TagTarget::ModelVersion(_) => "versions",
+        TagTarget::TrainingRun(_) => "runs",
+        TagTarget::Experiment(_) => "experiments",
+    };
+    format!("api/v1/{kind}/{}/tags", target.id())
+}
+
 #[async_trait]
 impl MetadataStore for RemoteStore {
     fn info(&self) -> StoreInfo {
@@ -256,6 +267,24 @@ impl MetadataStore for RemoteStore {
     }
     async fn get_hyperparameters(&self, run: TrainingRunId) -> Result<BTreeMap<String, Value>> {
         self.call_as(Method::GET, &format!("api/v1/runs/{run}/hyperparameters"), None).await
+    }
+
+    async fn set_tags(&self, target: TagTarget, tags: BTreeMap<String, String>) -> Result<()> {
+        validate_tags(&tags)?;
+        let body = serde_json::to_value(&tags).map_err(|e| Error::backend("encode JSON", e))?;
+        self.call(Method::POST, &tags_path(target), Some(&body)).await?;
+        Ok(())
+    }
+    async fn get_tags(&self, target: TagTarget) -> Result<BTreeMap<String, String>> {
+        self.call_as(Method::GET, &tags_path(target), None).await
+    }
+    async fn delete_tag(&self, target: TagTarget, key: &str) -> Result<bool> {
+        #[derive(Deserialize)]
+        struct Deleted {
+            deleted: bool,
+        }
+        let path = format!("{}/{}", tags_path(target), segment(key));
+        Ok(self.call_as::<Deleted>(Method::DELETE, &path, None).await?.deleted)
     }
 
     async fn log_metric(&self, run: TrainingRunId, metric: NewMetric) -> Result<Metric> {

@@ -96,6 +96,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// An integer id and a key from the path (`.../{id}/tags/{key}`).
+#[derive(Debug)]
+pub struct IdKey(pub i64, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((raw, key)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid("key", e.body_text()))?;
+        let id = raw.parse().map_err(|_| ApiError::invalid("id", format!("not an integer id: `{raw}`")))?;
+        Ok(IdKey(id, key))
+    }
+}
+
 /// A path segment as text (a name).
 #[derive(Debug)]
 pub struct Name(pub String);

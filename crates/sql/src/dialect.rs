@@ -68,6 +68,9 @@ pub trait Dialect: Sealed + Debug + Send + Sync + Sized + 'static {
     /// What follows `INSERT INTO hyperparameters ... VALUES ...` to replace a value.
     const UPSERT_HYPERPARAMETER: &'static str =
         "ON CONFLICT (training_run_id, name) DO UPDATE SET value = excluded.value";
+    /// What follows the tag insert to replace a tag's value.
+    const UPSERT_TAG: &'static str =
+        "ON CONFLICT (entity, entity_id, name) DO UPDATE SET value = excluded.value";
 
     /// This dialect's SQL for `template`, which uses `?` for parameters, `?::json` for a
     /// parameter stored in a JSON column and `column::text` for a JSON column read as text.
@@ -84,6 +87,9 @@ pub trait Dialect: Sealed + Debug + Send + Sync + Sized + 'static {
 
     /// The id an insert without `RETURNING` created.
     fn last_insert_id(result: &<Self::DB as Database>::QueryResult) -> i64;
+
+    /// How many rows a statement changed.
+    fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
 
     /// Inserts `metrics` of `run` inside a transaction; `None` leaves it to the generic
     /// multi-row insert.

@@ -32,6 +32,7 @@ impl Dialect for MySql {
     // 7 parameters per row stays below the 65,535 limit.
     const METRIC_CHUNK: usize = 5_000;
     const UPSERT_HYPERPARAMETER: &'static str = "ON DUPLICATE KEY UPDATE value = VALUES(value)";
+    const UPSERT_TAG: &'static str = "ON DUPLICATE KEY UPDATE value = VALUES(value)";
 
     fn bind(query: Query<'_, Self>, cell: Cell) -> Query<'_, Self> {
         match cell {
@@ -59,6 +60,10 @@ impl Dialect for MySql {
         name: Option<&'a str>,
     ) -> impl Future<Output = Option<Result<Vec<Metric>>>> + Send + 'a {
         async move { Some(read_metrics(conn, run, name).await) }
+    }
+
+    fn rows_affected(result: &MySqlQueryResult) -> u64 {
+        result.rows_affected()
     }
 
     fn last_insert_id(result: &MySqlQueryResult) -> i64 {

@@ -65,6 +65,10 @@ impl Dialect for Postgres {
         })
     }
 
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
     fn last_insert_id(_: &PgQueryResult) -> i64 {
         unreachable!("PostgreSQL inserts read their id with RETURNING")
     }

@@ -32,6 +32,8 @@ pub(crate) struct Statements {
     pub predictions_of_version: Sql,
     pub update_run: Sql,
     pub hyperparameters: Sql,
+    pub tags: Sql,
+    pub delete_tag: Sql,
     pub metrics: Sql,
     pub metrics_named: Sql,
     /// One metric row.
@@ -99,6 +101,13 @@ pub(crate) fn upsert_hyperparameters<D: Dialect>(rows: usize) -> Sql {
     sql::<D>(&format!("{} {}", insert_template("hyperparameters", columns, rows), D::UPSERT_HYPERPARAMETER))
 }
 
+/// The tag upsert for `rows` names.
+pub(crate) fn upsert_tags<D: Dialect>(rows: usize) -> Sql {
+    let columns =
+        &[("entity", Kind::Text), ("entity_id", Kind::Int), ("name", Kind::Text), ("value", Kind::Text)];
+    sql::<D>(&format!("{} {}", insert_template("tags", columns, rows), D::UPSERT_TAG))
+}
+
 impl TableSql {
     fn new<D: Dialect>(t: &Table) -> Self {
         let select = format!("SELECT {} FROM {}", select_list(t.columns), t.name);
@@ -153,6 +162,8 @@ impl Statements {
             hyperparameters: sql::<D>(
                 "SELECT name, value::text FROM hyperparameters WHERE training_run_id = ?",
             ),
+            tags: sql::<D>("SELECT name, value FROM tags WHERE entity = ? AND entity_id = ? ORDER BY name"),
+            delete_tag: sql::<D>("DELETE FROM tags WHERE entity = ? AND entity_id = ? AND name = ?"),
             metrics: sql::<D>(&format!("{metrics} ORDER BY id")),
             metrics_named: sql::<D>(&format!("{metrics} AND metric_name = ? ORDER BY id")),
             insert_metric: insert_metrics::<D>(1),

@@ -8,8 +8,8 @@ use aimdb_core::{
     Capabilities, Dataset, DatasetId, Entity, Error, Experiment, ExperimentId, ExperimentRun,
     ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId,
     NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
-    NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TrainingRun,
-    TrainingRunId, TrainingRunUpdate, time,
+    NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TagTarget,
+    TrainingRun, TrainingRunId, TrainingRunUpdate, time, validate_tags,
 };
 use async_trait::async_trait;
 use serde_json::Value;
@@ -397,6 +397,43 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
             .children((Entity::TrainingRun, run.0), sql, vec![int(run.0)], |c| Ok((c.read()?, c.read()?)))
             .await?;
         Ok(pairs.into_iter().collect())
+    }
+
+    async fn set_tags(&self, target: TagTarget, tags: BTreeMap<String, String>) -> Result<()> {
+        validate_tags(&tags)?;
+        let mut tx = self.begin().await?;
+        require::<D>(&mut tx, &self.sql, target.entity(), target.id()).await?;
+        let tags: Vec<_> = tags.into_iter().collect();
+        for chunk in tags.chunks(ID_CHUNK) {
+            let cells = chunk.iter().flat_map(|(name, value)| {
+                [target.entity().as_str().to_owned().cell(), int(target.id()), name.cell(), value.cell()]
+            });
+            bind_all::<D>(query::<D>(&statements::upsert_tags::<D>(chunk.len())), cells)
+                .execute(tx.exec())
+                .await
+                .map_err(|e| driver_error("set tags", e))?;
+        }
+        commit::<D>(tx).await
+    }
+
+    async fn get_tags(&self, target: TagTarget) -> Result<BTreeMap<String, String>> {
+        let keys = vec![target.entity().as_str().to_owned().cell(), int(target.id())];
+        let pairs = self
+            .children((target.entity(), target.id()), &self.sql.tags, keys, |c| Ok((c.read()?, c.read()?)))
+            .await?;
+        Ok(pairs.into_iter().collect())
+    }
+
+    async fn delete_tag(&self, target: TagTarget, key: &str) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        require::<D>(&mut tx, &self.sql, target.entity(), target.id()).await?;
+        let cells = [target.entity().as_str().to_owned().cell(), int(target.id()), key.to_owned().cell()];
+        let done = bind_all::<D>(query::<D>(&self.sql.delete_tag), cells)
+            .execute(tx.exec())
+            .await
+            .map_err(|e| driver_error("delete tag", e))?;
+        commit::<D>(tx).await?;
+        Ok(D::rows_affected(&done) > 0)
     }
 
     async fn log_metric(&self, run: TrainingRunId, m: NewMetric) -> Result<Metric> {

@@ -78,7 +78,8 @@ async fn a_file_from_the_first_schema_upgrades_in_place() {
         let pool = SqlitePool::connect_with(options).await.unwrap();
         let source = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"));
         let mut first = sqlx::migrate::Migrator::new(source).await.unwrap();
-        first.migrations = first.migrations.iter().filter(|m| m.version == 1).cloned().collect::<Vec<_>>().into();
+        first.migrations =
+            first.migrations.iter().filter(|m| m.version == 1).cloned().collect::<Vec<_>>().into();
         first.run(&pool).await.unwrap();
         sqlx::raw_sql(
             "INSERT INTO models (id, name, created_at, updated_at) VALUES (1, 'm', 0, 0);

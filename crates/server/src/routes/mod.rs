@@ -4,6 +4,7 @@ mod admin;
 mod catalog;
 mod predictions;
 mod runs;
+mod tags;
 
 use std::sync::Arc;
 
@@ -108,6 +109,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .merge(catalog::routes())
         .merge(runs::routes())
         .merge(predictions::routes())
+        .merge(tags::routes())
 }
 
 /// Search hits in the wire form: the entity's fields and `similarity_score`.

@@ -64,6 +64,10 @@ impl Dialect for Sqlite {
         })
     }
 
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
     fn last_insert_id(result: &SqliteQueryResult) -> i64 {
         result.last_insert_rowid()
     }

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use aimdb_core::{
-    Entity, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewTrainingRun, TrainingRunUpdate, time,
+    Entity, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewTrainingRun, TagTarget,
+    TrainingRunUpdate, time,
 };
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::{Value, json};
@@ -59,9 +60,7 @@ pub async fn run_without_version(h: &dyn StoreHarness) {
     store.log_hyperparameters(run.id, BTreeMap::from([("lr".to_owned(), json!(0.01))])).await.unwrap();
 
     expect_not_found(
-        store
-            .update_training_run(run.id, TrainingRunUpdate::new().with_model_version_id(999_999))
-            .await,
+        store.update_training_run(run.id, TrainingRunUpdate::new().with_model_version_id(999_999)).await,
         Entity::ModelVersion,
     );
     expect_not_found(
@@ -83,6 +82,64 @@ pub async fn run_without_version(h: &dyn StoreHarness) {
         store.update_training_run(run.id, TrainingRunUpdate::new().with_final_loss(0.1)).await.unwrap();
     assert_eq!(kept.model_version_id, Some(version.id), "an update without a version keeps the link");
     assert_eq!(store.get_metrics(run.id, None).await.unwrap().len(), 1);
+}
+
+/// Tags on models, versions, runs and experiments: set merges, values are replaced,
+/// records are separate, a missing record is `NotFound`, bad keys are refused whole.
+pub async fn tags(h: &dyn StoreHarness) {
+    let store = h.open().await;
+    let (version, run) = model_with_run(&store, "m").await;
+    let experiment = store.create_experiment(NewExperiment::new("e")).await.unwrap();
+    let targets = [
+        TagTarget::Model(version.model_id),
+        TagTarget::ModelVersion(version.id),
+        TagTarget::TrainingRun(run.id),
+        TagTarget::Experiment(experiment.id),
+    ];
+    let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    };
+    for (i, target) in targets.into_iter().enumerate() {
+        assert!(store.get_tags(target).await.unwrap().is_empty(), "{target}");
+        let first = tags(&[("mlflow.runName", "sweep"), ("owner", "ana"), ("i", &i.to_string())]);
+        store.set_tags(target, first).await.unwrap();
+        store
+            .set_tags(target, tags(&[("owner", "bo"), ("note", "ünïcode ✓ 𝛼"), ("empty", "")]))
+            .await
+            .unwrap();
+        let want = tags(&[
+            ("mlflow.runName", "sweep"),
+            ("owner", "bo"),
+            ("i", &i.to_string()),
+            ("note", "ünïcode ✓ 𝛼"),
+            ("empty", ""),
+        ]);
+        assert_eq!(store.get_tags(target).await.unwrap(), want, "{target}");
+        assert!(store.delete_tag(target, "owner").await.unwrap());
+        assert!(!store.delete_tag(target, "owner").await.unwrap(), "gone already");
+        assert_eq!(store.get_tags(target).await.unwrap().len(), 4, "{target}");
+    }
+    let long = "x".repeat(aimdb_core::tag::MAX_TAG_VALUE_CHARS);
+    store.set_tags(targets[2], tags(&[("long", &long)])).await.unwrap();
+    assert_eq!(store.get_tags(targets[2]).await.unwrap()["long"], long);
+
+    let missing = [
+        (TagTarget::Model(999_999.into()), Entity::Model),
+        (TagTarget::ModelVersion(999_999.into()), Entity::ModelVersion),
+        (TagTarget::TrainingRun(999_999.into()), Entity::TrainingRun),
+        (TagTarget::Experiment(999_999.into()), Entity::Experiment),
+    ];
+    for (target, entity) in missing {
+        expect_not_found(store.set_tags(target, tags(&[("a", "b")])).await, entity);
+        expect_not_found(store.get_tags(target).await, entity);
+        expect_not_found(store.delete_tag(target, "a").await, entity);
+    }
+    let before = store.get_tags(targets[0]).await.unwrap();
+    let too_long = "y".repeat(aimdb_core::tag::MAX_TAG_VALUE_CHARS + 1);
+    expect_invalid(store.set_tags(targets[0], tags(&[("fine", "1"), ("", "blank key")])).await, "tags.key");
+    expect_invalid(store.set_tags(targets[0], tags(&[("fine", "1"), ("big", &too_long)])).await, "tags.big");
+    expect_invalid(store.set_tags(targets[0], tags(&[("nul", "a\0b")])).await, "tags.nul");
+    assert_eq!(store.get_tags(targets[0]).await.unwrap(), before, "a refused batch writes nothing");
 }
 
 /// Only the fields an update sets change; a rejected update changes nothing.

@@ -32,5 +32,15 @@ ALTER TABLE training_runs_rebuilt RENAME TO training_runs;
 CREATE INDEX training_runs_by_version ON training_runs (model_version_id);
 CREATE INDEX training_runs_by_dataset ON training_runs (dataset_id);
 CREATE INDEX training_runs_by_status ON training_runs (status);
+-- Key/value tags on models, versions, runs and experiments (`entity` is the kind's
+-- name: model, model_version, training_run, experiment). No foreign key can point at
+-- four tables: the store checks the record exists before writing.
+CREATE TABLE tags (
+    entity    TEXT    NOT NULL,
+    entity_id INTEGER NOT NULL,
+    name      TEXT    NOT NULL,
+    value     TEXT    NOT NULL,
+    PRIMARY KEY (entity, entity_id, name)
+) WITHOUT ROWID;
 COMMIT;
 PRAGMA foreign_keys = ON;
