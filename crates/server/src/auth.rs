@@ -13,7 +13,9 @@ use crate::routes::AppState;
 /// Whether `request` only reads: `GET`, `HEAD`, and the id lookups (a `POST` for the body).
 fn only_reads(request: &Request) -> bool {
     matches!(*request.method(), Method::GET | Method::HEAD)
-        || (request.method() == Method::POST && request.uri().path().ends_with("/lookup"))
+        || (request.method() == Method::POST
+            && (request.uri().path().ends_with("/lookup")
+                || crate::mlflow::READING_POSTS.contains(&request.uri().path())))
 }
 
 pub(crate) async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {

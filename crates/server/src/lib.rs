@@ -25,6 +25,7 @@ pub mod config;
 mod error;
 mod extract;
 mod metrics;
+mod mlflow;
 pub(crate) mod routes;
 
 use std::future::Future;
@@ -93,7 +94,8 @@ pub fn router(db: AiDatabase, config: ServerConfig) -> Router {
         let (metrics, db) = (metrics.clone(), state.db.clone());
         move || metrics::scrape(metrics.clone(), db.clone())
     };
-    api.route("/openapi.json", get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+    api.merge(mlflow::routes())
+        .route("/openapi.json", get(move || async move { axum::Json(openapi.as_ref().clone()) }))
         .route("/metrics", get(scrape))
         // After routing, so requests are counted by route template (ids do not make series).
         .route_layer(axum::middleware::from_fn_with_state(metrics, metrics::record))
