@@ -203,7 +203,12 @@ fn test(extra: &[String]) -> Result<(), String> {
     ];
     runs[0].extend(extra.iter().map(String::as_str));
     // Real servers for the backend suites, stopped again whatever the tests do.
-    let env = services::up(&root(), &[]);
+    let mut env = services::up(&root(), &[]);
+    // The real MLflow client's tests (crates/cli/tests/mlflow.rs) run in this venv.
+    match services::mlflow_python() {
+        Ok(python) => env.push(("AIMDB_MLFLOW_PYTHON".into(), python.display().to_string())),
+        Err(e) => eprintln!("xtask: {e}"),
+    }
     let mut failures = Vec::new();
     for args in &runs {
         if let Err(e) = tally::cargo_tallied(args, &env, &mut tally) {

@@ -279,8 +279,9 @@ fn cache_dir() -> PathBuf {
     base.join("aimdb")
 }
 
-/// A venv with `package` installed (pip, from PyPI); returns its python.
-fn python_venv(name: &str, package: &str, module: &str) -> Result<PathBuf, String> {
+/// A venv with `packages` installed (pip, from PyPI); returns its python. Ready when
+/// `module` imports.
+fn python_venv(name: &str, packages: &[&str], module: &str) -> Result<PathBuf, String> {
     let venv = cache_dir().join(name);
     let python = venv.join("bin/python");
     let ready = || {
@@ -292,10 +293,12 @@ fn python_venv(name: &str, package: &str, module: &str) -> Result<PathBuf, Strin
     if ready() {
         return Ok(python);
     }
+    let package = packages.join(" ");
     eprintln!("xtask: installing {package} into {}", venv.display());
     let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
         && Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", package])
+            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+            .args(packages)
             .status()
             .is_ok_and(|s| s.success());
     if made && ready() {
@@ -306,6 +309,12 @@ fn python_venv(name: &str, package: &str, module: &str) -> Result<PathBuf, Strin
             venv.display()
         ))
     }
+}
+
+/// The interpreter of the MLflow client tests: `mlflow-skinny` 3.x (the client, no server),
+/// pytest and pandas (`mlflow.search_runs` returns a DataFrame), cached like the services.
+pub fn mlflow_python() -> Result<PathBuf, String> {
+    python_venv("mlflow-venv", &["mlflow-skinny>=3,<4", "pytest", "pandas"], "mlflow, pytest, pandas")
 }
 
 /// Bash: wait (bounded) until something listens on `port`.
@@ -328,7 +337,7 @@ fn stop_pid_command(pid_file: &Path) -> String {
 /// secantusdb (PyPI), a MongoDB-wire server on WiredTiger: MongoDB itself is not
 /// installable here (SPEC §8). Runs from a venv in the cache dir.
 fn mongodb_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
-    let python = python_venv("secantus-venv", "secantusdb", "secantus")?;
+    let python = python_venv("secantus-venv", &["secantusdb"], "secantus")?;
     mongodb_down(dir)?;
     let base = dir.join("mongodb");
     let _ = fs::remove_dir_all(&base);
@@ -352,7 +361,7 @@ fn mongodb_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
 
 /// The Chroma server from PyPI (`chroma run`), from a venv in the cache dir.
 fn chromadb_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
-    let python = python_venv("chroma-venv", "chromadb", "chromadb")?;
+    let python = python_venv("chroma-venv", &["chromadb"], "chromadb")?;
     let chroma = python.with_file_name("chroma");
     chromadb_down(dir)?;
     let base = dir.join("chromadb");

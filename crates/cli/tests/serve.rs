@@ -2,60 +2,14 @@
 //! client survives the server's restart (`Unavailable` while it is down), and SIGTERM stops
 //! it cleanly (exit 0, index flushed: the restarted server still finds what was written).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use aimdb::prelude::*;
 
-/// A running `aimdb serve` and the address it printed.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ServerProcess {
-    fn start(dir: &Path, bind: &str) -> Self {
-        Self::start_with(dir, "faiss.yaml", &["--bind", bind])
-    }
-
-    fn start_with(dir: &Path, config: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aimdb"))
-            .args(["--config", config, "serve"])
-            .args(args)
-            .current_dir(dir)
-            .env_remove("AIMDB_DATABASE_URL")
-            .env("EMBEDDING_MODEL_NAME", "hash")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start aimdb serve");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("aimdb serve printed its address").unwrap();
-            if let Some(rest) = line.split("on http://").nth(1) {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        };
-        // Keep reading stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        ServerProcess { child, addr }
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::ServerProcess;
 
 fn cli(dir: &Path, addr: SocketAddr, args: &[&str]) -> Output {
     cli_with_token(dir, addr, None, args)

@@ -18,6 +18,8 @@
 //! `/api/v1/experiments`, `/api/v1/predictions` (create, read, list, `.../search?q=`),
 //! `/api/v1/stats`, `/api/v1/reindex`, `/api/v1/optimize/{collection}`; `/healthz` and
 //! `/readyz`. Errors are `{"error": {"kind", "message", ...}}` (see [`aimdb_remote::wire`]).
+//! MLflow's tracking and registry API is served under `/api/2.0/mlflow` on the same store,
+//! so the `mlflow` client logs into aimdb (`MLFLOW_TRACKING_URI=http://host:8080`).
 #![deny(missing_docs)]
 
 mod auth;

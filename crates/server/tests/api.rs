@@ -361,3 +361,79 @@ async fn prometheus_metrics_and_request_ids() {
         assert!(text.contains(expected), "`{expected}` missing from:\n{text}");
     }
 }
+
+/// The MLflow API's edges the Python client's tests do not reach: read-only tokens may
+/// search with `POST`, repeated query fields, MLflow's error bodies for unknown endpoints,
+/// artifacts, malformed input, and the 404 `get-by-name` answers for a missing experiment.
+#[tokio::test]
+async fn the_mlflow_api_answers_in_mlflows_own_terms() {
+    let config = ServerConfig::new()
+        .with_token(Token::read_write("writer-secret"))
+        .with_token(Token::read_only("reader-secret"));
+    let addr = memory_server(config).await;
+    let w = Some("writer-secret");
+    let r = Some("reader-secret");
+    let call = |method: Method, path: &str, token: Option<&'static str>, body: Value| {
+        let body = (method != Method::GET).then(|| body.to_string().into_bytes());
+        let path = format!("/api/2.0/mlflow/{path}");
+        async move { send(addr, method, &path, token, body).await }
+    };
+    let code = |a: &Answer| a.body["error_code"].as_str().unwrap_or_default().to_owned();
+
+    let missing = call(Method::GET, "experiments/get-by-name?experiment_name=nope", r, Value::Null).await;
+    assert_eq!((missing.status, code(&missing)), (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST".into()));
+    let made = call(Method::POST, "experiments/create", w, json!({"name": "e"})).await;
+    let experiment = made.body["experiment_id"].as_str().unwrap().to_owned();
+    let denied = call(Method::POST, "experiments/create", r, json!({"name": "f"})).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    let twice = call(Method::POST, "experiments/create", w, json!({"name": "e"})).await;
+    assert_eq!((twice.status, code(&twice)), (StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS".into()));
+
+    let run = call(Method::POST, "runs/create", w, json!({"experiment_id": experiment, "start_time": "1700000000000"}))
+        .await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.body);
+    let run_id = run.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(run.body["run"]["info"]["start_time"], 1_700_000_000_000_i64);
+    let logged = call(
+        Method::POST,
+        "runs/log-metric",
+        w,
+        json!({"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1_700_000_000_001_i64, "step": 3}),
+    )
+    .await;
+    assert_eq!(logged.status, StatusCode::OK, "{}", logged.body);
+    let nan = call(Method::POST, "runs/log-metric", w, json!({"run_id": run_id, "key": "x", "value": "NaN"})).await;
+    assert_eq!((nan.status, code(&nan)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE".into()));
+
+    // A read-only token searches (a POST that only reads) with repeated query fields on GETs.
+    let search = call(
+        Method::POST,
+        "runs/search",
+        r,
+        json!({"experiment_ids": [experiment], "filter": "metrics.loss = 0.5", "order_by": ["metrics.loss DESC"]}),
+    )
+    .await;
+    assert_eq!(search.status, StatusCode::OK, "{}", search.body);
+    assert_eq!(search.body["runs"][0]["data"]["metrics"][0]["step"], 3);
+    let history = call(
+        Method::GET,
+        &format!("metrics/get-history?run_id={run_id}&metric_key=loss&max_results=1&order_by=a&order_by=b"),
+        r,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(history.body["metrics"][0]["timestamp"], 1_700_000_000_001_i64, "{}", history.body);
+    let bad_filter =
+        call(Method::POST, "runs/search", r, json!({"experiment_ids": [experiment], "filter": "loss <"})).await;
+    assert_eq!(code(&bad_filter), "INVALID_PARAMETER_VALUE");
+
+    let reserved = call(Method::POST, "runs/set-tag", w, json!({"run_id": run_id, "key": "aimdb.x", "value": "1"})).await;
+    assert_eq!(code(&reserved), "INVALID_PARAMETER_VALUE", "aimdb.* tags are the server's");
+    let not_json = send(addr, Method::POST, "/api/2.0/mlflow/runs/log-batch", w, Some(b"{".to_vec())).await;
+    assert_eq!((not_json.status, code(&not_json)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE".into()));
+    let unknown = call(Method::GET, "logged-models/search", r, Value::Null).await;
+    assert_eq!((unknown.status, code(&unknown)), (StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND".into()));
+    let artifact = send(addr, Method::PUT, "/api/2.0/mlflow-artifacts/artifacts/1/2/a.txt", w, Some(b"x".to_vec())).await;
+    assert_eq!((artifact.status, code(&artifact)), (StatusCode::NOT_IMPLEMENTED, "NOT_IMPLEMENTED".into()));
+    assert!(artifact.body["message"].as_str().unwrap().contains("does not store artifacts"));
+}
