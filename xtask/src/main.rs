@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod mlflow_bench;
 mod model;
 mod reference;
 mod server_demo;
@@ -29,7 +30,9 @@ commands:
                    --reference also runs the Python references (sentence-transformers and
                    faiss-cpu, in a venv under target/) and prints aimdb as a ratio of them;
                    --matrix [--quick] runs the FAISS matrix (type x size x nlist x nprobe x m)
-                   and writes target/bench-matrix/{matrix.md,matrix.json,recall_vs_qps.svg}
+                   and writes target/bench-matrix/{matrix.md,matrix.json,recall_vs_qps.svg};
+                   --mlflow [--quick] runs one MLflow client workload against a real `mlflow
+                   server` and `aimdb serve` and writes target/bench-mlflow/results.md
   migrate --from CONFIG|URL --to CONFIG|URL [--force]
                    copy every record between any two backends (ids kept), check the copy,
                    rebuild the target's index; --force allows a non-empty target (resume)
@@ -233,6 +236,9 @@ fn test(extra: &[String]) -> Result<(), String> {
 
 fn bench(extra: &[String]) -> Result<(), String> {
     system::ensure_faiss_toolchain()?;
+    if extra.iter().any(|a| a == "--mlflow") {
+        return mlflow_bench::run(extra.iter().any(|a| a == "--quick"));
+    }
     if extra.iter().any(|a| a == "--matrix") {
         // The FAISS matrix: sizes 10k, 100k, 1M (10k with --quick); tables and plot in target/bench-matrix.
         let mut args = vec!["bench", "--package", "aimdb-benches", "--bench", "matrix"];

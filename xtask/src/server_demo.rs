@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use crate::{cargo, demo_command, root};
 
 /// Kills the server if the demo stops half-way.
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {

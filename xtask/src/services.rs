@@ -281,7 +281,7 @@ fn cache_dir() -> PathBuf {
 
 /// A venv with `packages` installed (pip, from PyPI); returns its python. Ready when
 /// `module` imports.
-fn python_venv(name: &str, packages: &[&str], module: &str) -> Result<PathBuf, String> {
+pub fn python_venv(name: &str, packages: &[&str], module: &str) -> Result<PathBuf, String> {
     let venv = cache_dir().join(name);
     let python = venv.join("bin/python");
     let ready = || {

@@ -188,6 +188,37 @@ pub struct ExperimentRun {
     pub notes: Option<String>,
 }
 
+/// A run with what a run table shows of it: its hyperparameters, tags and the latest point
+/// of each metric ([`MetadataStore::get_run_summaries`](crate::MetadataStore::get_run_summaries)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The run.
+    pub run: TrainingRun,
+    /// Its hyperparameters.
+    pub hyperparameters: std::collections::BTreeMap<String, Value>,
+    /// Its tags.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// The latest point of each metric, by name ([`RunSummary::latest_points`]).
+    pub latest_metrics: std::collections::BTreeMap<String, Metric>,
+}
+
+impl RunSummary {
+    /// The latest point of each metric: the greatest step (unset counts as 0), then the
+    /// latest time, then the one logged last. MLflow's rule for a run's metric value.
+    pub fn latest_points(points: impl IntoIterator<Item = Metric>) -> std::collections::BTreeMap<String, Metric> {
+        let mut latest: std::collections::BTreeMap<String, Metric> = std::collections::BTreeMap::new();
+        for point in points {
+            let newer = latest.get(&point.metric_name).is_none_or(|best| {
+                (point.step.unwrap_or(0), point.timestamp) >= (best.step.unwrap_or(0), best.timestamp)
+            });
+            if newer {
+                latest.insert(point.metric_name.clone(), point);
+            }
+        }
+        latest
+    }
+}
+
 /// An experiment run as read back: the link joined with the run's outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

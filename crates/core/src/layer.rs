@@ -35,7 +35,7 @@ use serde_json::Value;
 
 use crate::entity::{
     Dataset, Experiment, ExperimentRun, ExperimentRunDetail, Metric, Model, ModelVersion, Prediction,
-    StoreStatistics, TrainingRun,
+    RunSummary, StoreStatistics, TrainingRun,
 };
 use crate::error::Result;
 use crate::ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
@@ -123,6 +123,7 @@ store_layer! {
     fn set_tags(&self, target: TagTarget, tags: BTreeMap<String, String>) -> Result<()>;
     fn get_tags(&self, target: TagTarget) -> Result<BTreeMap<String, String>>;
     fn delete_tag(&self, target: TagTarget, key: &str) -> Result<bool>;
+    fn get_run_summaries(&self, ids: &[TrainingRunId]) -> Result<Vec<RunSummary>>;
     fn import(&self, batch: ImportBatch) -> Result<u64>;
     fn statistics(&self) -> Result<StoreStatistics>;
     fn close(&self) -> Result<()>;

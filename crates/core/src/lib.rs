@@ -42,7 +42,7 @@ mod vector;
 pub use embed::{Embedder, EmbedderIdentity};
 pub use entity::{
     Dataset, Experiment, ExperimentRun, ExperimentRunDetail, Hyperparameter, Metric, Model, ModelVersion,
-    OptionalJson, Prediction, StoreStatistics, TrainingRun,
+    OptionalJson, Prediction, RunSummary, StoreStatistics, TrainingRun,
 };
 pub use error::{BoxError, Entity, Error, Result};
 pub use ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::entity::{
     Dataset, Experiment, ExperimentRun, ExperimentRunDetail, Metric, Model, ModelVersion, Prediction,
-    StoreStatistics, TrainingRun,
+    RunSummary, StoreStatistics, TrainingRun,
 };
 use crate::error::Result;
 use crate::ids::{DatasetId, ExperimentId, ModelId, ModelVersionId, PredictionId, TrainingRunId};
@@ -156,6 +156,27 @@ pub trait MetadataStore: Send + Sync + Debug {
     async fn get_tags(&self, target: TagTarget) -> Result<BTreeMap<String, String>>;
     /// Removes one tag; whether it was there. `NotFound` when the record does not exist.
     async fn delete_tag(&self, target: TagTarget, key: &str) -> Result<bool>;
+
+    /// Runs among `ids` that exist, in the order of `ids`, each with its hyperparameters,
+    /// tags and latest metric points: what a run table or MLflow's `runs/search` reads. The
+    /// default makes four calls per run; stores override it with a few bulk reads.
+    async fn get_run_summaries(&self, ids: &[TrainingRunId]) -> Result<Vec<RunSummary>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let run = match self.get_training_run(id).await {
+                Ok(run) => run,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            };
+            out.push(RunSummary {
+                run,
+                hyperparameters: self.get_hyperparameters(id).await?,
+                tags: self.get_tags(TagTarget::TrainingRun(id)).await?,
+                latest_metrics: RunSummary::latest_points(self.get_metrics(id, None).await?),
+            });
+        }
+        Ok(out)
+    }
 
     /// Writes records exactly as given, ids and timestamps kept (migration, restore).
     ///

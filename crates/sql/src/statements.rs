@@ -91,8 +91,37 @@ pub(crate) fn insert_metrics<D: Dialect>(rows: usize) -> Sql {
 
 /// Selects the rows of `table` whose id is one of `n` parameters.
 pub(crate) fn select_ids<D: Dialect>(table: &Table, n: usize) -> Sql {
-    let marks = vec!["?"; n].join(", ");
-    sql::<D>(&format!("SELECT {} FROM {} WHERE id IN ({marks})", select_list(table.columns), table.name))
+    sql::<D>(&format!("SELECT {} FROM {} WHERE id IN ({})", select_list(table.columns), table.name, marks(n)))
+}
+
+/// `n` parameters for an `IN` list.
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// The hyperparameters of `n` runs: run id, name, value.
+pub(crate) fn hyperparameters_of<D: Dialect>(n: usize) -> Sql {
+    sql::<D>(&format!(
+        "SELECT training_run_id, name, value::text FROM hyperparameters WHERE training_run_id IN ({})",
+        marks(n)
+    ))
+}
+
+/// The tags of `n` records of one entity (the first parameter): id, name, value.
+pub(crate) fn tags_of<D: Dialect>(n: usize) -> Sql {
+    sql::<D>(&format!("SELECT entity_id, name, value FROM tags WHERE entity = ? AND entity_id IN ({})", marks(n)))
+}
+
+/// The latest point of each metric of `n` runs (greatest step, then time, then the last
+/// written: [`aimdb_core::RunSummary::latest_points`]), as run id and [`METRIC_COLUMNS`].
+pub(crate) fn latest_metrics_of<D: Dialect>(n: usize) -> Sql {
+    let columns = names(METRIC_COLUMNS);
+    sql::<D>(&format!(
+        "SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY training_run_id, metric_name \
+         ORDER BY COALESCE(step, 0) DESC, timestamp DESC, id DESC) AS latest_rank \
+         FROM metrics WHERE training_run_id IN ({})) ranked WHERE latest_rank = 1",
+        marks(n)
+    ))
 }
 
 /// The hyperparameter upsert for `rows` names.

@@ -8,7 +8,7 @@ use aimdb_core::{
     Capabilities, Dataset, DatasetId, Entity, Error, Experiment, ExperimentId, ExperimentRun,
     ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId,
     NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
-    NewTrainingRun, Page, Prediction, PredictionId, Result, StoreInfo, StoreStatistics, TagTarget,
+    NewTrainingRun, Page, Prediction, PredictionId, Result, RunSummary, StoreInfo, StoreStatistics, TagTarget,
     TrainingRun, TrainingRunId, TrainingRunUpdate, time, validate_tags,
 };
 use async_trait::async_trait;
@@ -434,6 +434,59 @@ impl<D: Dialect> MetadataStore for SqlStore<D> {
             .map_err(|e| driver_error("delete tag", e))?;
         commit::<D>(tx).await?;
         Ok(D::rows_affected(&done) > 0)
+    }
+
+    async fn get_run_summaries(&self, ids: &[TrainingRunId]) -> Result<Vec<RunSummary>> {
+        let runs: Vec<TrainingRun> = self.get_many(&ids.iter().map(|id| id.0).collect::<Vec<_>>()).await?;
+        let unique: Vec<i64> = runs.iter().map(|r| r.id.0).collect::<BTreeSet<_>>().into_iter().collect();
+        let mut params: HashMap<i64, BTreeMap<String, Value>> = HashMap::new();
+        let mut tags: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
+        let mut latest: HashMap<i64, BTreeMap<String, Metric>> = HashMap::new();
+        let what = "read run summaries";
+        let mut conn = self.read_conn(what).await?;
+        // Three reads per chunk of runs instead of four per run.
+        for chunk in unique.chunks(ID_CHUNK) {
+            let ids = || chunk.iter().map(|&id| int(id));
+            let rows = bind_all::<D>(query::<D>(&statements::hyperparameters_of::<D>(chunk.len())), ids())
+                .fetch_all(conn.exec())
+                .await
+                .map_err(|e| driver_error(what, e))?;
+            for row in &rows {
+                let c = &mut Cols::<D>::new(row, &[]);
+                let (run, name, value): (i64, String, Value) = (c.read()?, c.read()?, c.read()?);
+                params.entry(run).or_default().insert(name, value);
+            }
+            let keys = std::iter::once(Entity::TrainingRun.as_str().to_owned().cell()).chain(ids());
+            let rows = bind_all::<D>(query::<D>(&statements::tags_of::<D>(chunk.len())), keys)
+                .fetch_all(conn.exec())
+                .await
+                .map_err(|e| driver_error(what, e))?;
+            for row in &rows {
+                let c = &mut Cols::<D>::new(row, &[]);
+                let (run, name, value): (i64, String, String) = (c.read()?, c.read()?, c.read()?);
+                tags.entry(run).or_default().insert(name, value);
+            }
+            let rows = bind_all::<D>(query::<D>(&statements::latest_metrics_of::<D>(chunk.len())), ids())
+                .fetch_all(conn.exec())
+                .await
+                .map_err(|e| driver_error(what, e))?;
+            for row in &rows {
+                let c = &mut Cols::<D>::new(row, &[]);
+                let run = TrainingRunId(c.read()?);
+                let metric = schema::decode_metric(run, c)?;
+                latest.entry(run.0).or_default().insert(metric.metric_name.clone(), metric);
+            }
+        }
+        Ok(runs
+            .into_iter()
+            .map(|run| RunSummary {
+                // Cloned, not taken: `ids` may name a run twice.
+                hyperparameters: params.get(&run.id.0).cloned().unwrap_or_default(),
+                tags: tags.get(&run.id.0).cloned().unwrap_or_default(),
+                latest_metrics: latest.get(&run.id.0).cloned().unwrap_or_default(),
+                run,
+            })
+            .collect())
     }
 
     async fn log_metric(&self, run: TrainingRunId, m: NewMetric) -> Result<Metric> {

@@ -83,7 +83,7 @@ macro_rules! metadata_store_suite {
         $crate::__suite_cases! { store; $harness;
             model_round_trip, model_not_found, duplicate_names, invalid_input_names_field,
             pagination, read_by_ids, model_versions, datasets, training_runs, run_without_version,
-            partial_update, tags, hyperparameters, metrics, metric_batch_is_atomic, non_finite_values_rejected,
+            partial_update, tags, run_summaries, hyperparameters, metrics, metric_batch_is_atomic, non_finite_values_rejected,
             experiments, predictions, prediction_batch_is_atomic, unicode,
             case_sensitive_names, large_json, statistics, concurrent_writers, reopen,
             proptest_round_trips, import_keeps_ids, import_is_all_or_nothing

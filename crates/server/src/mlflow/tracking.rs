@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aimdb::{
     AiDatabase, Error, Experiment, ExperimentId, MetadataStore, Metric, NewExperiment, NewExperimentRun, NewMetric,
-    NewTrainingRun, Page, TagTarget, TrainingRun, TrainingRunId, TrainingRunUpdate,
+    NewTrainingRun, Page, RunSummary, TagTarget, TrainingRun, TrainingRunId, TrainingRunUpdate,
 };
 use axum::Router;
 use axum::extract::State;
@@ -213,7 +213,7 @@ pub(super) struct RunView {
     run: TrainingRun,
     tags: BTreeMap<String, String>,
     params: BTreeMap<String, String>,
-    /// The latest point of each metric: greatest step, then time, then value (MLflow's rule).
+    /// The latest point of each metric ([`RunSummary::latest_points`]: MLflow's rule).
     latest: BTreeMap<String, Metric>,
 }
 
@@ -225,25 +225,14 @@ pub(super) fn run_id(id: &str) -> Result<TrainingRunId, MlflowError> {
 }
 
 impl RunView {
+    fn of(summary: RunSummary) -> RunView {
+        let params = summary.hyperparameters.iter().map(|(k, v)| (k.clone(), wire::param_text(v))).collect();
+        RunView { run: summary.run, tags: summary.tags, params, latest: summary.latest_metrics }
+    }
+
     async fn load(db: &AiDatabase, id: TrainingRunId) -> Result<RunView, MlflowError> {
-        let run = db.get_training_run(id).await.map_err(|e| match e {
-            Error::NotFound { .. } => MlflowError::missing(format!("Run with id={} not found", id.0)),
-            other => other.into(),
-        })?;
-        let tags = db.get_tags(TagTarget::TrainingRun(id)).await?;
-        let params = db.get_hyperparameters(id).await?.iter().map(|(k, v)| (k.clone(), wire::param_text(v))).collect();
-        let mut latest: BTreeMap<String, Metric> = BTreeMap::new();
-        for point in db.get_metrics(id, None).await? {
-            let newer = latest.get(&point.metric_name).is_none_or(|best| {
-                (point.step.unwrap_or(0), point.timestamp, point.metric_value)
-                    .partial_cmp(&(best.step.unwrap_or(0), best.timestamp, best.metric_value))
-                    .is_some_and(|o| o.is_ge())
-            });
-            if newer {
-                latest.insert(point.metric_name.clone(), point);
-            }
-        }
-        Ok(RunView { run, tags, params, latest })
+        let found = db.get_run_summaries(&[id]).await?.pop();
+        found.map(RunView::of).ok_or_else(|| MlflowError::missing(format!("Run with id={} not found", id.0)))
     }
 
     pub(super) fn id(&self) -> TrainingRunId {
@@ -682,8 +671,11 @@ async fn search_runs(State(s): State<AppState>, Message(q): Message<SearchRuns>)
     let mut rows = Vec::new();
     for id in &q.experiment_ids {
         let experiment = experiment(&s.db, id).await?;
-        for link in s.db.get_experiment_runs(experiment.id).await? {
-            let mut row = RunView::load(&s.db, link.training_run_id).await?;
+        let runs: Vec<TrainingRunId> =
+            s.db.get_experiment_runs(experiment.id).await?.iter().map(|link| link.training_run_id).collect();
+        // One bulk read for the experiment's runs, not four reads per run.
+        for summary in s.db.get_run_summaries(&runs).await? {
+            let mut row = RunView::of(summary);
             // Runs aimdb users added to the experiment have no MLflow tag: they belong here.
             row.tags.entry(EXPERIMENT_TAG.to_owned()).or_insert_with(|| wire::experiment_id(&experiment));
             if wanted(row.deleted()) && filter::matches(&clauses, &row) {

@@ -3,14 +3,60 @@
 use std::collections::BTreeMap;
 
 use aimdb_core::{
-    Entity, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewTrainingRun, TagTarget,
-    TrainingRunUpdate, time,
+    Entity, NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewTrainingRun, RunSummary, TagTarget,
+    TrainingRunId, TrainingRunUpdate, time,
 };
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use super::model_with_run;
 use crate::{StoreHarness, expect_already_exists, expect_invalid, expect_not_found};
+
+/// Run summaries in one call: the same as the single reads, in the order asked, missing
+/// runs skipped, and "latest" meaning the greatest step (unset = 0), then the latest time.
+pub async fn run_summaries(h: &dyn StoreHarness) {
+    let store = h.open().await;
+    let (version, first) = model_with_run(&store, "m").await;
+    let second = store.create_training_run(NewTrainingRun::without_version()).await.unwrap();
+    let bare = store.create_training_run(NewTrainingRun::without_version()).await.unwrap();
+    let t0 = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    let at = |s: i64| t0 + Duration::seconds(s);
+    store
+        .log_metrics(first.id, vec![
+            NewMetric::new("loss", 0.9).with_step(5).with_timestamp(at(1)),
+            NewMetric::new("loss", 0.5).with_step(3).with_timestamp(at(9)),
+            NewMetric::new("acc", 0.1).with_timestamp(at(5)),
+            NewMetric::new("acc", 0.2).with_step(0).with_timestamp(at(6)),
+            NewMetric::new("acc", 0.3).with_timestamp(at(2)),
+        ])
+        .await
+        .unwrap();
+    store.log_metrics(second.id, vec![NewMetric::new("loss", 0.7).with_step(1)]).await.unwrap();
+    store.log_hyperparameters(first.id, BTreeMap::from([("lr".to_owned(), json!(0.01))])).await.unwrap();
+    store.set_tags(TagTarget::TrainingRun(second.id), BTreeMap::from([("k".to_owned(), "v".to_owned())])).await.unwrap();
+    // A model's tag is not a run's, whatever their ids.
+    let model_tag = BTreeMap::from([("model-only".to_owned(), "x".to_owned())]);
+    store.set_tags(TagTarget::Model(version.model_id), model_tag).await.unwrap();
+
+    let asked = [second.id, TrainingRunId(9_999), first.id, bare.id, second.id];
+    let summaries = store.get_run_summaries(&asked).await.unwrap();
+    let ids: Vec<_> = summaries.iter().map(|s| s.run.id).collect();
+    assert_eq!(ids, [second.id, first.id, bare.id, second.id], "order kept, missing skipped");
+    for summary in &summaries {
+        let id = summary.run.id;
+        assert_eq!(summary.run, store.get_training_run(id).await.unwrap());
+        assert_eq!(summary.hyperparameters, store.get_hyperparameters(id).await.unwrap());
+        assert_eq!(summary.tags, store.get_tags(TagTarget::TrainingRun(id)).await.unwrap());
+        let points = store.get_metrics(id, None).await.unwrap();
+        assert_eq!(summary.latest_metrics, RunSummary::latest_points(points), "run {id}");
+    }
+    let latest = &summaries[1].latest_metrics;
+    assert_eq!(latest["loss"].metric_value, 0.9, "step 5 beats a later time at step 3");
+    assert_eq!(latest["acc"].metric_value, 0.2, "unset step is 0; then the latest time");
+    assert!(!summaries[1].tags.contains_key("model-only"));
+    assert!(summaries[2].latest_metrics.is_empty() && summaries[2].tags.is_empty());
+    assert!(store.get_run_summaries(&[]).await.unwrap().is_empty());
+}
 
 /// Runs: defaults, explicit fields, and both references checked.
 pub async fn training_runs(h: &dyn StoreHarness) {
