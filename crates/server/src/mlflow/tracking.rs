@@ -9,6 +9,7 @@ use aimdb::{
 };
 use axum::Router;
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -276,7 +277,7 @@ impl RunView {
     }
 
     fn to_json(&self) -> Value {
-        let metrics: Vec<Value> = self.latest.values().map(wire::metric).collect();
+        let metrics: Vec<wire::MetricPoint<'_>> = self.latest.values().map(Into::into).collect();
         let params: Vec<Value> = self.params.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
         json!({
             "info": self.info(),
@@ -637,8 +638,13 @@ async fn metric_history(State(s): State<AppState>, Message(q): Message<History>)
         None => usize::MAX,
     };
     let (points, next) = page(points, max, q.page_token.as_deref())?;
-    let metrics: Vec<Value> = points.iter().map(wire::metric).collect();
-    ok(json!({ "metrics": metrics, "next_page_token": next }))
+    #[derive(serde::Serialize)]
+    struct HistoryPage<'a> {
+        metrics: Vec<wire::MetricPoint<'a>>,
+        next_page_token: Option<String>,
+    }
+    let metrics = points.iter().map(Into::into).collect();
+    Ok(axum::Json(HistoryPage { metrics, next_page_token: next }).into_response())
 }
 
 #[derive(Deserialize)]

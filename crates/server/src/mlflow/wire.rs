@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use aimdb::{Experiment, Metric, Timestamp};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{INTERNAL_TAG_PREFIX, MlflowError};
@@ -87,14 +87,25 @@ pub(crate) fn experiment(experiment: &Experiment, tags: &BTreeMap<String, String
     })
 }
 
-/// A metric point in MLflow's form.
-pub(crate) fn metric(point: &Metric) -> Value {
-    json!({
-        "key": point.metric_name,
-        "value": point.metric_value,
-        "timestamp": millis(point.timestamp),
-        "step": point.step.unwrap_or(0),
-    })
+/// A metric point in MLflow's form, serialized straight from the stored point (a history
+/// of 100k points builds no JSON tree).
+#[derive(Serialize)]
+pub(crate) struct MetricPoint<'a> {
+    key: &'a str,
+    value: f64,
+    timestamp: i64,
+    step: i64,
+}
+
+impl<'a> From<&'a Metric> for MetricPoint<'a> {
+    fn from(point: &'a Metric) -> Self {
+        MetricPoint {
+            key: &point.metric_name,
+            value: point.metric_value,
+            timestamp: millis(point.timestamp),
+            step: point.step.unwrap_or(0),
+        }
+    }
 }
 
 /// Soft deletes: `deleted` here, absent when active.
