@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use std::collections::BTreeMap;
@@ -22,6 +23,17 @@ const ROWS: [(&str, &str, f64); 6] = [
     ("history_raw_s", "metrics/get-history, raw endpoint", 15.0),
     ("search_runs_s", "search_runs over 200 runs (filter)", 5.0),
 ];
+
+/// A server started in its own process group, stopped with the whole group.
+struct ProcessGroup(std::process::Child);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.0.wait();
+    }
+}
 
 fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
@@ -79,7 +91,7 @@ pub(crate) fn run(quick: bool) -> Result<(), String> {
 
 fn side_by_side(python: &Path, dir: &Path, quick: bool) -> Result<(), String> {
     let mlflow_port = free_port()?;
-    let _mlflow = Server(
+    let _mlflow = ProcessGroup(
         Command::new(python)
             .args(["-m", "mlflow", "server", "--host", "127.0.0.1", "--port", &mlflow_port.to_string()])
             .arg("--backend-store-uri")
@@ -89,6 +101,8 @@ fn side_by_side(python: &Path, dir: &Path, quick: bool) -> Result<(), String> {
             .env("MLFLOW_DISABLE_TELEMETRY", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own group: `mlflow server` runs uvicorn workers that outlive a plain kill.
+            .process_group(0)
             .spawn()
             .map_err(|e| format!("start mlflow server: {e}"))?,
     );

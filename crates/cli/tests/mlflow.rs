@@ -17,7 +17,8 @@ fn the_mlflow_client_logs_into_aimdb_serve() {
     };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("faiss.yaml"), "backend: faiss\nindex_path: ./idx\n").unwrap();
-    let server = ServerProcess::start(dir.path(), "127.0.0.1:0");
+    // The real embedder, so the search case is about meaning (it checks which one it got).
+    let server = ServerProcess::start_default_embedder(dir.path(), "127.0.0.1:0");
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow");
     let output = Command::new(python)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::FutureWarning"])

@@ -19,17 +19,25 @@ impl ServerProcess {
         Self::start_with(dir, "faiss.yaml", &["--bind", bind])
     }
 
-    /// Serves `config` in `dir` with more `serve` arguments.
+    /// Serves `config` in `dir` with more `serve` arguments, embedding with the hash.
     pub fn start_with(dir: &Path, config: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aimdb"))
-            .args(["--config", config, "serve"])
-            .args(args)
-            .current_dir(dir)
-            .env_remove("AIMDB_DATABASE_URL")
-            .env("EMBEDDING_MODEL_NAME", "hash")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start aimdb serve");
+        Self::spawn(dir, config, args, Some("hash"))
+    }
+
+    /// Serves `faiss.yaml` in `dir` with the default embedder (all-MiniLM-L6-v2 where it is
+    /// installed, else the hash fallback: check `/api/v1/stats`).
+    pub fn start_default_embedder(dir: &Path, bind: &str) -> Self {
+        Self::spawn(dir, "faiss.yaml", &["--bind", bind], None)
+    }
+
+    fn spawn(dir: &Path, config: &str, args: &[&str], embedder: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aimdb"));
+        command.args(["--config", config, "serve"]).args(args).current_dir(dir).env_remove("AIMDB_DATABASE_URL");
+        match embedder {
+            Some(model) => command.env("EMBEDDING_MODEL_NAME", model),
+            None => command.env_remove("EMBEDDING_MODEL_NAME"),
+        };
+        let mut child = command.stderr(Stdio::piped()).spawn().expect("start aimdb serve");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let addr = loop {
             let line = lines.next().expect("aimdb serve printed its address").unwrap();

@@ -1,6 +1,7 @@
 """Each test drives the MLflow Python client, checks what it reads back, then what aimdb's own
 REST API shows of the same records."""
 
+import os
 import time
 import uuid
 
@@ -196,11 +197,19 @@ def test_registry_models_versions_and_aliases(client, aimdb):
 
 
 def test_registered_models_are_found_by_meaning(client, aimdb):
-    vision, text = unique("visionnet"), unique("textnet")
-    client.create_registered_model(vision, description="image recognition deep learning convolutional network")
-    client.create_registered_model(text, description="sentiment of customer reviews, gradient boosted trees")
-    hits = aimdb("models/search", q="image recognition deep learning", n=20)
+    embedder = aimdb("stats")["index"]["embedder"]
+    if embedder["kind"] != "transformer":
+        # The hash fallback ranks by character hashes, not meaning.
+        message = f"all-MiniLM-L6-v2 is not installed (cargo xtask fetch-model); the server embeds with {embedder}"
+        if os.environ.get("CI") in ("true", "1"):
+            pytest.fail(message)
+        pytest.skip(message)
+    vision, text = unique("catalog-a"), unique("catalog-b")
+    client.create_registered_model(vision, description="a convolutional network that classifies photographs")
+    client.create_registered_model(text, description="sentiment of customer reviews with gradient boosted trees")
+    hits = aimdb("models/search", q="image recognition deep learning", n=50)
     names = [hit["name"] for hit in hits]
+    # No word of the query is in the description: found by meaning.
     assert names.index(vision) < names.index(text)
     assert all(0.0 <= hit["similarity_score"] <= 1.0 for hit in hits)
 
