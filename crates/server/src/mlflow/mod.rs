@@ -47,6 +47,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/2.0/mlflow/{*path}", axum::routing::any(no_endpoint))
 }
 
+/// The route of an MLflow endpoint, e.g. `runs/create`.
+fn at(path: &str) -> String {
+    format!("/api/2.0/mlflow/{path}")
+}
+
 /// MLflow `POST`s that only read (a read-only token may call them).
 pub(crate) const READING_POSTS: [&str; 3] = [
     "/api/2.0/mlflow/runs/search",
@@ -220,6 +225,19 @@ pub(crate) mod lenient {
             Some(OneOrMany::Many(v)) => v,
         })
     }
+}
+
+/// The fields every MLflow search takes.
+#[derive(serde::Deserialize)]
+pub(crate) struct Search {
+    #[serde(default)]
+    pub(crate) filter: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub(crate) max_results: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::strings")]
+    pub(crate) order_by: Vec<String>,
+    #[serde(default)]
+    pub(crate) page_token: Option<String>,
 }
 
 /// Paging by offset: MLflow's `page_token` is opaque to clients; aimdb's is the offset.

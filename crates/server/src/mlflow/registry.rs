@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::filter::{self, Field, Scope, Subject};
 use super::tracking::{load_active_run, run_id};
 use super::wire::{self, KeyValue, LIFECYCLE_TAG};
-use super::{Message, MlflowError, MlflowResult, lenient, ok, page};
+use super::{Message, MlflowError, MlflowResult, Search, at, lenient, ok, page};
 use crate::routes::AppState;
 
 /// A model's alias `a` is its tag `aimdb.alias.a` holding the version.
@@ -28,7 +28,6 @@ const DESCRIPTION_TAG: &str = "aimdb.description";
 const RUN_TAG: &str = "aimdb.run_id";
 
 pub(super) fn routes() -> Router<AppState> {
-    let at = |path: &str| format!("/api/2.0/mlflow/{path}");
     Router::new()
         .route(&at("registered-models/create"), post(create_model))
         .route(&at("registered-models/get"), get(get_model))
@@ -204,17 +203,6 @@ async fn get_model(State(s): State<AppState>, Message(q): Message<ModelRef>) -> 
     ok(json!({ "registered_model": Registered::load(&s.db, &q.name).await?.to_json() }))
 }
 
-#[derive(Deserialize)]
-struct Search {
-    #[serde(default)]
-    filter: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    max_results: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::strings")]
-    order_by: Vec<String>,
-    #[serde(default)]
-    page_token: Option<String>,
-}
 
 impl Subject for Registered {
     fn missing_tag_is_unequal(&self) -> bool {
@@ -458,21 +446,23 @@ async fn delete_version(State(s): State<AppState>, Message(q): Message<VersionRe
     ok(json!({}))
 }
 
-async fn set_version_tag(State(s): State<AppState>, Message(q): Message<TagMessage>) -> MlflowResult {
+/// The version a tag message names, its key checked.
+async fn version_target(db: &AiDatabase, q: &TagMessage) -> Result<TagTarget, MlflowError> {
     wire::check_not_internal(&q.key)?;
-    let registered = Registered::load(&s.db, &q.name).await?;
-    let number = q.version.as_deref().unwrap_or_default();
-    let id = registered.version(number)?.version.id;
-    s.db.set_tags(TagTarget::ModelVersion(id), [(q.key, q.value)].into()).await?;
+    let registered = Registered::load(db, &q.name).await?;
+    let id = registered.version(q.version.as_deref().unwrap_or_default())?.version.id;
+    Ok(TagTarget::ModelVersion(id))
+}
+
+async fn set_version_tag(State(s): State<AppState>, Message(q): Message<TagMessage>) -> MlflowResult {
+    let target = version_target(&s.db, &q).await?;
+    s.db.set_tags(target, [(q.key, q.value)].into()).await?;
     ok(json!({}))
 }
 
 async fn delete_version_tag(State(s): State<AppState>, Message(q): Message<TagMessage>) -> MlflowResult {
-    wire::check_not_internal(&q.key)?;
-    let registered = Registered::load(&s.db, &q.name).await?;
-    let number = q.version.as_deref().unwrap_or_default();
-    let id = registered.version(number)?.version.id;
-    s.db.delete_tag(TagTarget::ModelVersion(id), &q.key).await?;
+    let target = version_target(&s.db, &q).await?;
+    s.db.delete_tag(target, &q.key).await?;
     ok(json!({}))
 }
 

@@ -18,7 +18,7 @@ use super::filter::{self, Field, Scope, Subject};
 use super::wire::{
     self, DEFAULT_EXPERIMENT, EXPERIMENT_TAG, KeyValue, LIFECYCLE_TAG, NOTE_TAG, RUN_NAME_TAG, USER_TAG,
 };
-use super::{Message, MlflowError, MlflowResult, lenient, ok, page};
+use super::{Message, MlflowError, MlflowResult, Search, at, lenient, ok, page};
 use crate::routes::AppState;
 
 /// MLflow's `log-batch` limits.
@@ -31,7 +31,6 @@ const MAX_PARAM_VALUE_CHARS: usize = 6000;
 const MAX_SEARCH_RESULTS: usize = 50_000;
 
 pub(super) fn routes() -> Router<AppState> {
-    let at = |path: &str| format!("/api/2.0/mlflow/{path}");
     Router::new()
         .route(&at("experiments/get-by-name"), get(experiment_by_name))
         .route(&at("experiments/create"), post(create_experiment))
@@ -132,17 +131,6 @@ async fn get_experiment(State(s): State<AppState>, Message(q): Message<Experimen
     ok(json!({ "experiment": experiment_json(&s.db, &found).await? }))
 }
 
-#[derive(Deserialize)]
-struct SearchExperiments {
-    #[serde(default, deserialize_with = "lenient::int")]
-    max_results: Option<i64>,
-    #[serde(default)]
-    filter: Option<String>,
-    #[serde(default, deserialize_with = "lenient::strings")]
-    order_by: Vec<String>,
-    #[serde(default)]
-    page_token: Option<String>,
-}
 
 struct ExperimentRow {
     experiment: Experiment,
@@ -163,7 +151,7 @@ impl Subject for ExperimentRow {
     }
 }
 
-async fn search_experiments(State(s): State<AppState>, Message(q): Message<SearchExperiments>) -> MlflowResult {
+async fn search_experiments(State(s): State<AppState>, Message(q): Message<Search>) -> MlflowResult {
     let clauses = filter::parse(q.filter.as_deref().unwrap_or(""))?;
     let mut order = filter::parse_order(&q.order_by)?;
     if order.is_empty() {
@@ -652,20 +640,14 @@ struct SearchRuns {
     #[serde(default, deserialize_with = "lenient::strings")]
     experiment_ids: Vec<String>,
     #[serde(default)]
-    filter: Option<String>,
-    #[serde(default)]
     run_view_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    max_results: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::strings")]
-    order_by: Vec<String>,
-    #[serde(default)]
-    page_token: Option<String>,
+    #[serde(flatten)]
+    search: Search,
 }
 
 async fn search_runs(State(s): State<AppState>, Message(q): Message<SearchRuns>) -> MlflowResult {
-    let clauses = filter::parse(q.filter.as_deref().unwrap_or(""))?;
-    let mut order = filter::parse_order(&q.order_by)?;
+    let clauses = filter::parse(q.search.filter.as_deref().unwrap_or(""))?;
+    let mut order = filter::parse_order(&q.search.order_by)?;
     // MLflow's default: newest first, ties by id.
     order.extend(filter::parse_order(&["attributes.start_time DESC".to_owned(), "attributes.run_id".to_owned()])?);
     let view = q.run_view_type.as_deref().unwrap_or("ACTIVE_ONLY");
@@ -690,8 +672,8 @@ async fn search_runs(State(s): State<AppState>, Message(q): Message<SearchRuns>)
         }
     }
     rows.sort_by(|a, b| filter::order_cmp(&order, a, b));
-    let max = max_results(q.max_results, 1000)?;
-    let (rows, next) = page(rows, max, q.page_token.as_deref())?;
+    let max = max_results(q.search.max_results, 1000)?;
+    let (rows, next) = page(rows, max, q.search.page_token.as_deref())?;
     let runs: Vec<Value> = rows.iter().map(RunView::to_json).collect();
     ok(json!({ "runs": runs, "next_page_token": next }))
 }
