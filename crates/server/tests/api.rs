@@ -404,6 +404,13 @@ async fn the_mlflow_api_answers_in_mlflows_own_terms() {
     assert_eq!(logged.status, StatusCode::OK, "{}", logged.body);
     let nan = call(Method::POST, "runs/log-metric", w, json!({"run_id": run_id, "key": "x", "value": "NaN"})).await;
     assert_eq!((nan.status, code(&nan)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE".into()));
+    let half = json!({"run_id": run_id, "params": [{"key": "lr", "value": "0.1"}],
+                      "metrics": [{"key": "ok", "value": 1.0}, {"key": "bad", "value": "Infinity"}]});
+    let refused = call(Method::POST, "runs/log-batch", w, half).await;
+    assert_eq!(code(&refused), "INVALID_PARAMETER_VALUE");
+    let after = call(Method::GET, &format!("runs/get?run_id={run_id}"), r, Value::Null).await;
+    assert_eq!(after.body["run"]["data"]["params"], json!([]), "a refused batch writes nothing");
+    assert_eq!(after.body["run"]["data"]["metrics"].as_array().map(Vec::len), Some(1), "only the earlier loss");
 
     // A read-only token searches (a POST that only reads) with repeated query fields on GETs.
     let search = call(

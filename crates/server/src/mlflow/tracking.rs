@@ -592,7 +592,10 @@ async fn log_batch(State(s): State<AppState>, Message(q): Message<LogBatch>) -> 
     let (id, _) = active_run(&s.db, &q.run).await?;
     let tags = wire::tag_map(q.tags)?;
     let metrics = q.metrics.into_iter().map(MetricMessage::into_metric).collect::<Result<Vec<_>, _>>()?;
-    // Checked before anything is written: params (write-once) first, then one metric batch.
+    // Every metric and tag is checked before anything is written (a NaN must not leave the
+    // batch's params behind); then params (write-once), one metric batch, the tags.
+    aimdb::request::validate_metrics(&metrics)?;
+    aimdb::validate_tags(&tags)?;
     log_params(&s.db, id, q.params).await?;
     if !metrics.is_empty() {
         s.db.log_metrics(id, metrics).await?;
