@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::filter::{self, Field, Scope, Subject};
 use super::tracking::{load_active_run, run_id};
-use super::wire::{self, KeyValue, LIFECYCLE_TAG};
+use super::wire::{self, KeyValue, LIFECYCLE_TAG, deleted};
 use super::{Message, MlflowError, MlflowResult, Search, at, lenient, ok, page};
 use crate::routes::AppState;
 
@@ -46,10 +46,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route(&at("model-versions/set-tag"), post(set_version_tag))
         .route(&at("model-versions/delete-tag"), axum::routing::delete(delete_version_tag))
         .route(&at("model-versions/get-download-uri"), get(download_uri))
-}
-
-fn deleted(tags: &BTreeMap<String, String>) -> bool {
-    tags.get(LIFECYCLE_TAG).is_some_and(|s| s == "deleted")
 }
 
 fn no_model(name: &str) -> MlflowError {

@@ -72,9 +72,10 @@ async fn experiment(db: &AiDatabase, id: &str) -> Result<Experiment, MlflowError
         };
     }
     let number = id.parse::<i64>().map_err(|_| MlflowError::missing(format!("no experiment with id {id:?}")))?;
-    db.get_experiment(ExperimentId(number))
-        .await
-        .map_err(|_| MlflowError::missing(format!("no experiment with id {id:?}")))
+    db.get_experiment(ExperimentId(number)).await.map_err(|e| match e {
+        Error::NotFound { .. } => MlflowError::missing(format!("no experiment with id {id:?}")),
+        other => other.into(),
+    })
 }
 
 async fn experiment_json(db: &AiDatabase, experiment: &Experiment) -> Result<Value, MlflowError> {
@@ -213,6 +214,25 @@ pub(super) fn run_id(id: &str) -> Result<TrainingRunId, MlflowError> {
         .map_err(|_| MlflowError::missing(format!("Run with id={id} not found")))
 }
 
+/// MLflow's 404 for a missing run; other store errors as they are.
+fn run_error(id: TrainingRunId) -> impl FnOnce(Error) -> MlflowError {
+    move |e| match e {
+        Error::NotFound { .. } => MlflowError::missing(format!("Run with id={} not found", id.0)),
+        other => other.into(),
+    }
+}
+
+/// Writes go to active runs only, as in MLflow.
+fn check_active(id: TrainingRunId, tags: &BTreeMap<String, String>) -> Result<(), MlflowError> {
+    if wire::deleted(tags) {
+        return Err(MlflowError::invalid(format!(
+            "The run {} must be in the 'active' state. Current state is deleted.",
+            id.0
+        )));
+    }
+    Ok(())
+}
+
 impl RunView {
     fn of(summary: RunSummary) -> RunView {
         let params = summary.hyperparameters.iter().map(|(k, v)| (k.clone(), wire::param_text(v))).collect();
@@ -233,7 +253,7 @@ impl RunView {
     }
 
     fn deleted(&self) -> bool {
-        self.tags.get(LIFECYCLE_TAG).is_some_and(|s| s == "deleted")
+        wire::deleted(&self.tags)
     }
 
     fn experiment_id(&self) -> &str {
@@ -273,17 +293,6 @@ impl RunView {
             "inputs": {},
         })
     }
-
-    /// Writes go to active runs only, as in MLflow.
-    fn check_active(&self) -> Result<(), MlflowError> {
-        if self.deleted() {
-            return Err(MlflowError::invalid(format!(
-                "The run {} must be in the 'active' state. Current state is deleted.",
-                self.run.id.0
-            )));
-        }
-        Ok(())
-    }
 }
 
 impl Subject for RunView {
@@ -314,19 +323,11 @@ impl Subject for RunView {
 }
 
 /// The run a write names, checked active.
-async fn active_run(db: &AiDatabase, id: &RunRef) -> Result<(TrainingRunId, BTreeMap<String, String>), MlflowError> {
+async fn active_run(db: &AiDatabase, id: &RunRef) -> Result<TrainingRunId, MlflowError> {
     let run = run_id(id.id()?)?;
-    let tags = db.get_tags(TagTarget::TrainingRun(run)).await.map_err(|e| match e {
-        Error::NotFound { .. } => MlflowError::missing(format!("Run with id={} not found", run.0)),
-        other => other.into(),
-    })?;
-    if tags.get(LIFECYCLE_TAG).is_some_and(|s| s == "deleted") {
-        return Err(MlflowError::invalid(format!(
-            "The run {} must be in the 'active' state. Current state is deleted.",
-            run.0
-        )));
-    }
-    Ok((run, tags))
+    let tags = db.get_tags(TagTarget::TrainingRun(run)).await.map_err(run_error(run))?;
+    check_active(run, &tags)?;
+    Ok(run)
 }
 
 /// `run_id`, or the older `run_uuid` the client still sends beside it.
@@ -413,7 +414,7 @@ struct UpdateRun {
 }
 
 async fn update_run(State(s): State<AppState>, Message(q): Message<UpdateRun>) -> MlflowResult {
-    let (id, _) = active_run(&s.db, &q.run).await?;
+    let id = active_run(&s.db, &q.run).await?;
     let mut update = TrainingRunUpdate::new();
     if let Some(status) = q.status.as_deref() {
         let (status, ended) = wire::aimdb_status(status)?;
@@ -467,7 +468,7 @@ struct RunKeyValue {
 
 async fn set_tag(State(s): State<AppState>, Message(q): Message<RunKeyValue>) -> MlflowResult {
     wire::check_not_internal(&q.key)?;
-    let (id, _) = active_run(&s.db, &q.run).await?;
+    let id = active_run(&s.db, &q.run).await?;
     s.db.set_tags(TagTarget::TrainingRun(id), [(q.key, q.value)].into()).await?;
     ok(json!({}))
 }
@@ -481,7 +482,7 @@ struct RunKey {
 
 async fn delete_tag(State(s): State<AppState>, Message(q): Message<RunKey>) -> MlflowResult {
     wire::check_not_internal(&q.key)?;
-    let (id, _) = active_run(&s.db, &q.run).await?;
+    let id = active_run(&s.db, &q.run).await?;
     if !s.db.delete_tag(TagTarget::TrainingRun(id), &q.key).await? {
         return Err(MlflowError::missing(format!("No tag with name: {} in run with id {}", q.key, id.0)));
     }
@@ -521,7 +522,7 @@ async fn log_params(db: &AiDatabase, id: TrainingRunId, params: Vec<KeyValue>) -
 }
 
 async fn log_param(State(s): State<AppState>, Message(q): Message<RunKeyValue>) -> MlflowResult {
-    let (id, _) = active_run(&s.db, &q.run).await?;
+    let id = active_run(&s.db, &q.run).await?;
     log_params(&s.db, id, vec![KeyValue { key: q.key, value: q.value }]).await?;
     ok(json!({}))
 }
@@ -559,7 +560,7 @@ struct LogMetric {
 }
 
 async fn log_metric(State(s): State<AppState>, Message(q): Message<LogMetric>) -> MlflowResult {
-    let (id, _) = active_run(&s.db, &q.run).await?;
+    let id = active_run(&s.db, &q.run).await?;
     s.db.log_metric(id, q.metric.into_metric()?).await?;
     ok(json!({}))
 }
@@ -589,7 +590,7 @@ async fn log_batch(State(s): State<AppState>, Message(q): Message<LogBatch>) -> 
             )));
         }
     }
-    let (id, _) = active_run(&s.db, &q.run).await?;
+    let id = active_run(&s.db, &q.run).await?;
     let tags = wire::tag_map(q.tags)?;
     let metrics = q.metrics.into_iter().map(MetricMessage::into_metric).collect::<Result<Vec<_>, _>>()?;
     // Every metric and tag is checked before anything is written (a NaN must not leave the
@@ -619,10 +620,7 @@ struct History {
 
 async fn metric_history(State(s): State<AppState>, Message(q): Message<History>) -> MlflowResult {
     let id = run_id(q.run.id()?)?;
-    let points = s.db.get_metrics(id, Some(&q.metric_key)).await.map_err(|e| match e {
-        Error::NotFound { .. } => MlflowError::missing(format!("Run with id={} not found", id.0)),
-        other => other.into(),
-    })?;
+    let points = s.db.get_metrics(id, Some(&q.metric_key)).await.map_err(run_error(id))?;
     let max = match q.max_results {
         Some(n) if n >= 1 => n as usize,
         Some(n) => return Err(MlflowError::invalid(format!("max_results {n} must be at least 1"))),
@@ -684,6 +682,6 @@ async fn search_runs(State(s): State<AppState>, Message(q): Message<SearchRuns>)
 /// A run's `check_active` for the registry (versions made from a deleted run are refused).
 pub(super) async fn load_active_run(db: &AiDatabase, id: TrainingRunId) -> Result<RunView, MlflowError> {
     let view = RunView::load(db, id).await?;
-    view.check_active()?;
+    check_active(id, &view.tags)?;
     Ok(view)
 }

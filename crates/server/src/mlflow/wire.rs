@@ -110,6 +110,11 @@ impl<'a> From<&'a Metric> for MetricPoint<'a> {
 
 /// Soft deletes: `deleted` here, absent when active.
 pub(crate) const LIFECYCLE_TAG: &str = "aimdb.lifecycle_stage";
+
+/// Whether a record's tags mark it soft-deleted.
+pub(crate) fn deleted(tags: &BTreeMap<String, String>) -> bool {
+    tags.get(LIFECYCLE_TAG).is_some_and(|s| s == "deleted")
+}
 /// The MLflow id of a run's experiment.
 pub(crate) const EXPERIMENT_TAG: &str = "aimdb.experiment_id";
 /// MLflow's own tag for a run's name.
