@@ -14,14 +14,16 @@ use std::collections::BTreeMap;
 use crate::server_demo::Server;
 use crate::{cargo, root, services};
 
-/// What the issue asks of each figure: aimdb at least this many times faster.
-const ROWS: [(&str, &str, f64); 6] = [
-    ("create_run_s", "create_run (per call)", 10.0),
-    ("log_metric_s", "log_metric (per call)", 10.0),
-    ("log_batch_1000_s", "log_batch of 1000 metrics (per call)", 10.0),
-    ("log_batch_raw_s", "runs/log-batch of 1000 metrics, raw endpoint", 10.0),
-    ("history_raw_s", "metrics/get-history, raw endpoint", 15.0),
-    ("search_runs_s", "search_runs over 200 runs (filter)", 5.0),
+/// What the issue asks of each figure: aimdb at least this many times faster; and where
+/// measured, the key of the client's own time (the same calls against a local server that
+/// replies from memory at once), which bounds any ratio through that client.
+const ROWS: [(&str, &str, f64, Option<&str>); 6] = [
+    ("create_run_s", "create_run (per call)", 10.0, None),
+    ("log_metric_s", "log_metric (per call)", 10.0, None),
+    ("log_batch_1000_s", "log_batch of 1000 metrics (per call)", 10.0, Some("log_batch_client_only_s")),
+    ("log_batch_raw_s", "runs/log-batch of 1000 metrics, raw endpoint", 10.0, None),
+    ("history_raw_s", "metrics/get-history, raw endpoint", 15.0, None),
+    ("search_runs_s", "search_runs over 200 runs (filter)", 5.0, Some("search_runs_client_only_s")),
 ];
 
 /// A server started in its own process group, stopped with the whole group.
@@ -138,17 +140,22 @@ fn side_by_side(python: &Path, dir: &Path, quick: bool) -> Result<(), String> {
 fn report(mlflow: &Figures, aimdb: &Figures) -> Result<(), String> {
     let get = |figures: &Figures, key: &str| figures.get(key).copied().unwrap_or(f64::NAN);
     let mut table = String::from(
-        "| call (same MLflow client) | mlflow server 3.17 | aimdb serve | aimdb is x faster | target |\n|---|---|---|---|---|\n",
+        "| call (same MLflow client) | mlflow server 3.17 | aimdb serve | aimdb is x faster | target | \
+         the client alone: most any server could be |\n|---|---|---|---|---|---|\n",
     );
     let mut missed = Vec::new();
-    for (key, what, target) in ROWS {
+    for (key, what, target, alone) in ROWS {
         let (theirs, ours) = (get(mlflow, key), get(aimdb, key));
         let ratio = theirs / ours;
         if ratio < target {
             missed.push(what);
         }
+        let ceiling = alone.map_or_else(String::new, |alone| {
+            let alone = get(aimdb, alone);
+            format!("{:.2} ms: {:.1}x", alone * 1e3, theirs / alone)
+        });
         table.push_str(&format!(
-            "| {what} | {:.2} ms | {:.2} ms | {ratio:.1}x | >= {target}x |\n",
+            "| {what} | {:.2} ms | {:.2} ms | {ratio:.1}x | >= {target}x | {ceiling} |\n",
             theirs * 1e3,
             ours * 1e3
         ));

@@ -8,6 +8,8 @@ use std::fmt::Debug;
 use std::future::Future;
 
 use aimdb_core::{Metric, Result, TrainingRunId};
+
+use crate::store::RunDetails;
 use sqlx::{Database, Executor, IntoArguments};
 
 #[cfg(feature = "mysql")]
@@ -110,6 +112,16 @@ pub trait Dialect: Sealed + Debug + Send + Sync + Sized + 'static {
         name: Option<&'a str>,
     ) -> impl Future<Output = Option<Result<Vec<Metric>>>> + Send + 'a {
         let _ = (conn, run, name);
+        async { None }
+    }
+
+    /// Reads the hyperparameters, tags and latest metric points of `runs`; `None` leaves
+    /// it to the generic queries.
+    fn read_run_details<'a>(
+        conn: &'a mut Connection<Self>,
+        runs: &'a [i64],
+    ) -> impl Future<Output = Option<Result<RunDetails>>> + Send + 'a {
+        let _ = (conn, runs);
         async { None }
     }
 

@@ -308,7 +308,7 @@ fn compare(op: Op, field: &Field<'_>, value: &Literal) -> bool {
     match (field, value) {
         (_, Literal::List(items)) => {
             let text = text_of(field);
-            let found = items.iter().any(|item| *item == text);
+            let found = items.contains(&text);
             if op == Op::In { found } else { op == Op::NotIn && !found }
         }
         (Field::Str(s), Literal::Str(pattern)) if matches!(op, Op::Like | Op::ILike) => {

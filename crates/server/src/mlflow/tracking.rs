@@ -268,32 +268,70 @@ impl RunView {
         self.run.run_name.as_deref().or(self.tags.get(RUN_NAME_TAG).map(String::as_str)).unwrap_or("")
     }
 
-    fn info(&self) -> Value {
+    fn info(&self) -> RunInfo<'_> {
         let id = self.run.id.0.to_string();
-        json!({
-            "run_id": id,
-            "run_uuid": id,
-            "run_name": self.name(),
-            "experiment_id": self.experiment_id(),
-            "user_id": self.tags.get(USER_TAG).map_or("", String::as_str),
-            "status": self.status(),
-            "start_time": wire::millis(self.run.started_at),
-            "end_time": self.run.completed_at.map(wire::millis),
-            "artifact_uri": format!("mlflow-artifacts:/{}/{id}/artifacts", self.experiment_id()),
-            "lifecycle_stage": if self.deleted() { "deleted" } else { "active" },
-        })
+        RunInfo {
+            run_uuid: id.clone(),
+            run_name: self.name(),
+            experiment_id: self.experiment_id(),
+            user_id: self.tags.get(USER_TAG).map_or("", String::as_str),
+            status: self.status(),
+            start_time: wire::millis(self.run.started_at),
+            end_time: self.run.completed_at.map(wire::millis),
+            artifact_uri: format!("mlflow-artifacts:/{}/{id}/artifacts", self.experiment_id()),
+            lifecycle_stage: if self.deleted() { "deleted" } else { "active" },
+            run_id: id,
+        }
     }
 
-    fn to_json(&self) -> Value {
-        let metrics: Vec<wire::MetricPoint<'_>> = self.latest.values().map(Into::into).collect();
-        let params: Vec<Value> = self.params.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
-        json!({
-            "info": self.info(),
-            "data": { "metrics": metrics, "params": params, "tags": wire::tag_list(&self.tags) },
-            "inputs": {},
-        })
+    /// The run in MLflow's form, serialized straight from the view: a search answering
+    /// hundreds of runs builds no JSON tree.
+    fn wire(&self) -> RunWire<'_> {
+        RunWire {
+            info: self.info(),
+            data: RunData {
+                metrics: self.latest.values().map(Into::into).collect(),
+                params: self.params.iter().map(wire::Pair::of).collect(),
+                tags: wire::tag_list(&self.tags),
+            },
+            inputs: Empty {},
+        }
     }
 }
+
+/// MLflow's `RunInfo`.
+#[derive(serde::Serialize)]
+struct RunInfo<'a> {
+    run_id: String,
+    run_uuid: String,
+    run_name: &'a str,
+    experiment_id: &'a str,
+    user_id: &'a str,
+    status: &'static str,
+    start_time: i64,
+    end_time: Option<i64>,
+    artifact_uri: String,
+    lifecycle_stage: &'static str,
+}
+
+/// MLflow's `RunData`: latest metric points, params, tags.
+#[derive(serde::Serialize)]
+struct RunData<'a> {
+    metrics: Vec<wire::MetricPoint<'a>>,
+    params: Vec<wire::Pair<'a>>,
+    tags: Vec<wire::Pair<'a>>,
+}
+
+/// MLflow's `Run`; `inputs` (datasets logged with the run) is always empty here.
+#[derive(serde::Serialize)]
+struct RunWire<'a> {
+    info: RunInfo<'a>,
+    data: RunData<'a>,
+    inputs: Empty,
+}
+
+#[derive(serde::Serialize)]
+struct Empty {}
 
 impl Subject for RunView {
     fn field(&self, scope: Scope, key: &str) -> Option<Field<'_>> {
@@ -392,13 +430,15 @@ async fn create_run(State(s): State<AppState>, Message(q): Message<CreateRun>) -
     if let Some(user) = q.user_id.filter(|u| !u.is_empty()) {
         tags.entry(USER_TAG.to_owned()).or_insert(user);
     }
-    s.db.set_tags(TagTarget::TrainingRun(run.id), tags).await?;
-    ok(json!({ "run": RunView::load(&s.db, run.id).await?.to_json() }))
+    s.db.set_tags(TagTarget::TrainingRun(run.id), tags.clone()).await?;
+    // All of it is known: a new run has these tags and nothing logged yet.
+    let view = RunView { run, tags, params: BTreeMap::new(), latest: BTreeMap::new() };
+    ok(json!({ "run": view.wire() }))
 }
 
 async fn get_run(State(s): State<AppState>, Message(q): Message<RunRef>) -> MlflowResult {
     let view = RunView::load(&s.db, run_id(q.id()?)?).await?;
-    ok(json!({ "run": view.to_json() }))
+    ok(json!({ "run": view.wire() }))
 }
 
 #[derive(Deserialize)]
@@ -675,8 +715,13 @@ async fn search_runs(State(s): State<AppState>, Message(q): Message<SearchRuns>)
     rows.sort_by(|a, b| filter::order_cmp(&order, a, b));
     let max = max_results(q.search.max_results, 1000)?;
     let (rows, next) = page(rows, max, q.search.page_token.as_deref())?;
-    let runs: Vec<Value> = rows.iter().map(RunView::to_json).collect();
-    ok(json!({ "runs": runs, "next_page_token": next }))
+    #[derive(serde::Serialize)]
+    struct Found<'a> {
+        runs: Vec<RunWire<'a>>,
+        next_page_token: Option<String>,
+    }
+    let runs = rows.iter().map(RunView::wire).collect();
+    Ok(axum::Json(Found { runs, next_page_token: next }).into_response())
 }
 
 /// A run's `check_active` for the registry (versions made from a deleted run are refused).

@@ -31,12 +31,22 @@ pub(crate) fn from_millis(ms: i64, field: &str) -> Result<Timestamp, MlflowError
         .ok_or_else(|| MlflowError::invalid(format!("{field} {ms} is not a time in milliseconds")))
 }
 
+/// A tag or param in MLflow's form, serialized from borrowed strings.
+#[derive(Serialize)]
+pub(crate) struct Pair<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+impl<'a> Pair<'a> {
+    pub(crate) fn of((key, value): (&'a String, &'a String)) -> Self {
+        Pair { key, value }
+    }
+}
+
 /// Tags in MLflow's form, without aimdb's own.
-pub(crate) fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Value> {
-    tags.iter()
-        .filter(|(k, _)| !k.starts_with(INTERNAL_TAG_PREFIX))
-        .map(|(k, v)| json!({ "key": k, "value": v }))
-        .collect()
+pub(crate) fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Pair<'_>> {
+    tags.iter().filter(|(k, _)| !k.starts_with(INTERNAL_TAG_PREFIX)).map(Pair::of).collect()
 }
 
 /// Tags from MLflow's form, refusing aimdb's reserved prefix.

@@ -15,6 +15,7 @@ use config::{BUSY_TIMEOUT, Target};
 pub use config::{SqliteConfig, URL_SCHEMES};
 
 use crate::SqlStore;
+use crate::store::RunDetails;
 use crate::dialect::{Dialect, Query, Sealed};
 use crate::error::driver_error;
 use crate::schema::{Cell, Kind};
@@ -80,6 +81,13 @@ impl Dialect for Sqlite {
         async move { Some(read_metrics(conn, run, name).await) }
     }
 
+    fn read_run_details<'a>(
+        conn: &'a mut SqliteConnection,
+        runs: &'a [i64],
+    ) -> impl Future<Output = Option<Result<RunDetails>>> + Send + 'a {
+        async move { Some(read_run_details(conn, runs).await) }
+    }
+
     fn insert_metrics<'a>(
         conn: &'a mut SqliteConnection,
         _run: TrainingRunId,
@@ -105,6 +113,13 @@ async fn read_metrics(
     let mut handle = conn.lock_handle().await.map_err(|e| driver_error("get metrics", e))?;
     let raw = handle.as_raw_handle();
     synchronous(|| bulk::read_metrics(raw, run, name))
+}
+
+/// Run summaries' details straight from SQLite's statements (see `bulk.rs` for why).
+async fn read_run_details(conn: &mut SqliteConnection, runs: &[i64]) -> Result<RunDetails> {
+    let mut handle = conn.lock_handle().await.map_err(|e| driver_error("read run summaries", e))?;
+    let raw = handle.as_raw_handle();
+    synchronous(|| bulk::read_run_details(raw, runs))
 }
 
 /// Runs synchronous SQLite work (~20 ms for 100k points) on this thread, telling a
