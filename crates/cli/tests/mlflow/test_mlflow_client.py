@@ -234,3 +234,25 @@ def test_default_experiment_takes_runs_without_one(client):
         mlflow.log_metric("m", 1.0)
     assert client.get_run(run.info.run_id).info.experiment_id == "0"
     assert client.get_experiment("0").name == "Default"
+
+
+def test_deleted_experiments_and_their_runs_hide_until_restored(client, aimdb):
+    name = unique("abandoned")
+    experiment = client.create_experiment(name)
+    run = client.create_run(experiment).info.run_id
+    client.delete_experiment(experiment)
+
+    assert client.get_experiment(experiment).lifecycle_stage == "deleted"
+    assert client.get_run(run).info.lifecycle_stage == "deleted"
+    assert name not in [e.name for e in client.search_experiments(max_results=1000)]
+    deleted = client.search_experiments(view_type=ViewType.DELETED_ONLY, max_results=1000)
+    assert name in [e.name for e in deleted]
+    assert client.search_runs([experiment]) == []
+    # Kept in aimdb: MLflow's delete is a soft one.
+    assert aimdb(f"runs/{run}/tags")["aimdb.lifecycle_stage"] == "deleted"
+
+    client.restore_experiment(experiment)
+    assert client.get_experiment(experiment).lifecycle_stage == "active"
+    assert [r.info.run_id for r in client.search_runs([experiment])] == [run]
+    with pytest.raises(MlflowException, match="default experiment"):
+        client.delete_experiment("0")

@@ -37,6 +37,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route(&at("experiments/get"), get(get_experiment))
         .route(&at("experiments/search"), post(search_experiments).get(search_experiments))
         .route(&at("experiments/set-experiment-tag"), post(set_experiment_tag))
+        .route(&at("experiments/delete"), post(delete_experiment))
+        .route(&at("experiments/restore"), post(restore_experiment))
         .route(&at("runs/create"), post(create_run))
         .route(&at("runs/get"), get(get_run))
         .route(&at("runs/update"), post(update_run))
@@ -152,7 +154,16 @@ impl Subject for ExperimentRow {
     }
 }
 
-async fn search_experiments(State(s): State<AppState>, Message(q): Message<Search>) -> MlflowResult {
+#[derive(Deserialize)]
+struct SearchExperiments {
+    #[serde(default)]
+    view_type: Option<String>,
+    #[serde(flatten)]
+    search: Search,
+}
+
+async fn search_experiments(State(s): State<AppState>, Message(q): Message<SearchExperiments>) -> MlflowResult {
+    let (view, q) = (q.view_type, q.search);
     let clauses = filter::parse(q.filter.as_deref().unwrap_or(""))?;
     let mut order = filter::parse_order(&q.order_by)?;
     if order.is_empty() {
@@ -162,7 +173,7 @@ async fn search_experiments(State(s): State<AppState>, Message(q): Message<Searc
     for experiment in all_experiments(&s.db).await? {
         let tags = s.db.get_tags(TagTarget::Experiment(experiment.id)).await?;
         let row = ExperimentRow { experiment, tags };
-        if filter::matches(&clauses, &row) && !row.tags.contains_key(LIFECYCLE_TAG) {
+        if in_view(view.as_deref(), wire::deleted(&row.tags)) && filter::matches(&clauses, &row) {
             rows.push(row);
         }
     }
@@ -185,6 +196,41 @@ async fn set_experiment_tag(State(s): State<AppState>, Message(q): Message<Exper
     wire::check_not_internal(&q.key)?;
     let found = experiment(&s.db, &q.experiment_id).await?;
     s.db.set_tags(TagTarget::Experiment(found.id), [(q.key, q.value)].into()).await?;
+    ok(json!({}))
+}
+
+/// Whether a record, deleted or not, is in MLflow's `ViewType` (`ACTIVE_ONLY` by default).
+fn in_view(view: Option<&str>, deleted: bool) -> bool {
+    match view.unwrap_or("ACTIVE_ONLY") {
+        "DELETED_ONLY" => deleted,
+        "ALL" => true,
+        _ => !deleted,
+    }
+}
+
+/// MLflow's soft delete: the experiment and its runs are marked deleted, kept, and hidden
+/// from searches unless asked for.
+async fn delete_experiment(State(s): State<AppState>, Message(q): Message<ExperimentRef>) -> MlflowResult {
+    if q.experiment_id == "0" {
+        return Err(MlflowError::invalid("Cannot delete the default experiment '0'. This is an internally reserved experiment."));
+    }
+    let found = experiment(&s.db, &q.experiment_id).await?;
+    let deleted = || BTreeMap::from([(LIFECYCLE_TAG.to_owned(), "deleted".to_owned())]);
+    for link in s.db.get_experiment_runs(found.id).await? {
+        s.db.set_tags(TagTarget::TrainingRun(link.training_run_id), deleted()).await?;
+    }
+    // Last: a delete cut short leaves the experiment visible, to be deleted again.
+    s.db.set_tags(TagTarget::Experiment(found.id), deleted()).await?;
+    ok(json!({}))
+}
+
+/// Undoes [`delete_experiment`], its runs included (as MLflow does).
+async fn restore_experiment(State(s): State<AppState>, Message(q): Message<ExperimentRef>) -> MlflowResult {
+    let found = experiment(&s.db, &q.experiment_id).await?;
+    for link in s.db.get_experiment_runs(found.id).await? {
+        s.db.delete_tag(TagTarget::TrainingRun(link.training_run_id), LIFECYCLE_TAG).await?;
+    }
+    s.db.delete_tag(TagTarget::Experiment(found.id), LIFECYCLE_TAG).await?;
     ok(json!({}))
 }
 
@@ -691,12 +737,6 @@ async fn search_runs(State(s): State<AppState>, Message(q): Message<SearchRuns>)
     let mut order = filter::parse_order(&q.search.order_by)?;
     // MLflow's default: newest first, ties by id.
     order.extend(filter::parse_order(&["attributes.start_time DESC".to_owned(), "attributes.run_id".to_owned()])?);
-    let view = q.run_view_type.as_deref().unwrap_or("ACTIVE_ONLY");
-    let wanted = |deleted: bool| match view {
-        "DELETED_ONLY" => deleted,
-        "ALL" => true,
-        _ => !deleted,
-    };
     let mut rows = Vec::new();
     for id in &q.experiment_ids {
         let experiment = experiment(&s.db, id).await?;
@@ -707,7 +747,7 @@ async fn search_runs(State(s): State<AppState>, Message(q): Message<SearchRuns>)
             let mut row = RunView::of(summary);
             // Runs aimdb users added to the experiment have no MLflow tag: they belong here.
             row.tags.entry(EXPERIMENT_TAG.to_owned()).or_insert_with(|| wire::experiment_id(&experiment));
-            if wanted(row.deleted()) && filter::matches(&clauses, &row) {
+            if in_view(q.run_view_type.as_deref(), row.deleted()) && filter::matches(&clauses, &row) {
                 rows.push(row);
             }
         }

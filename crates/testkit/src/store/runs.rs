@@ -28,6 +28,9 @@ pub async fn run_summaries(h: &dyn StoreHarness) {
             NewMetric::new("acc", 0.1).with_timestamp(at(5)),
             NewMetric::new("acc", 0.2).with_step(0).with_timestamp(at(6)),
             NewMetric::new("acc", 0.3).with_timestamp(at(2)),
+            NewMetric::new("f1", 0.4).with_step(2).with_timestamp(at(3)),
+            NewMetric::new("f1", 0.6).with_step(2).with_timestamp(at(3)),
+            NewMetric::new("f1", 0.5).with_step(1).with_timestamp(at(3)),
         ])
         .await
         .unwrap();
@@ -53,6 +56,7 @@ pub async fn run_summaries(h: &dyn StoreHarness) {
     let latest = &summaries[1].latest_metrics;
     assert_eq!(latest["loss"].metric_value, 0.9, "step 5 beats a later time at step 3");
     assert_eq!(latest["acc"].metric_value, 0.2, "unset step is 0; then the latest time");
+    assert_eq!(latest["f1"].metric_value, 0.6, "same step and time: the one logged last");
     assert!(!summaries[1].tags.contains_key("model-only"));
     assert!(summaries[2].latest_metrics.is_empty() && summaries[2].tags.is_empty());
     assert!(store.get_run_summaries(&[]).await.unwrap().is_empty());
