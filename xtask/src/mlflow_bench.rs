@@ -5,8 +5,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use std::collections::BTreeMap;
@@ -73,7 +73,8 @@ fn workload(python: &Path, uri: &str, label: &str, quick: bool) -> Result<Figure
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|line| {
-            let (key, value) = line.split_once(' ').ok_or_else(|| format!("mlflow_bench.py printed {line:?}"))?;
+            let (key, value) =
+                line.split_once(' ').ok_or_else(|| format!("mlflow_bench.py printed {line:?}"))?;
             let value = value.parse::<f64>().map_err(|e| format!("{key} {value:?}: {e}"))?;
             Ok((key.to_owned(), value))
         })
@@ -112,8 +113,11 @@ fn side_by_side(python: &Path, dir: &Path, quick: bool) -> Result<(), String> {
     let mlflow = workload(python, &format!("http://127.0.0.1:{mlflow_port}"), "mlflow", quick)?;
 
     let aimdb_dir = dir.join("aimdb");
-    std::fs::write(aimdb_dir.join("aimdb.yaml"), "backend: faiss\ndb_path: ./aimdb.db\nindex_path: ./index\n")
-        .map_err(|e| format!("write the configuration: {e}"))?;
+    std::fs::write(
+        aimdb_dir.join("aimdb.yaml"),
+        "backend: faiss\ndb_path: ./aimdb.db\nindex_path: ./index\n",
+    )
+    .map_err(|e| format!("write the configuration: {e}"))?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     let mut child = Command::new(target.join("release/aimdb"))
         .args(["--config", "aimdb.yaml", "serve", "--bind", "127.0.0.1:0"])

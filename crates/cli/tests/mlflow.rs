@@ -31,7 +31,8 @@ fn the_mlflow_client_logs_into_aimdb_serve() {
         .env("NO_PROXY", "127.0.0.1,localhost")
         .output()
         .expect("run pytest");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     println!("{text}");
     assert!(output.status.success(), "the mlflow client tests failed:\n{text}");
 }

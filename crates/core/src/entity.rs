@@ -205,7 +205,9 @@ pub struct RunSummary {
 impl RunSummary {
     /// The latest point of each metric: the greatest step (unset counts as 0), then the
     /// latest time, then the one logged last. MLflow's rule for a run's metric value.
-    pub fn latest_points(points: impl IntoIterator<Item = Metric>) -> std::collections::BTreeMap<String, Metric> {
+    pub fn latest_points(
+        points: impl IntoIterator<Item = Metric>,
+    ) -> std::collections::BTreeMap<String, Metric> {
         let mut latest: std::collections::BTreeMap<String, Metric> = std::collections::BTreeMap::new();
         for point in points {
             let newer = latest.get(&point.metric_name).is_none_or(|best| {

@@ -389,8 +389,13 @@ async fn the_mlflow_api_answers_in_mlflows_own_terms() {
     let twice = call(Method::POST, "experiments/create", w, json!({"name": "e"})).await;
     assert_eq!((twice.status, code(&twice)), (StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS".into()));
 
-    let run = call(Method::POST, "runs/create", w, json!({"experiment_id": experiment, "start_time": "1700000000000"}))
-        .await;
+    let run = call(
+        Method::POST,
+        "runs/create",
+        w,
+        json!({"experiment_id": experiment, "start_time": "1700000000000"}),
+    )
+    .await;
     assert_eq!(run.status, StatusCode::OK, "{}", run.body);
     let run_id = run.body["run"]["info"]["run_id"].as_str().unwrap().to_owned();
     assert_eq!(run.body["run"]["info"]["start_time"], 1_700_000_000_000_i64);
@@ -402,7 +407,8 @@ async fn the_mlflow_api_answers_in_mlflows_own_terms() {
     )
     .await;
     assert_eq!(logged.status, StatusCode::OK, "{}", logged.body);
-    let nan = call(Method::POST, "runs/log-metric", w, json!({"run_id": run_id, "key": "x", "value": "NaN"})).await;
+    let nan =
+        call(Method::POST, "runs/log-metric", w, json!({"run_id": run_id, "key": "x", "value": "NaN"})).await;
     assert_eq!((nan.status, code(&nan)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE".into()));
     let half = json!({"run_id": run_id, "params": [{"key": "lr", "value": "0.1"}],
                       "metrics": [{"key": "ok", "value": 1.0}, {"key": "bad", "value": "Infinity"}]});
@@ -410,7 +416,11 @@ async fn the_mlflow_api_answers_in_mlflows_own_terms() {
     assert_eq!(code(&refused), "INVALID_PARAMETER_VALUE");
     let after = call(Method::GET, &format!("runs/get?run_id={run_id}"), r, Value::Null).await;
     assert_eq!(after.body["run"]["data"]["params"], json!([]), "a refused batch writes nothing");
-    assert_eq!(after.body["run"]["data"]["metrics"].as_array().map(Vec::len), Some(1), "only the earlier loss");
+    assert_eq!(
+        after.body["run"]["data"]["metrics"].as_array().map(Vec::len),
+        Some(1),
+        "only the earlier loss"
+    );
 
     // A read-only token searches (a POST that only reads) with repeated query fields on GETs.
     let search = call(
@@ -431,16 +441,24 @@ async fn the_mlflow_api_answers_in_mlflows_own_terms() {
     .await;
     assert_eq!(history.body["metrics"][0]["timestamp"], 1_700_000_000_001_i64, "{}", history.body);
     let bad_filter =
-        call(Method::POST, "runs/search", r, json!({"experiment_ids": [experiment], "filter": "loss <"})).await;
+        call(Method::POST, "runs/search", r, json!({"experiment_ids": [experiment], "filter": "loss <"}))
+            .await;
     assert_eq!(code(&bad_filter), "INVALID_PARAMETER_VALUE");
 
-    let reserved = call(Method::POST, "runs/set-tag", w, json!({"run_id": run_id, "key": "aimdb.x", "value": "1"})).await;
+    let reserved =
+        call(Method::POST, "runs/set-tag", w, json!({"run_id": run_id, "key": "aimdb.x", "value": "1"}))
+            .await;
     assert_eq!(code(&reserved), "INVALID_PARAMETER_VALUE", "aimdb.* tags are the server's");
     let not_json = send(addr, Method::POST, "/api/2.0/mlflow/runs/log-batch", w, Some(b"{".to_vec())).await;
-    assert_eq!((not_json.status, code(&not_json)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE".into()));
+    assert_eq!(
+        (not_json.status, code(&not_json)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE".into())
+    );
     let unknown = call(Method::GET, "logged-models/search", r, Value::Null).await;
     assert_eq!((unknown.status, code(&unknown)), (StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND".into()));
-    let artifact = send(addr, Method::PUT, "/api/2.0/mlflow-artifacts/artifacts/1/2/a.txt", w, Some(b"x".to_vec())).await;
+    let artifact =
+        send(addr, Method::PUT, "/api/2.0/mlflow-artifacts/artifacts/1/2/a.txt", w, Some(b"x".to_vec()))
+            .await;
     assert_eq!((artifact.status, code(&artifact)), (StatusCode::NOT_IMPLEMENTED, "NOT_IMPLEMENTED".into()));
     assert!(artifact.body["message"].as_str().unwrap().contains("does not store artifacts"));
 }

@@ -109,7 +109,10 @@ pub(crate) fn hyperparameters_of<D: Dialect>(n: usize) -> Sql {
 
 /// The tags of `n` records of one entity (the first parameter): id, name, value.
 pub(crate) fn tags_of<D: Dialect>(n: usize) -> Sql {
-    sql::<D>(&format!("SELECT entity_id, name, value FROM tags WHERE entity = ? AND entity_id IN ({})", marks(n)))
+    sql::<D>(&format!(
+        "SELECT entity_id, name, value FROM tags WHERE entity = ? AND entity_id IN ({})",
+        marks(n)
+    ))
 }
 
 /// The latest point of each metric of `n` runs (greatest step, then time, then the last

@@ -8,8 +8,8 @@ use aimdb_core::{
     Capabilities, Dataset, DatasetId, Entity, Error, Experiment, ExperimentId, ExperimentRun,
     ExperimentRunDetail, ImportBatch, MetadataStore, Metric, Model, ModelId, ModelVersion, ModelVersionId,
     NewDataset, NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction,
-    NewTrainingRun, Page, Prediction, PredictionId, Result, RunSummary, StoreInfo, StoreStatistics, TagTarget,
-    TrainingRun, TrainingRunId, TrainingRunUpdate, time, validate_tags,
+    NewTrainingRun, Page, Prediction, PredictionId, Result, RunSummary, StoreInfo, StoreStatistics,
+    TagTarget, TrainingRun, TrainingRunId, TrainingRunUpdate, time, validate_tags,
 };
 use async_trait::async_trait;
 use serde_json::Value;

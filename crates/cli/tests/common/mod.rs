@@ -32,7 +32,11 @@ impl ServerProcess {
 
     fn spawn(dir: &Path, config: &str, args: &[&str], embedder: Option<&str>) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_aimdb"));
-        command.args(["--config", config, "serve"]).args(args).current_dir(dir).env_remove("AIMDB_DATABASE_URL");
+        command
+            .args(["--config", config, "serve"])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("AIMDB_DATABASE_URL");
         match embedder {
             Some(model) => command.env("EMBEDDING_MODEL_NAME", model),
             None => command.env_remove("EMBEDDING_MODEL_NAME"),

@@ -141,7 +141,9 @@ fn tokens(text: &str) -> Result<Vec<Token>, MlflowError> {
             }
             _ if c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '+') => {
                 let start = i;
-                while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.' | '-' | '+' | ':')) {
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.' | '-' | '+' | ':'))
+                {
                     i += 1;
                 }
                 let mut word: String = chars[start..i].iter().collect();
@@ -197,7 +199,9 @@ pub(crate) fn parse(filter: &str) -> Result<Vec<Clause>, MlflowError> {
             }
             i += 1;
         }
-        let Some(Token::Word(word)) = tokens.get(i) else { return Err(bad("expected a field such as metrics.loss")) };
+        let Some(Token::Word(word)) = tokens.get(i) else {
+            return Err(bad("expected a field such as metrics.loss"));
+        };
         let (scope, key) = identifier(word)?;
         i += 1;
         let op = match tokens.get(i) {
@@ -363,7 +367,8 @@ pub(crate) fn parse_order(entries: &[String]) -> Result<Vec<OrderKey>, MlflowErr
         .iter()
         .map(|entry| {
             let tokens = tokens(entry)?;
-            let bad = || MlflowError::invalid(format!("invalid order_by {entry:?}: use e.g. 'metrics.loss DESC'"));
+            let bad =
+                || MlflowError::invalid(format!("invalid order_by {entry:?}: use e.g. 'metrics.loss DESC'"));
             let (word, direction) = match tokens.as_slice() {
                 [Token::Word(w)] => (w, None),
                 [Token::Word(w), Token::Word(d)] => (w, Some(d)),
@@ -458,7 +463,12 @@ mod tests {
         ] {
             assert!(matches(&parse(filter).unwrap(), &r), "{filter}");
         }
-        for filter in ["metrics.missing > 0", "params.opt LIKE 'sgd%'", "metrics.loss > 0.25", "attributes.status = 'RUNNING'"] {
+        for filter in [
+            "metrics.missing > 0",
+            "params.opt LIKE 'sgd%'",
+            "metrics.loss > 0.25",
+            "attributes.status = 'RUNNING'",
+        ] {
             assert!(!matches(&parse(filter).unwrap(), &r), "{filter}");
         }
     }
@@ -481,7 +491,11 @@ mod tests {
 
     #[test]
     fn ordering_puts_missing_values_last_both_ways() {
-        let rows = [row(0.3, "a", "x"), Row { metrics: BTreeMap::new(), params: BTreeMap::new(), status: "x" }, row(0.1, "b", "x")];
+        let rows = [
+            row(0.3, "a", "x"),
+            Row { metrics: BTreeMap::new(), params: BTreeMap::new(), status: "x" },
+            row(0.1, "b", "x"),
+        ];
         for (entry, first) in [("metrics.loss", 0.1), ("metrics.loss DESC", 0.3)] {
             let keys = parse_order(&[entry.to_owned()]).unwrap();
             let mut sorted: Vec<&Row> = rows.iter().collect();

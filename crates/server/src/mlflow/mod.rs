@@ -117,7 +117,11 @@ impl From<Error> for MlflowError {
             }
             other => {
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "MLflow request failed");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "the store failed; see the server log")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    "the store failed; see the server log",
+                )
             }
         }
     }
@@ -156,9 +160,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Message<T> {
         let value = if body.iter().all(u8::is_ascii_whitespace) {
             query_message(query.as_deref().unwrap_or(""))
         } else {
-            serde_json::from_slice(&body).map_err(|e| MlflowError::invalid(format!("malformed JSON body: {e}")))?
+            serde_json::from_slice(&body)
+                .map_err(|e| MlflowError::invalid(format!("malformed JSON body: {e}")))?
         };
-        serde_json::from_value(value).map(Message).map_err(|e| MlflowError::invalid(format!("malformed request: {e}")))
+        serde_json::from_value(value)
+            .map(Message)
+            .map_err(|e| MlflowError::invalid(format!("malformed request: {e}")))
     }
 }
 
@@ -241,9 +248,15 @@ pub(crate) struct Search {
 }
 
 /// Paging by offset: MLflow's `page_token` is opaque to clients; aimdb's is the offset.
-pub(crate) fn page<T>(items: Vec<T>, max_results: usize, token: Option<&str>) -> Result<(Vec<T>, Option<String>), MlflowError> {
+pub(crate) fn page<T>(
+    items: Vec<T>,
+    max_results: usize,
+    token: Option<&str>,
+) -> Result<(Vec<T>, Option<String>), MlflowError> {
     let start = match token.filter(|t| !t.is_empty()) {
-        Some(t) => t.parse::<usize>().map_err(|_| MlflowError::invalid(format!("invalid page_token {t:?}")))?,
+        Some(t) => {
+            t.parse::<usize>().map_err(|_| MlflowError::invalid(format!("invalid page_token {t:?}")))?
+        }
         None => 0,
     };
     let total = items.len();

@@ -104,7 +104,10 @@ impl Registered {
 
     fn version(&self, version: &str) -> Result<&Version, MlflowError> {
         self.versions.iter().find(|v| v.version.version == version).ok_or_else(|| {
-            MlflowError::missing(format!("Model Version (name={}, version={version}) not found", self.model.name))
+            MlflowError::missing(format!(
+                "Model Version (name={}, version={version}) not found",
+                self.model.name
+            ))
         })
     }
 
@@ -135,7 +138,9 @@ impl Registered {
         let aliases: Vec<Value> = self
             .tags
             .iter()
-            .filter_map(|(k, v)| k.strip_prefix(ALIAS_PREFIX).map(|alias| json!({ "alias": alias, "version": v })))
+            .filter_map(|(k, v)| {
+                k.strip_prefix(ALIAS_PREFIX).map(|alias| json!({ "alias": alias, "version": v }))
+            })
             .collect();
         let latest: Vec<Value> = self.latest().map(|v| self.version_json(v)).into_iter().collect();
         json!({
@@ -165,13 +170,19 @@ async fn create_model(State(s): State<AppState>, Message(q): Message<CreateModel
         Ok(existing) => {
             let existing = Registered::of(&s.db, existing).await?;
             if !deleted(&existing.tags) {
-                return Err(MlflowError::exists(format!("Registered Model (name={}) already exists.", q.name)));
+                return Err(MlflowError::exists(format!(
+                    "Registered Model (name={}) already exists.",
+                    q.name
+                )));
             }
             // aimdb keeps records: a deleted name comes back as the same model.
             s.db.delete_tag(TagTarget::Model(existing.model.id), LIFECYCLE_TAG).await?;
             let description = q.description.unwrap_or_default();
-            s.db.set_tags(TagTarget::Model(existing.model.id), [(DESCRIPTION_TAG.to_owned(), description)].into())
-                .await?;
+            s.db.set_tags(
+                TagTarget::Model(existing.model.id),
+                [(DESCRIPTION_TAG.to_owned(), description)].into(),
+            )
+            .await?;
             existing.model
         }
         Err(Error::NotFound { .. }) => {
@@ -199,7 +210,6 @@ async fn get_model(State(s): State<AppState>, Message(q): Message<ModelRef>) -> 
     ok(json!({ "registered_model": Registered::load(&s.db, &q.name).await?.to_json() }))
 }
 
-
 impl Subject for Registered {
     fn missing_tag_is_unequal(&self) -> bool {
         true
@@ -208,7 +218,9 @@ impl Subject for Registered {
     fn field(&self, scope: Scope, key: &str) -> Option<Field<'_>> {
         match (scope, key) {
             (Scope::Attribute, "name") => Some(Field::Str(Cow::Borrowed(&self.model.name))),
-            (Scope::Attribute, "creation_timestamp") => Some(Field::Num(wire::millis(self.model.created_at) as f64)),
+            (Scope::Attribute, "creation_timestamp") => {
+                Some(Field::Num(wire::millis(self.model.created_at) as f64))
+            }
             (Scope::Attribute, "last_updated_timestamp") => {
                 Some(Field::Num(wire::millis(self.model.updated_at) as f64))
             }
@@ -263,8 +275,11 @@ struct Describe {
 async fn update_model(State(s): State<AppState>, Message(q): Message<Describe>) -> MlflowResult {
     let registered = Registered::load(&s.db, &q.name).await?;
     if let Some(description) = q.description {
-        s.db.set_tags(TagTarget::Model(registered.model.id), [(DESCRIPTION_TAG.to_owned(), description)].into())
-            .await?;
+        s.db.set_tags(
+            TagTarget::Model(registered.model.id),
+            [(DESCRIPTION_TAG.to_owned(), description)].into(),
+        )
+        .await?;
     }
     ok(json!({ "registered_model": Registered::load(&s.db, &q.name).await?.to_json() }))
 }
@@ -332,9 +347,15 @@ struct AliasMessage {
 
 async fn set_alias(State(s): State<AppState>, Message(q): Message<AliasMessage>) -> MlflowResult {
     let registered = Registered::load(&s.db, &q.name).await?;
-    let version = q.version.as_deref().ok_or_else(|| MlflowError::invalid("Missing value for required parameter 'version'"))?;
+    let version = q
+        .version
+        .as_deref()
+        .ok_or_else(|| MlflowError::invalid("Missing value for required parameter 'version'"))?;
     registered.version(version)?;
-    if q.alias.is_empty() || q.alias.eq_ignore_ascii_case("latest") || q.alias.starts_with('v') && q.alias[1..].parse::<u64>().is_ok() {
+    if q.alias.is_empty()
+        || q.alias.eq_ignore_ascii_case("latest")
+        || q.alias.starts_with('v') && q.alias[1..].parse::<u64>().is_ok()
+    {
         return Err(MlflowError::invalid(format!(
             "alias {:?} is reserved (empty, 'latest' or v<number>)",
             q.alias
@@ -391,7 +412,8 @@ async fn create_version(State(s): State<AppState>, Message(q): Message<CreateVer
         tags.insert(RUN_TAG.to_owned(), run.id().to_string());
         // aimdb's run records the version it trained; the first registered from it.
         if run.model_version().is_none() {
-            s.db.update_training_run(run.id(), TrainingRunUpdate::new().with_model_version_id(version.id)).await?;
+            s.db.update_training_run(run.id(), TrainingRunUpdate::new().with_model_version_id(version.id))
+                .await?;
         }
     }
     if let Some(description) = q.description.filter(|d| !d.is_empty()) {
@@ -423,10 +445,14 @@ async fn download_uri(State(s): State<AppState>, Message(q): Message<VersionRef>
 
 async fn update_version(State(s): State<AppState>, Message(q): Message<Describe>) -> MlflowResult {
     let registered = Registered::load(&s.db, &q.name).await?;
-    let number = q.version.as_deref().ok_or_else(|| MlflowError::invalid("Missing value for required parameter 'version'"))?;
+    let number = q
+        .version
+        .as_deref()
+        .ok_or_else(|| MlflowError::invalid("Missing value for required parameter 'version'"))?;
     let id = registered.version(number)?.version.id;
     if let Some(description) = q.description {
-        s.db.set_tags(TagTarget::ModelVersion(id), [(DESCRIPTION_TAG.to_owned(), description)].into()).await?;
+        s.db.set_tags(TagTarget::ModelVersion(id), [(DESCRIPTION_TAG.to_owned(), description)].into())
+            .await?;
     }
     let registered = Registered::load(&s.db, &q.name).await?;
     ok(json!({ "model_version": registered.version_json(registered.version(number)?) }))
@@ -438,7 +464,8 @@ async fn delete_version(State(s): State<AppState>, Message(q): Message<VersionRe
     for alias in registered.aliases_of(&q.version) {
         s.db.delete_tag(TagTarget::Model(registered.model.id), &format!("{ALIAS_PREFIX}{alias}")).await?;
     }
-    s.db.set_tags(TagTarget::ModelVersion(id), [(LIFECYCLE_TAG.to_owned(), "deleted".to_owned())].into()).await?;
+    s.db.set_tags(TagTarget::ModelVersion(id), [(LIFECYCLE_TAG.to_owned(), "deleted".to_owned())].into())
+        .await?;
     ok(json!({}))
 }
 
@@ -477,10 +504,12 @@ impl Subject for VersionRow<'_> {
         let v = &self.version;
         match (scope, key) {
             (Scope::Attribute, "name") => Some(Field::Str(Cow::Borrowed(&self.model.model.name))),
-            (Scope::Attribute, "version" | "version_number") => Some(match v.version.version.parse::<f64>() {
-                Ok(n) => Field::Num(n),
-                Err(_) => Field::Str(Cow::Borrowed(&v.version.version)),
-            }),
+            (Scope::Attribute, "version" | "version_number") => {
+                Some(match v.version.version.parse::<f64>() {
+                    Ok(n) => Field::Num(n),
+                    Err(_) => Field::Str(Cow::Borrowed(&v.version.version)),
+                })
+            }
             (Scope::Attribute, "run_id") => v.tags.get(RUN_TAG).map(|r| Field::Str(Cow::Borrowed(r))),
             (Scope::Attribute, "source" | "source_path") => {
                 v.version.checkpoint_path.as_deref().map(|p| Field::Str(Cow::Borrowed(p)))

@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use aimdb::{
-    AiDatabase, Error, Experiment, ExperimentId, MetadataStore, Metric, NewExperiment, NewExperimentRun, NewMetric,
-    NewTrainingRun, Page, RunSummary, TagTarget, TrainingRun, TrainingRunId, TrainingRunUpdate,
+    AiDatabase, Error, Experiment, ExperimentId, MetadataStore, Metric, NewExperiment, NewExperimentRun,
+    NewMetric, NewTrainingRun, Page, RunSummary, TagTarget, TrainingRun, TrainingRunId, TrainingRunUpdate,
 };
 use axum::Router;
 use axum::extract::State;
@@ -67,13 +67,12 @@ async fn experiment(db: &AiDatabase, id: &str) -> Result<Experiment, MlflowError
         }
         return match db.create_experiment(NewExperiment::new(DEFAULT_EXPERIMENT)).await {
             // Another request made it first.
-            Err(Error::AlreadyExists { .. }) => {
-                Box::pin(experiment(db, id)).await
-            }
+            Err(Error::AlreadyExists { .. }) => Box::pin(experiment(db, id)).await,
             other => Ok(other?),
         };
     }
-    let number = id.parse::<i64>().map_err(|_| MlflowError::missing(format!("no experiment with id {id:?}")))?;
+    let number =
+        id.parse::<i64>().map_err(|_| MlflowError::missing(format!("no experiment with id {id:?}")))?;
     db.get_experiment(ExperimentId(number)).await.map_err(|e| match e {
         Error::NotFound { .. } => MlflowError::missing(format!("no experiment with id {id:?}")),
         other => other.into(),
@@ -93,7 +92,10 @@ struct ByName {
 async fn experiment_by_name(State(s): State<AppState>, Message(q): Message<ByName>) -> MlflowResult {
     let found = all_experiments(&s.db).await?.into_iter().find(|e| e.name == q.experiment_name);
     let Some(found) = found else {
-        return Err(MlflowError::missing(format!("Could not find experiment with name '{}'", q.experiment_name)));
+        return Err(MlflowError::missing(format!(
+            "Could not find experiment with name '{}'",
+            q.experiment_name
+        )));
     };
     ok(json!({ "experiment": experiment_json(&s.db, &found).await? }))
 }
@@ -134,7 +136,6 @@ async fn get_experiment(State(s): State<AppState>, Message(q): Message<Experimen
     ok(json!({ "experiment": experiment_json(&s.db, &found).await? }))
 }
 
-
 struct ExperimentRow {
     experiment: Experiment,
     tags: BTreeMap<String, String>,
@@ -145,7 +146,9 @@ impl Subject for ExperimentRow {
         match (scope, key) {
             (Scope::Tag, key) => self.tags.get(key).map(|v| Field::Str(Cow::Borrowed(v))),
             (Scope::Attribute, "name") => Some(Field::Str(Cow::Borrowed(&self.experiment.name))),
-            (Scope::Attribute, "experiment_id") => Some(Field::Str(Cow::Owned(wire::experiment_id(&self.experiment)))),
+            (Scope::Attribute, "experiment_id") => {
+                Some(Field::Str(Cow::Owned(wire::experiment_id(&self.experiment))))
+            }
             (Scope::Attribute, "creation_time" | "last_update_time") => {
                 Some(Field::Num(wire::millis(self.experiment.created_at) as f64))
             }
@@ -162,7 +165,10 @@ struct SearchExperiments {
     search: Search,
 }
 
-async fn search_experiments(State(s): State<AppState>, Message(q): Message<SearchExperiments>) -> MlflowResult {
+async fn search_experiments(
+    State(s): State<AppState>,
+    Message(q): Message<SearchExperiments>,
+) -> MlflowResult {
     let (view, q) = (q.view_type, q.search);
     let clauses = filter::parse(q.filter.as_deref().unwrap_or(""))?;
     let mut order = filter::parse_order(&q.order_by)?;
@@ -212,7 +218,9 @@ fn in_view(view: Option<&str>, deleted: bool) -> bool {
 /// from searches unless asked for.
 async fn delete_experiment(State(s): State<AppState>, Message(q): Message<ExperimentRef>) -> MlflowResult {
     if q.experiment_id == "0" {
-        return Err(MlflowError::invalid("Cannot delete the default experiment '0'. This is an internally reserved experiment."));
+        return Err(MlflowError::invalid(
+            "Cannot delete the default experiment '0'. This is an internally reserved experiment.",
+        ));
     }
     let found = experiment(&s.db, &q.experiment_id).await?;
     let deleted = || BTreeMap::from([(LIFECYCLE_TAG.to_owned(), "deleted".to_owned())]);
@@ -398,7 +406,9 @@ impl Subject for RunView {
                 "user_id" => self.tags.get(USER_TAG).map(|v| Field::Str(Cow::Borrowed(v))),
                 "experiment_id" => text(self.experiment_id()),
                 "lifecycle_stage" => text(if self.deleted() { "deleted" } else { "active" }),
-                "start_time" | "created" | "Created" => Some(Field::Num(wire::millis(self.run.started_at) as f64)),
+                "start_time" | "created" | "Created" => {
+                    Some(Field::Num(wire::millis(self.run.started_at) as f64))
+                }
                 "end_time" => self.run.completed_at.map(|t| Field::Num(wire::millis(t) as f64)),
                 _ => None,
             },
@@ -437,7 +447,8 @@ impl RunRef {
 fn generated_name() -> String {
     const FIRST: [&str; 8] = ["bright", "calm", "eager", "gentle", "keen", "lucid", "quiet", "swift"];
     const SECOND: [&str; 8] = ["otter", "heron", "lynx", "finch", "badger", "crane", "fox", "seal"];
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let n = nanos as usize;
     format!("{}-{}-{}", FIRST[n % 8], SECOND[(n / 8) % 8], (n / 64) % 1000)
 }
@@ -514,9 +525,11 @@ async fn update_run(State(s): State<AppState>, Message(q): Message<UpdateRun>) -
             let seconds = (end - run.started_at).num_milliseconds() as f64 / 1000.0;
             update = update.with_completed_at(end).with_duration_seconds(seconds.max(0.0));
             // aimdb's runs carry a final loss: the last `loss` MLflow logged.
-            if let Some(last) = s.db.get_metrics(id, Some("loss")).await?.into_iter().max_by(|a, b| {
-                (a.step.unwrap_or(0), a.timestamp).cmp(&(b.step.unwrap_or(0), b.timestamp))
-            }) {
+            if let Some(last) =
+                s.db.get_metrics(id, Some("loss")).await?.into_iter().max_by(|a, b| {
+                    (a.step.unwrap_or(0), a.timestamp).cmp(&(b.step.unwrap_or(0), b.timestamp))
+                })
+            {
                 update = update.with_final_loss(last.metric_value);
             }
         }
@@ -533,7 +546,8 @@ async fn update_run(State(s): State<AppState>, Message(q): Message<UpdateRun>) -
 
 async fn delete_run(State(s): State<AppState>, Message(q): Message<RunRef>) -> MlflowResult {
     let id = run_id(q.id()?)?;
-    s.db.set_tags(TagTarget::TrainingRun(id), [(LIFECYCLE_TAG.to_owned(), "deleted".to_owned())].into()).await?;
+    s.db.set_tags(TagTarget::TrainingRun(id), [(LIFECYCLE_TAG.to_owned(), "deleted".to_owned())].into())
+        .await?;
     ok(json!({}))
 }
 
@@ -736,7 +750,10 @@ async fn search_runs(State(s): State<AppState>, Message(q): Message<SearchRuns>)
     let clauses = filter::parse(q.search.filter.as_deref().unwrap_or(""))?;
     let mut order = filter::parse_order(&q.search.order_by)?;
     // MLflow's default: newest first, ties by id.
-    order.extend(filter::parse_order(&["attributes.start_time DESC".to_owned(), "attributes.run_id".to_owned()])?);
+    order.extend(filter::parse_order(&[
+        "attributes.start_time DESC".to_owned(),
+        "attributes.run_id".to_owned(),
+    ])?);
     let mut rows = Vec::new();
     for id in &q.experiment_ids {
         let experiment = experiment(&s.db, id).await?;

@@ -34,7 +34,8 @@ const TAGS_OF: &CStr = c"SELECT entity_id, name, value FROM tags \
     WHERE entity = ?2 AND entity_id IN (SELECT value FROM json_each(?1))";
 // Every point of the runs, the latest chosen while reading: SQLite's window function
 // (`statements::latest_metrics_of`) sorts them all first, 1 ms for 200 one-point runs.
-const POINTS_OF: &CStr = c"SELECT training_run_id, metric_name, metric_value, epoch, step, split, timestamp, id \
+const POINTS_OF: &CStr =
+    c"SELECT training_run_id, metric_name, metric_value, epoch, step, split, timestamp, id \
     FROM metrics WHERE training_run_id IN (SELECT value FROM json_each(?1))";
 
 /// A value bound to a statement's parameter.
@@ -85,7 +86,10 @@ impl Statement {
         // sqlite3_errmsg returns a NUL-terminated string owned by the connection,
         // copied out before anything else can change it.
         let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(self.db.as_ptr())) };
-        Error::Backend { message: format!("{step} {}: {}", self.what, message.to_string_lossy()), source: None }
+        Error::Backend {
+            message: format!("{step} {}: {}", self.what, message.to_string_lossy()),
+            source: None,
+        }
     }
 
     /// Binds `values` to parameters 1, 2, ...
@@ -235,8 +239,13 @@ pub(crate) fn read_run_details(db: NonNull<ffi::sqlite3>, runs: &[i64]) -> Resul
     let stmt = Statement::prepare(db, HYPERPARAMETERS_OF, "read run hyperparameters")?;
     stmt.bind(&[Bind::Text(&ids)])?;
     stmt.each_row(|row| {
-        let value = serde_json::from_slice(row.bytes(2, "value")?).map_err(|e| crate::error::corrupt("value", e))?;
-        details.hyperparameters.entry(row.i64(0, "training_run_id")?).or_default().insert(row.text(1, "name")?, value);
+        let value =
+            serde_json::from_slice(row.bytes(2, "value")?).map_err(|e| crate::error::corrupt("value", e))?;
+        details
+            .hyperparameters
+            .entry(row.i64(0, "training_run_id")?)
+            .or_default()
+            .insert(row.text(1, "name")?, value);
         Ok(())
     })?;
 
@@ -267,8 +276,10 @@ pub(crate) fn read_run_details(db: NonNull<ffi::sqlite3>, runs: &[i64]) -> Resul
         }
         Ok(())
     })?;
-    details.latest =
-        best.into_iter().map(|(run, names)| (run, names.into_iter().map(|(n, (_, m))| (n, m)).collect())).collect();
+    details.latest = best
+        .into_iter()
+        .map(|(run, names)| (run, names.into_iter().map(|(n, (_, m))| (n, m)).collect()))
+        .collect();
     Ok(details)
 }
 

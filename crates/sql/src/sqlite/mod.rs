@@ -15,10 +15,10 @@ use config::{BUSY_TIMEOUT, Target};
 pub use config::{SqliteConfig, URL_SCHEMES};
 
 use crate::SqlStore;
-use crate::store::RunDetails;
 use crate::dialect::{Dialect, Query, Sealed};
 use crate::error::driver_error;
 use crate::schema::{Cell, Kind};
+use crate::store::RunDetails;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 

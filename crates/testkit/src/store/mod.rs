@@ -15,9 +15,8 @@ pub use import::{import_is_all_or_nothing, import_keeps_ids};
 pub use props::proptest_round_trips;
 pub use robustness::{concurrent_writers, large_json, reopen, statistics, unicode};
 pub use runs::{
-    run_summaries,
     experiments, hyperparameters, metric_batch_is_atomic, metrics, non_finite_values_rejected,
-    partial_update, run_without_version, tags, training_runs,
+    partial_update, run_summaries, run_without_version, tags, training_runs,
 };
 pub use usage::{prediction_batch_is_atomic, predictions};
 

@@ -22,21 +22,27 @@ pub async fn run_summaries(h: &dyn StoreHarness) {
     let t0 = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
     let at = |s: i64| t0 + Duration::seconds(s);
     store
-        .log_metrics(first.id, vec![
-            NewMetric::new("loss", 0.9).with_step(5).with_timestamp(at(1)),
-            NewMetric::new("loss", 0.5).with_step(3).with_timestamp(at(9)),
-            NewMetric::new("acc", 0.1).with_timestamp(at(5)),
-            NewMetric::new("acc", 0.2).with_step(0).with_timestamp(at(6)),
-            NewMetric::new("acc", 0.3).with_timestamp(at(2)),
-            NewMetric::new("f1", 0.4).with_step(2).with_timestamp(at(3)),
-            NewMetric::new("f1", 0.6).with_step(2).with_timestamp(at(3)),
-            NewMetric::new("f1", 0.5).with_step(1).with_timestamp(at(3)),
-        ])
+        .log_metrics(
+            first.id,
+            vec![
+                NewMetric::new("loss", 0.9).with_step(5).with_timestamp(at(1)),
+                NewMetric::new("loss", 0.5).with_step(3).with_timestamp(at(9)),
+                NewMetric::new("acc", 0.1).with_timestamp(at(5)),
+                NewMetric::new("acc", 0.2).with_step(0).with_timestamp(at(6)),
+                NewMetric::new("acc", 0.3).with_timestamp(at(2)),
+                NewMetric::new("f1", 0.4).with_step(2).with_timestamp(at(3)),
+                NewMetric::new("f1", 0.6).with_step(2).with_timestamp(at(3)),
+                NewMetric::new("f1", 0.5).with_step(1).with_timestamp(at(3)),
+            ],
+        )
         .await
         .unwrap();
     store.log_metrics(second.id, vec![NewMetric::new("loss", 0.7).with_step(1)]).await.unwrap();
     store.log_hyperparameters(first.id, BTreeMap::from([("lr".to_owned(), json!(0.01))])).await.unwrap();
-    store.set_tags(TagTarget::TrainingRun(second.id), BTreeMap::from([("k".to_owned(), "v".to_owned())])).await.unwrap();
+    store
+        .set_tags(TagTarget::TrainingRun(second.id), BTreeMap::from([("k".to_owned(), "v".to_owned())]))
+        .await
+        .unwrap();
     // A model's tag is not a run's, whatever their ids.
     let model_tag = BTreeMap::from([("model-only".to_owned(), "x".to_owned())]);
     store.set_tags(TagTarget::Model(version.model_id), model_tag).await.unwrap();
