@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::filter::{self, Field, Scope, Subject};
 use super::tracking::{load_active_run, run_id};
-use super::wire::{self, KeyValue, LIFECYCLE_TAG, deleted};
+use super::wire::{self, KeyValue, deleted};
 use super::{Message, MlflowError, MlflowResult, Search, at, lenient, ok, page};
 use crate::routes::AppState;
 
@@ -176,7 +176,7 @@ async fn create_model(State(s): State<AppState>, Message(q): Message<CreateModel
                 )));
             }
             // aimdb keeps records: a deleted name comes back as the same model.
-            s.db.delete_tag(TagTarget::Model(existing.model.id), LIFECYCLE_TAG).await?;
+            wire::restore(&s.db, TagTarget::Model(existing.model.id)).await?;
             let description = q.description.unwrap_or_default();
             s.db.set_tags(
                 TagTarget::Model(existing.model.id),
@@ -286,14 +286,13 @@ async fn update_model(State(s): State<AppState>, Message(q): Message<Describe>) 
 
 async fn delete_model(State(s): State<AppState>, Message(q): Message<ModelRef>) -> MlflowResult {
     let registered = Registered::load(&s.db, &q.name).await?;
-    let gone = || [(LIFECYCLE_TAG.to_owned(), "deleted".to_owned())].into();
     for v in &registered.versions {
-        s.db.set_tags(TagTarget::ModelVersion(v.version.id), gone()).await?;
+        wire::soft_delete(&s.db, TagTarget::ModelVersion(v.version.id)).await?;
     }
     for key in registered.tags.keys().filter(|k| k.starts_with(ALIAS_PREFIX)) {
         s.db.delete_tag(TagTarget::Model(registered.model.id), key).await?;
     }
-    s.db.set_tags(TagTarget::Model(registered.model.id), gone()).await?;
+    wire::soft_delete(&s.db, TagTarget::Model(registered.model.id)).await?;
     ok(json!({}))
 }
 
@@ -464,8 +463,7 @@ async fn delete_version(State(s): State<AppState>, Message(q): Message<VersionRe
     for alias in registered.aliases_of(&q.version) {
         s.db.delete_tag(TagTarget::Model(registered.model.id), &format!("{ALIAS_PREFIX}{alias}")).await?;
     }
-    s.db.set_tags(TagTarget::ModelVersion(id), [(LIFECYCLE_TAG.to_owned(), "deleted".to_owned())].into())
-        .await?;
+    wire::soft_delete(&s.db, TagTarget::ModelVersion(id)).await?;
     ok(json!({}))
 }
 

@@ -15,9 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::filter::{self, Field, Scope, Subject};
-use super::wire::{
-    self, DEFAULT_EXPERIMENT, EXPERIMENT_TAG, KeyValue, LIFECYCLE_TAG, NOTE_TAG, RUN_NAME_TAG, USER_TAG,
-};
+use super::wire::{self, DEFAULT_EXPERIMENT, EXPERIMENT_TAG, KeyValue, NOTE_TAG, RUN_NAME_TAG, USER_TAG};
 use super::{Message, MlflowError, MlflowResult, Search, at, lenient, ok, page};
 use crate::routes::AppState;
 
@@ -223,12 +221,11 @@ async fn delete_experiment(State(s): State<AppState>, Message(q): Message<Experi
         ));
     }
     let found = experiment(&s.db, &q.experiment_id).await?;
-    let deleted = || BTreeMap::from([(LIFECYCLE_TAG.to_owned(), "deleted".to_owned())]);
     for link in s.db.get_experiment_runs(found.id).await? {
-        s.db.set_tags(TagTarget::TrainingRun(link.training_run_id), deleted()).await?;
+        wire::soft_delete(&s.db, TagTarget::TrainingRun(link.training_run_id)).await?;
     }
     // Last: a delete cut short leaves the experiment visible, to be deleted again.
-    s.db.set_tags(TagTarget::Experiment(found.id), deleted()).await?;
+    wire::soft_delete(&s.db, TagTarget::Experiment(found.id)).await?;
     ok(json!({}))
 }
 
@@ -236,9 +233,9 @@ async fn delete_experiment(State(s): State<AppState>, Message(q): Message<Experi
 async fn restore_experiment(State(s): State<AppState>, Message(q): Message<ExperimentRef>) -> MlflowResult {
     let found = experiment(&s.db, &q.experiment_id).await?;
     for link in s.db.get_experiment_runs(found.id).await? {
-        s.db.delete_tag(TagTarget::TrainingRun(link.training_run_id), LIFECYCLE_TAG).await?;
+        wire::restore(&s.db, TagTarget::TrainingRun(link.training_run_id)).await?;
     }
-    s.db.delete_tag(TagTarget::Experiment(found.id), LIFECYCLE_TAG).await?;
+    wire::restore(&s.db, TagTarget::Experiment(found.id)).await?;
     ok(json!({}))
 }
 
@@ -546,14 +543,13 @@ async fn update_run(State(s): State<AppState>, Message(q): Message<UpdateRun>) -
 
 async fn delete_run(State(s): State<AppState>, Message(q): Message<RunRef>) -> MlflowResult {
     let id = run_id(q.id()?)?;
-    s.db.set_tags(TagTarget::TrainingRun(id), [(LIFECYCLE_TAG.to_owned(), "deleted".to_owned())].into())
-        .await?;
+    wire::soft_delete(&s.db, TagTarget::TrainingRun(id)).await?;
     ok(json!({}))
 }
 
 async fn restore_run(State(s): State<AppState>, Message(q): Message<RunRef>) -> MlflowResult {
     let id = run_id(q.id()?)?;
-    s.db.delete_tag(TagTarget::TrainingRun(id), LIFECYCLE_TAG).await?;
+    wire::restore(&s.db, TagTarget::TrainingRun(id)).await?;
     ok(json!({}))
 }
 

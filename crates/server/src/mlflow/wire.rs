@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use aimdb::{Experiment, Metric, Timestamp};
+use aimdb::{AiDatabase, Experiment, MetadataStore, Metric, TagTarget, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -124,6 +124,16 @@ pub(crate) const LIFECYCLE_TAG: &str = "aimdb.lifecycle_stage";
 /// Whether a record's tags mark it soft-deleted.
 pub(crate) fn deleted(tags: &BTreeMap<String, String>) -> bool {
     tags.get(LIFECYCLE_TAG).is_some_and(|s| s == "deleted")
+}
+
+/// MLflow's soft delete of one record: marked, kept, hidden from MLflow's answers.
+pub(crate) async fn soft_delete(db: &AiDatabase, target: TagTarget) -> aimdb::Result<()> {
+    db.set_tags(target, [(LIFECYCLE_TAG.to_owned(), "deleted".to_owned())].into()).await
+}
+
+/// Undoes [`soft_delete`].
+pub(crate) async fn restore(db: &AiDatabase, target: TagTarget) -> aimdb::Result<()> {
+    db.delete_tag(target, LIFECYCLE_TAG).await.map(drop)
 }
 /// The MLflow id of a run's experiment.
 pub(crate) const EXPERIMENT_TAG: &str = "aimdb.experiment_id";
