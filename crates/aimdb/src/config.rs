@@ -138,12 +138,7 @@ pub fn from_yaml_file(path: impl AsRef<Path>) -> Result<AimdbConfig> {
 /// environment), then the file at `path`, else `$AIMDB_CONFIG`, else `./aimdb.yaml` if
 /// present, else SQLite at `./aimdb.db`; then environment overrides apply.
 pub fn load(path: Option<&Path>) -> Result<AimdbConfig> {
-    // A missing .env is normal; a malformed one is worth saying.
-    if let Err(e) = dotenvy::dotenv()
-        && !e.not_found()
-    {
-        return Err(Error::Config { message: format!("cannot read .env: {e}"), source: Some(Box::new(e)) });
-    }
+    read_dotenv()?;
     let from_env = std::env::var_os("AIMDB_CONFIG").map(PathBuf::from);
     let default = Path::new(DEFAULT_CONFIG_FILE);
     let config = match path.map(Path::to_path_buf).or(from_env) {
@@ -152,6 +147,34 @@ pub fn load(path: Option<&Path>) -> Result<AimdbConfig> {
         None => from_yaml_str("")?,
     };
     apply_env(config, |name| std::env::var(name).ok())
+}
+
+/// Reads `./.env` into the environment, never overriding a variable already set.
+pub fn read_dotenv() -> Result<()> {
+    // A missing .env is normal; a malformed one is worth saying.
+    match dotenvy::dotenv() {
+        Err(e) if !e.not_found() => {
+            Err(Error::Config { message: format!("cannot read .env: {e}"), source: Some(Box::new(e)) })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The keys of a configuration file as a JSON object (the seed's flat keys or the composed
+/// sections): what the Python package's `create_ai_database(backend=..., **options)` passes.
+/// Unknown keys are errors that name the key, as in a file.
+pub fn from_json(options: serde_json::Value) -> Result<AimdbConfig> {
+    let file: FileConfig = serde_json::from_value(options).map_err(|e| Error::Config {
+        message: format!("invalid configuration: {e}"),
+        source: Some(Box::new(e)),
+    })?;
+    resolve(file)
+}
+
+/// Applies the environment's embedding settings (`EMBEDDING_*`) alone: for a database
+/// named explicitly (a URL, keyword options), where `AIMDB_DATABASE_URL` must not replace it.
+pub fn apply_embedding_env(config: AimdbConfig) -> Result<AimdbConfig> {
+    apply_env(config, |name| name.starts_with("EMBEDDING_").then(|| std::env::var(name).ok()).flatten())
 }
 
 /// A database named on a command line (`aimdb migrate --from/--to`): a URL
@@ -164,7 +187,7 @@ pub fn from_url_or_file(target: &str) -> Result<AimdbConfig> {
     } else {
         from_yaml_file(target)?
     };
-    apply_env(config, |name| name.starts_with("EMBEDDING_").then(|| std::env::var(name).ok()).flatten())
+    apply_embedding_env(config)
 }
 
 /// Applies environment overrides, reading variables through `var` (tests pass a map).
