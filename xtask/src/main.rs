@@ -7,6 +7,7 @@ use std::process::{Command, ExitCode};
 
 mod mlflow_bench;
 mod model;
+mod python;
 mod reference;
 mod server_demo;
 mod services;
@@ -25,7 +26,8 @@ commands:
                    chromadb, compare, auto, ivf, ivfpq, advanced-compare, embeddings, remote
                    (through a server at AIMDB_DATABASE_URL), server (starts `aimdb serve`,
                    runs the tour and the CLI through it, stops it)
-  test             run every test: unit, conformance suites, doc tests, tidy checks, bench smoke
+  test             run every test: unit, conformance suites, doc tests, tidy checks, bench smoke,
+                   the Python package (wheel built by maturin, pytest in a fresh venv)
   bench [ARGS]     run the criterion benches in release (ARGS go to criterion, e.g. a filter);
                    --reference also runs the Python references (sentence-transformers and
                    faiss-cpu, in a venv under target/) and prints aimdb as a ratio of them;
@@ -201,7 +203,8 @@ fn test(extra: &[String]) -> Result<(), String> {
     // Criterion runs each bench once in test mode: benches keep compiling and working
     // without timing anything here.
     let mut runs = vec![
-        vec!["test", "--workspace", "--no-fail-fast"],
+        // The Python extension module is tested from Python (below), on its installed wheel.
+        vec!["test", "--workspace", "--exclude", "aimdb-python", "--no-fail-fast"],
         vec!["test", "--package", "aimdb-benches", "--benches"],
     ];
     runs[0].extend(extra.iter().map(String::as_str));
@@ -217,6 +220,10 @@ fn test(extra: &[String]) -> Result<(), String> {
         if let Err(e) = tally::cargo_tallied(args, &env, &mut tally) {
             failures.push(e);
         }
+    }
+    // The Python package: its wheel, installed in a fresh venv, tested with pytest.
+    if let Err(e) = python::suite(&root(), &env, &mut tally) {
+        failures.push(format!("python: {e}"));
     }
     // README's first command keeps working on a fresh machine: the default demo installs
     // the model into an empty cache and finds resnet50 first.

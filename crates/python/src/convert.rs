@@ -129,7 +129,10 @@ pub(crate) fn metric<'py>(py: Python<'py>, m: &Metric) -> PyResult<Bound<'py, Py
     }))
 }
 
-pub(crate) fn hyperparameters<'py>(py: Python<'py>, params: &BTreeMap<String, Value>) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn hyperparameters<'py>(
+    py: Python<'py>,
+    params: &BTreeMap<String, Value>,
+) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (name, v) in params {
         dict.set_item(name, value(py, v)?)?;

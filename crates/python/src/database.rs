@@ -5,8 +5,8 @@ use std::sync::{Arc, RwLock};
 
 use aimdb::{
     AiDatabase, Collection, DatasetId, ExperimentId, MetadataStore, ModelId, ModelVersionId, NewDataset,
-    NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun, Page,
-    TrainingRunId, TrainingRunUpdate,
+    NewExperiment, NewExperimentRun, NewMetric, NewModel, NewModelVersion, NewPrediction, NewTrainingRun,
+    Page, TrainingRunId, TrainingRunUpdate,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -101,10 +101,9 @@ fn page(limit: u32, after: Option<i64>) -> PyResult<Page> {
 }
 
 fn collection(name: &str) -> PyResult<Collection> {
-    Collection::ALL
-        .into_iter()
-        .find(|c| c.as_str() == name)
-        .ok_or_else(|| errors::invalid("collection", format!("`{name}`: expected models, datasets or predictions")))
+    Collection::ALL.into_iter().find(|c| c.as_str() == name).ok_or_else(|| {
+        errors::invalid("collection", format!("`{name}`: expected models, datasets or predictions"))
+    })
 }
 
 #[pymethods]
@@ -129,7 +128,9 @@ impl Database {
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let taken = self.inner.write().unwrap_or_else(|p| p.into_inner()).take();
         match taken {
-            Some(db) if std::process::id() == self.pid => runtime::block_on(py, async move { db.close().await }),
+            Some(db) if std::process::id() == self.pid => {
+                runtime::block_on(py, async move { db.close().await })
+            }
             Some(db) => {
                 std::mem::forget(db);
                 Ok(())
@@ -179,7 +180,12 @@ impl Database {
 
     /// Models in id order, `limit` at a time; pass the last id seen as `after` for the next page.
     #[pyo3(signature = (limit=100, after=None))]
-    fn list_models<'py>(&self, py: Python<'py>, limit: u32, after: Option<i64>) -> PyResult<Bound<'py, PyList>> {
+    fn list_models<'py>(
+        &self,
+        py: Python<'py>,
+        limit: u32,
+        after: Option<i64>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let (db, page) = (self.db()?, page(limit, after)?);
         let models = runtime::block_on(py, async move { db.list_models(page).await })?;
         convert::list(py, &models, convert::model)
@@ -196,7 +202,8 @@ impl Database {
         filters: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let (db, filter) = (self.db()?, inputs::model_filter(filters)?);
-        let hits = runtime::block_on(py, async move { db.search_similar_models(&query, n_results, &filter).await })?;
+        let hits =
+            runtime::block_on(py, async move { db.search_similar_models(&query, n_results, &filter).await })?;
         convert::list(py, &hits, |py, hit| convert::hit(py, hit, convert::model))
     }
 
@@ -231,7 +238,8 @@ impl Database {
     /// One model version by id.
     fn get_model_version<'py>(&self, py: Python<'py>, version_id: i64) -> PyResult<Bound<'py, PyDict>> {
         let db = self.db()?;
-        let version = runtime::block_on(py, async move { db.get_model_version(ModelVersionId(version_id)).await })?;
+        let version =
+            runtime::block_on(py, async move { db.get_model_version(ModelVersionId(version_id)).await })?;
         convert::version(py, &version)
     }
 
@@ -278,7 +286,12 @@ impl Database {
 
     /// Datasets in id order, `limit` at a time (`after`: the last id seen).
     #[pyo3(signature = (limit=100, after=None))]
-    fn list_datasets<'py>(&self, py: Python<'py>, limit: u32, after: Option<i64>) -> PyResult<Bound<'py, PyList>> {
+    fn list_datasets<'py>(
+        &self,
+        py: Python<'py>,
+        limit: u32,
+        after: Option<i64>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let (db, page) = (self.db()?, page(limit, after)?);
         let datasets = runtime::block_on(py, async move { db.list_datasets(page).await })?;
         convert::list(py, &datasets, convert::dataset)
@@ -294,7 +307,11 @@ impl Database {
         filters: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let (db, filter) = (self.db()?, inputs::dataset_filter(filters)?);
-        let hits = runtime::block_on(py, async move { db.search_similar_datasets(&query, n_results, &filter).await })?;
+        let hits =
+            runtime::block_on(
+                py,
+                async move { db.search_similar_datasets(&query, n_results, &filter).await },
+            )?;
         convert::list(py, &hits, |py, hit| convert::hit(py, hit, convert::dataset))
     }
 
@@ -355,7 +372,11 @@ impl Database {
         update.artifacts = inputs::json("artifacts", artifacts)?;
         update.model_version_id = model_version_id.map(ModelVersionId);
         let db = self.db()?;
-        let run = runtime::block_on(py, async move { db.update_training_run(TrainingRunId(run_id), update).await })?;
+        let run =
+            runtime::block_on(
+                py,
+                async move { db.update_training_run(TrainingRunId(run_id), update).await },
+            )?;
         convert::run(py, &run)
     }
 
@@ -368,7 +389,12 @@ impl Database {
 
     /// Training runs in id order, `limit` at a time (`after`: the last id seen).
     #[pyo3(signature = (limit=100, after=None))]
-    fn list_training_runs<'py>(&self, py: Python<'py>, limit: u32, after: Option<i64>) -> PyResult<Bound<'py, PyList>> {
+    fn list_training_runs<'py>(
+        &self,
+        py: Python<'py>,
+        limit: u32,
+        after: Option<i64>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let (db, page) = (self.db()?, page(limit, after)?);
         let runs = runtime::block_on(py, async move { db.list_training_runs(page).await })?;
         convert::list(py, &runs, convert::run)
@@ -378,21 +404,39 @@ impl Database {
 
     /// Records `params` (`{name: value}`, values any JSON) for run `training_run_id`;
     /// re-logging a name overwrites it.
-    fn log_hyperparameters(&self, py: Python<'_>, training_run_id: i64, params: &Bound<'_, PyDict>) -> PyResult<()> {
+    fn log_hyperparameters(
+        &self,
+        py: Python<'_>,
+        training_run_id: i64,
+        params: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
         let mut map = BTreeMap::new();
         for (name, value) in params.iter() {
-            let name: String = name.extract().map_err(|_| pyo3::exceptions::PyTypeError::new_err("params: keys must be str"))?;
+            let name: String = name
+                .extract()
+                .map_err(|_| pyo3::exceptions::PyTypeError::new_err("params: keys must be str"))?;
             let value = inputs::json_required(&format!("params.{name}"), &value)?;
             map.insert(name, value);
         }
         let db = self.db()?;
-        runtime::block_on(py, async move { db.log_hyperparameters(TrainingRunId(training_run_id), map).await })
+        runtime::block_on(
+            py,
+            async move { db.log_hyperparameters(TrainingRunId(training_run_id), map).await },
+        )
     }
 
     /// The hyperparameters of run `training_run_id` as `{name: value}`.
-    fn get_hyperparameters<'py>(&self, py: Python<'py>, training_run_id: i64) -> PyResult<Bound<'py, PyDict>> {
+    fn get_hyperparameters<'py>(
+        &self,
+        py: Python<'py>,
+        training_run_id: i64,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let db = self.db()?;
-        let params = runtime::block_on(py, async move { db.get_hyperparameters(TrainingRunId(training_run_id)).await })?;
+        let params =
+            runtime::block_on(
+                py,
+                async move { db.get_hyperparameters(TrainingRunId(training_run_id)).await },
+            )?;
         convert::hyperparameters(py, &params)
     }
 
@@ -416,12 +460,18 @@ impl Database {
         metric.split = split;
         metric.timestamp = inputs::timestamp("timestamp", timestamp)?;
         let db = self.db()?;
-        runtime::block_on(py, async move { db.log_metric(TrainingRunId(training_run_id), metric).await }).map(drop)
+        runtime::block_on(py, async move { db.log_metric(TrainingRunId(training_run_id), metric).await })
+            .map(drop)
     }
 
     /// Records many points at once, all or none: each a `dict` with `metric_name`,
     /// `metric_value` and optionally `epoch`, `step`, `split`, `timestamp`. Returns how many.
-    fn log_metrics(&self, py: Python<'_>, training_run_id: i64, metrics: &Bound<'_, PyAny>) -> PyResult<usize> {
+    fn log_metrics(
+        &self,
+        py: Python<'_>,
+        training_run_id: i64,
+        metrics: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
         let mut batch = Vec::with_capacity(metrics.len().unwrap_or(0));
         for (index, item) in metrics.try_iter()?.enumerate() {
             batch.push(inputs::metric(&item?, index)?);
@@ -478,7 +528,12 @@ impl Database {
     /// Records many predictions of one model version at once, all or none: each a `dict`
     /// with `input_data`, `output_data` and optionally `confidence`, `inference_time_ms`,
     /// `metadata`, `timestamp`. Returns their ids in order.
-    fn log_predictions(&self, py: Python<'_>, model_version_id: i64, predictions: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    fn log_predictions(
+        &self,
+        py: Python<'_>,
+        model_version_id: i64,
+        predictions: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<i64>> {
         let version = ModelVersionId(model_version_id);
         let mut batch = Vec::with_capacity(predictions.len().unwrap_or(0));
         for (index, item) in predictions.try_iter()?.enumerate() {
@@ -491,13 +546,19 @@ impl Database {
 
     /// The latest `limit` predictions of model version `model_version_id`, newest first.
     #[pyo3(signature = (model_version_id, limit=100))]
-    fn get_predictions<'py>(&self, py: Python<'py>, model_version_id: i64, limit: u32) -> PyResult<Bound<'py, PyList>> {
+    fn get_predictions<'py>(
+        &self,
+        py: Python<'py>,
+        model_version_id: i64,
+        limit: u32,
+    ) -> PyResult<Bound<'py, PyList>> {
         if limit > MAX_LIST {
             return Err(errors::invalid("limit", format!("at most {MAX_LIST}, got {limit}")));
         }
         let db = self.db()?;
-        let predictions =
-            runtime::block_on(py, async move { db.get_predictions(ModelVersionId(model_version_id), limit).await })?;
+        let predictions = runtime::block_on(py, async move {
+            db.get_predictions(ModelVersionId(model_version_id), limit).await
+        })?;
         convert::list(py, &predictions, convert::prediction)
     }
 
@@ -513,7 +574,10 @@ impl Database {
     ) -> PyResult<Bound<'py, PyList>> {
         let (db, filter) = (self.db()?, inputs::prediction_filter(filters)?);
         let hits =
-            runtime::block_on(py, async move { db.search_similar_predictions(&query, n_results, &filter).await })?;
+            runtime::block_on(
+                py,
+                async move { db.search_similar_predictions(&query, n_results, &filter).await },
+            )?;
         convert::list(py, &hits, |py, hit| convert::hit(py, hit, convert::prediction))
     }
 
@@ -545,7 +609,8 @@ impl Database {
     /// One experiment by id.
     fn get_experiment<'py>(&self, py: Python<'py>, experiment_id: i64) -> PyResult<Bound<'py, PyDict>> {
         let db = self.db()?;
-        let experiment = runtime::block_on(py, async move { db.get_experiment(ExperimentId(experiment_id)).await })?;
+        let experiment =
+            runtime::block_on(py, async move { db.get_experiment(ExperimentId(experiment_id)).await })?;
         convert::experiment(py, &experiment)
     }
 
@@ -570,7 +635,8 @@ impl Database {
     /// `final_loss` and `best_metric_value`.
     fn get_experiment_runs<'py>(&self, py: Python<'py>, experiment_id: i64) -> PyResult<Bound<'py, PyList>> {
         let db = self.db()?;
-        let runs = runtime::block_on(py, async move { db.get_experiment_runs(ExperimentId(experiment_id)).await })?;
+        let runs =
+            runtime::block_on(py, async move { db.get_experiment_runs(ExperimentId(experiment_id)).await })?;
         convert::list(py, &runs, convert::experiment_run)
     }
 
@@ -600,4 +666,3 @@ impl Database {
         convert::value(py, &info)
     }
 }
-

@@ -3,7 +3,9 @@
 //! Wrong Python types are `TypeError`s naming the argument; values the engine refuses are
 //! `InvalidInput` with `.field` set, as in Rust.
 
-use aimdb::{DatasetFilter, ModelFilter, ModelVersionId, NewMetric, NewPrediction, PredictionFilter, Timestamp};
+use aimdb::{
+    DatasetFilter, ModelFilter, ModelVersionId, NewMetric, NewPrediction, PredictionFilter, Timestamp,
+};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -36,7 +38,10 @@ pub(crate) fn timestamp(field: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult
         return Ok(Some(aware.with_timezone(&Utc)));
     }
     if obj.extract::<NaiveDateTime>().is_ok() {
-        return Err(errors::invalid(field, "a naive datetime is ambiguous; give one with a tzinfo (e.g. timezone.utc)"));
+        return Err(errors::invalid(
+            field,
+            "a naive datetime is ambiguous; give one with a tzinfo (e.g. timezone.utc)",
+        ));
     }
     Err(PyTypeError::new_err(format!("{field}: expected a datetime, got {}", type_name(obj))))
 }
@@ -55,22 +60,34 @@ fn item<'a, 'py>(obj: &'a Bound<'py, PyAny>, field: &str) -> PyResult<&'a Bound<
 /// Walks a batch item's keys once, refusing any not in `known` (a typo must not be dropped).
 fn check_keys(dict: &Bound<'_, PyDict>, field: &str, known: &[&str]) -> PyResult<()> {
     for key in dict.keys() {
-        let key = key.cast::<PyString>().map_err(|_| PyTypeError::new_err(format!("{field}: keys must be str")))?;
+        let key =
+            key.cast::<PyString>().map_err(|_| PyTypeError::new_err(format!("{field}: keys must be str")))?;
         let key = key.to_str()?;
         if !known.contains(&key) {
-            return Err(errors::invalid(&format!("{field}.{key}"), format!("unknown field; expected {}", known.join(", "))));
+            return Err(errors::invalid(
+                &format!("{field}.{key}"),
+                format!("unknown field; expected {}", known.join(", ")),
+            ));
         }
     }
     Ok(())
 }
 
 /// `dict[key]` extracted as `T`, `None` when absent or `None`.
-fn get<'py, T: FromPyObjectOwned<'py>>(dict: &Bound<'py, PyDict>, field: &str, key: &str) -> PyResult<Option<T>> {
+fn get<'py, T: FromPyObjectOwned<'py>>(
+    dict: &Bound<'py, PyDict>,
+    field: &str,
+    key: &str,
+) -> PyResult<Option<T>> {
     extract(dict.get_item(key)?, field, key)
 }
 
 /// `value` extracted as `T`, `None` when absent or `None`; a `TypeError` naming `field.key`.
-fn extract<'py, T: FromPyObjectOwned<'py>>(value: Option<Bound<'py, PyAny>>, field: &str, key: &str) -> PyResult<Option<T>> {
+fn extract<'py, T: FromPyObjectOwned<'py>>(
+    value: Option<Bound<'py, PyAny>>,
+    field: &str,
+    key: &str,
+) -> PyResult<Option<T>> {
     match value {
         Some(v) if !v.is_none() => v.extract::<T>().map(Some).map_err(|_| {
             PyTypeError::new_err(format!(
@@ -112,16 +129,24 @@ pub(crate) fn metric(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<NewMetric
     Ok(metric)
 }
 
-const PREDICTION_KEYS: &[&str] = &["input_data", "output_data", "confidence", "inference_time_ms", "metadata", "timestamp"];
+const PREDICTION_KEYS: &[&str] =
+    &["input_data", "output_data", "confidence", "inference_time_ms", "metadata", "timestamp"];
 
 /// One item of `log_predictions`: `{"input_data", "output_data", "confidence"?, ...}`.
-pub(crate) fn prediction(obj: &Bound<'_, PyAny>, version: ModelVersionId, index: usize) -> PyResult<NewPrediction> {
+pub(crate) fn prediction(
+    obj: &Bound<'_, PyAny>,
+    version: ModelVersionId,
+    index: usize,
+) -> PyResult<NewPrediction> {
     let field = format!("predictions[{index}]");
     let dict = item(obj, &field)?;
     check_keys(dict, &field, PREDICTION_KEYS)?;
-    let input = dict.get_item("input_data")?.ok_or_else(|| errors::invalid(&format!("{field}.input_data"), "required"))?;
-    let output =
-        dict.get_item("output_data")?.ok_or_else(|| errors::invalid(&format!("{field}.output_data"), "required"))?;
+    let input = dict
+        .get_item("input_data")?
+        .ok_or_else(|| errors::invalid(&format!("{field}.input_data"), "required"))?;
+    let output = dict
+        .get_item("output_data")?
+        .ok_or_else(|| errors::invalid(&format!("{field}.output_data"), "required"))?;
     let mut prediction = NewPrediction::new(
         version,
         json_required(&format!("{field}.input_data"), &input)?,
@@ -136,7 +161,10 @@ pub(crate) fn prediction(obj: &Bound<'_, PyAny>, version: ModelVersionId, index:
 
 /// `**filters` of a search, each `str` (or `int` for `model_version_id`); an unknown name
 /// is an `InvalidInput` that lists the known ones.
-fn filters<'py>(filters: Option<&Bound<'py, PyDict>>, known: &[&str]) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
+fn filters<'py>(
+    filters: Option<&Bound<'py, PyDict>>,
+    known: &[&str],
+) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
     let mut out = Vec::new();
     for (key, value) in filters.into_iter().flat_map(|f| f.iter()) {
         let key: String = key.extract()?;
@@ -151,7 +179,9 @@ fn filters<'py>(filters: Option<&Bound<'py, PyDict>>, known: &[&str]) -> PyResul
 }
 
 fn text(key: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
-    value.extract().map_err(|_| PyTypeError::new_err(format!("{key}: expected str, got {}", type_name(value))))
+    value
+        .extract()
+        .map_err(|_| PyTypeError::new_err(format!("{key}: expected str, got {}", type_name(value))))
 }
 
 pub(crate) fn model_filter(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<ModelFilter> {

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use aimdb::config::{self, AimdbConfig};
 use aimdb::Error;
+use aimdb::config::{self, AimdbConfig};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::Value;
