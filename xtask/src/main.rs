@@ -8,6 +8,7 @@ use std::process::{Command, ExitCode};
 mod mlflow_bench;
 mod model;
 mod python;
+mod python_bench;
 mod reference;
 mod server_demo;
 mod services;
@@ -34,7 +35,9 @@ commands:
                    --matrix [--quick] runs the FAISS matrix (type x size x nlist x nprobe x m)
                    and writes target/bench-matrix/{matrix.md,matrix.json,recall_vs_qps.svg};
                    --mlflow [--quick] runs one MLflow client workload against a real `mlflow
-                   server` and `aimdb serve` and writes target/bench-mlflow/results.md
+                   server` and `aimdb serve` and writes target/bench-mlflow/results.md;
+                   --python builds the release wheel and times the Python package (and the
+                   MLflow client on its server, side by side): target/bench-python/results.md
   migrate --from CONFIG|URL --to CONFIG|URL [--force]
                    copy every record between any two backends (ids kept), check the copy,
                    rebuild the target's index; --force allows a non-empty target (resume)
@@ -243,6 +246,9 @@ fn test(extra: &[String]) -> Result<(), String> {
 
 fn bench(extra: &[String]) -> Result<(), String> {
     system::ensure_faiss_toolchain()?;
+    if extra.iter().any(|a| a == "--python") {
+        return python_bench::run();
+    }
     if extra.iter().any(|a| a == "--mlflow") {
         return mlflow_bench::run(extra.iter().any(|a| a == "--quick"));
     }

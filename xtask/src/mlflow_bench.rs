@@ -27,7 +27,22 @@ const ROWS: [(&str, &str, f64, Option<&str>); 6] = [
 ];
 
 /// A server started in its own process group, stopped with the whole group.
-struct ProcessGroup(std::process::Child);
+pub(crate) struct ProcessGroup(std::process::Child);
+
+impl ProcessGroup {
+    /// Starts `command` quietly in a group of its own: `mlflow server` runs uvicorn workers
+    /// that outlive a plain kill.
+    pub(crate) fn spawn(command: &mut Command) -> Result<Self, String> {
+        command
+            .env("MLFLOW_DISABLE_TELEMETRY", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map(ProcessGroup)
+            .map_err(|e| format!("start {:?}: {e}", command.get_program()))
+    }
+}
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
@@ -37,12 +52,12 @@ impl Drop for ProcessGroup {
     }
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
-fn wait_listening(port: u16, what: &str) -> Result<(), String> {
+pub(crate) fn wait_listening(port: u16, what: &str) -> Result<(), String> {
     for _ in 0..600 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Ok(());
@@ -94,21 +109,14 @@ pub(crate) fn run(quick: bool) -> Result<(), String> {
 
 fn side_by_side(python: &Path, dir: &Path, quick: bool) -> Result<(), String> {
     let mlflow_port = free_port()?;
-    let _mlflow = ProcessGroup(
+    let _mlflow = ProcessGroup::spawn(
         Command::new(python)
             .args(["-m", "mlflow", "server", "--host", "127.0.0.1", "--port", &mlflow_port.to_string()])
             .arg("--backend-store-uri")
             .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
             .arg("--default-artifact-root")
-            .arg(dir.join("artifacts"))
-            .env("MLFLOW_DISABLE_TELEMETRY", "true")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own group: `mlflow server` runs uvicorn workers that outlive a plain kill.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("start mlflow server: {e}"))?,
-    );
+            .arg(dir.join("artifacts")),
+    )?;
     wait_listening(mlflow_port, "mlflow server")?;
     let mlflow = workload(python, &format!("http://127.0.0.1:{mlflow_port}"), "mlflow", quick)?;
 

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use aimdb::{
-    Dataset, Experiment, ExperimentRunDetail, Metric, Model, ModelVersion, Prediction, SearchHit, TrainingRun,
+    Dataset, Experiment, ExperimentRunDetail, Metric, Model, ModelVersion, Prediction, SearchHit, Statistics,
+    TrainingRun,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -26,6 +27,16 @@ macro_rules! dict {
 /// Any serialisable value (JSON fields, statistics, reports) as Python objects.
 pub(crate) fn value<'py>(py: Python<'py>, value: &impl Serialize) -> PyResult<Bound<'py, PyAny>> {
     Ok(pythonize::pythonize(py, value)?)
+}
+
+/// `get_statistics`: serde's shape, with the one timestamp in it (`index.last_repair.at`)
+/// an aware `datetime` like every other.
+pub(crate) fn statistics<'py>(py: Python<'py>, stats: &Statistics) -> PyResult<Bound<'py, PyAny>> {
+    let converted = value(py, stats)?;
+    if let Some(repair) = stats.index.as_ref().and_then(|i| i.last_repair.as_ref()) {
+        converted.get_item("index")?.get_item("last_repair")?.set_item("at", repair.at)?;
+    }
+    Ok(converted)
 }
 
 fn json<'py>(py: Python<'py>, json: Option<&Value>) -> PyResult<Bound<'py, PyAny>> {

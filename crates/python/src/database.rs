@@ -647,7 +647,7 @@ impl Database {
     fn get_statistics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let db = self.db()?;
         let stats = runtime::block_on(py, async move { db.get_statistics().await })?;
-        convert::value(py, &stats)
+        convert::statistics(py, &stats)
     }
 
     /// Rebuilds the vector index from the store with the current embedder; returns how

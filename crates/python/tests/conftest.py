@@ -21,6 +21,7 @@ SERVERS = {
     "redis": "AIMDB_TEST_REDIS_URL",
     "mongodb": "AIMDB_TEST_MONGODB_URL",
 }
+CHROMA = "AIMDB_TEST_CHROMA_URL"
 
 
 def unique(name: str) -> str:
@@ -29,7 +30,7 @@ def unique(name: str) -> str:
 
 
 def server_url(backend: str) -> str:
-    variable = SERVERS[backend]
+    variable = SERVERS.get(backend, CHROMA)
     url = os.environ.get(variable)
     if not url:
         message = f"{variable} is not set (cargo xtask services up {backend})"
@@ -49,6 +50,12 @@ def open_backend(backend: str, tmp_path) -> aimdb.Database:
         return aimdb.create_ai_database(backend="faiss", index_path=str(tmp_path / "faiss_index"), dimension=384)
     if backend == "memory":
         return aimdb.create_ai_database(backend="memory")
+    if backend == "chromadb":
+        # SQLite beside a Chroma database of the test's own: the server is shared.
+        return aimdb.create_ai_database(
+            metadata={"url": f"sqlite://{tmp_path / 'metadata.db'}"},
+            vectors={"kind": "chroma", "url": server_url("chromadb"), "database": unique("py").replace("-", "_")},
+        )
     return aimdb.create_ai_database(url=server_url(backend))
 
 

@@ -81,6 +81,25 @@ def test_datasets_and_predictions_by_meaning(faiss_db):
     assert {h["model_version_id"] for h in only} == {version}
 
 
+def test_chroma_ranks_and_scores_as_faiss(faiss_db, tmp_path):
+    """SPEC §3: the same query scores the same on every index."""
+    from conftest import open_backend
+
+    require_transformer(faiss_db)
+    with open_backend("chromadb", tmp_path) as chroma:
+        answers = []
+        for db in (faiss_db, chroma):
+            for model in SEED_MODELS:
+                db.create_model(*model)
+            hits = db.search_similar_models("image recognition deep learning", n_results=4)
+            answers.append(hits)
+        faiss_hits, chroma_hits = answers
+        assert faiss_hits[0]["name"] == "resnet50"
+        assert [h["name"] for h in chroma_hits] == [h["name"] for h in faiss_hits]
+        for ours, theirs in zip(faiss_hits, chroma_hits):
+            assert theirs["similarity_score"] == pytest.approx(ours["similarity_score"], abs=1e-4)
+
+
 def test_reindex_and_optimize(faiss_db):
     faiss_db.create_model("a", "first model")
     faiss_db.create_dataset("d", "a dataset")
@@ -99,3 +118,17 @@ def test_search_without_an_index_says_how_to_get_one(tmp_path):
     with aimdb.create_ai_database(backend="sqlite", db_path=str(tmp_path / "a.db")) as db:
         with pytest.raises(aimdb.ConfigError, match="vector index"):
             db.search_similar_models("anything")
+
+
+def test_a_repair_at_open_is_reported(tmp_path):
+    index = tmp_path / "idx"
+    with aimdb.create_ai_database(backend="faiss", index_path=str(index), embedding={"model": "hash"}) as db:
+        db.create_model("indexed")
+    # Written past the index (SQLite alone on the preset's metadata file): the next open adds it.
+    with aimdb.create_ai_database(backend="sqlite", db_path=str(index / "metadata.db")) as db:
+        db.create_model("written-without-the-index")
+    with aimdb.create_ai_database(backend="faiss", index_path=str(index), embedding={"model": "hash"}) as db:
+        repair = db.get_statistics()["index"]["last_repair"]
+        assert repair["added"] == 1
+        assert repair["at"].tzinfo is not None
+        assert db.search_similar_models("written-without-the-index", n_results=1)[0]["name"] == "written-without-the-index"
