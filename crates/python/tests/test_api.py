@@ -194,3 +194,21 @@ def test_url_config_file_and_dotenv(tmp_path, monkeypatch):
     monkeypatch.delenv("AIMDB_CONFIG", raising=False)
     with aimdb.create_ai_database() as db:
         assert db.get_model("by-url")["name"] == "by-url"
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql", "redis", "mongodb"])
+def test_the_seeds_keywords_reach_each_server(backend, name):
+    from urllib.parse import urlsplit
+
+    from conftest import server_url
+
+    url = urlsplit(server_url(backend))
+    options = {"host": url.hostname, "port": url.port, "database": url.path.lstrip("/") or None}
+    if url.username:
+        options["user"] = url.username
+    if url.password:
+        options["password"] = url.password
+    with aimdb.create_ai_database(backend=backend, echo=True, **options) as db:
+        model_id = db.create_model(name("by-keywords"))
+        assert db.get_model(model_id)["id"] == model_id
+        assert db.get_statistics()["backend"] == {"postgresql": "postgres"}.get(backend, backend)
