@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 
 use aimdb::{
     Dataset, Experiment, ExperimentRunDetail, Metric, Model, ModelVersion, Prediction, SearchHit, Statistics,
-    TrainingRun,
+    Timestamp, TrainingRun,
 };
+use chrono::{Datelike, Timelike};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDateTime, PyDict, PyList, PyString, PyTzInfo};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -37,6 +39,29 @@ pub(crate) fn statistics<'py>(py: Python<'py>, stats: &Statistics) -> PyResult<B
         converted.get_item("index")?.get_item("last_repair")?.set_item("at", repair.at)?;
     }
     Ok(converted)
+}
+
+/// An aware `datetime` in UTC. Built from its fields with the shared `timezone.utc`:
+/// pyo3's chrono conversion makes a new `timezone` per value, a third of `get_metrics`.
+fn datetime<'py>(py: Python<'py>, ts: Timestamp) -> PyResult<Bound<'py, PyDateTime>> {
+    let utc = PyTzInfo::utc(py)?;
+    // A leap second (nanoseconds past 1e9) has no `datetime`: it is shown as the second's end.
+    let micros = (ts.nanosecond() / 1_000).min(999_999);
+    PyDateTime::new(
+        py,
+        ts.year(),
+        ts.month() as u8,
+        ts.day() as u8,
+        ts.hour() as u8,
+        ts.minute() as u8,
+        ts.second() as u8,
+        micros,
+        Some(&utc),
+    )
+}
+
+fn opt_datetime<'py>(py: Python<'py>, ts: Option<Timestamp>) -> PyResult<Option<Bound<'py, PyDateTime>>> {
+    ts.map(|ts| datetime(py, ts)).transpose()
 }
 
 fn json<'py>(py: Python<'py>, json: Option<&Value>) -> PyResult<Bound<'py, PyAny>> {
@@ -80,8 +105,8 @@ pub(crate) fn model<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDi
         "task_type" => m.task_type.as_deref(),
         "input_shape" => json(py, m.input_shape.as_ref())?,
         "output_shape" => json(py, m.output_shape.as_ref())?,
-        "created_at" => m.created_at,
-        "updated_at" => m.updated_at,
+        "created_at" => datetime(py, m.created_at)?,
+        "updated_at" => datetime(py, m.updated_at)?,
     }))
 }
 
@@ -93,7 +118,7 @@ pub(crate) fn version<'py>(py: Python<'py>, v: &ModelVersion) -> PyResult<Bound<
         "checkpoint_path" => v.checkpoint_path.as_deref(),
         "config" => json(py, v.config.as_ref())?,
         "status" => &v.status,
-        "created_at" => v.created_at,
+        "created_at" => datetime(py, v.created_at)?,
     }))
 }
 
@@ -108,7 +133,7 @@ pub(crate) fn dataset<'py>(py: Python<'py>, d: &Dataset) -> PyResult<Bound<'py, 
         "num_samples" => d.num_samples,
         "split_info" => json(py, d.split_info.as_ref())?,
         "preprocessing" => json(py, d.preprocessing.as_ref())?,
-        "created_at" => d.created_at,
+        "created_at" => datetime(py, d.created_at)?,
     }))
 }
 
@@ -119,8 +144,8 @@ pub(crate) fn run<'py>(py: Python<'py>, r: &TrainingRun) -> PyResult<Bound<'py, 
         "dataset_id" => r.dataset_id.map(|id| id.0),
         "run_name" => r.run_name.as_deref(),
         "status" => &r.status,
-        "started_at" => r.started_at,
-        "completed_at" => r.completed_at,
+        "started_at" => datetime(py, r.started_at)?,
+        "completed_at" => opt_datetime(py, r.completed_at)?,
         "duration_seconds" => r.duration_seconds,
         "final_loss" => r.final_loss,
         "best_metric_value" => r.best_metric_value,
@@ -128,16 +153,57 @@ pub(crate) fn run<'py>(py: Python<'py>, r: &TrainingRun) -> PyResult<Bound<'py, 
     }))
 }
 
-pub(crate) fn metric<'py>(py: Python<'py>, m: &Metric) -> PyResult<Bound<'py, PyDict>> {
-    Ok(dict!(py, {
-        "training_run_id" => m.training_run_id.0,
-        "metric_name" => &m.metric_name,
-        "metric_value" => m.metric_value,
-        "epoch" => m.epoch,
-        "step" => m.step,
-        "split" => &m.split,
-        "timestamp" => m.timestamp,
-    }))
+/// `get_metrics`: one `dict` per point. A run's points share a handful of names and
+/// splits, so each distinct string is made once and shared by the points.
+pub(crate) fn metrics<'py>(py: Python<'py>, metrics: &[Metric]) -> PyResult<Bound<'py, PyList>> {
+    let mut strings = Strings { py, seen: Vec::new() };
+    let [run, name, value, epoch, step, split, time] = [
+        intern!(py, "training_run_id"),
+        intern!(py, "metric_name"),
+        intern!(py, "metric_value"),
+        intern!(py, "epoch"),
+        intern!(py, "step"),
+        intern!(py, "split"),
+        intern!(py, "timestamp"),
+    ];
+    // Each point's dict is a copy of one with every key already in: a dict built key by key
+    // is resized on its sixth key, the copy is made at its final size.
+    let template = PyDict::new(py);
+    for key in [run, name, value, epoch, step, split, time] {
+        template.set_item(key, py.None())?;
+    }
+    let mut dicts = Vec::with_capacity(metrics.len());
+    for m in metrics {
+        let dict = template.copy()?;
+        dict.set_item(run, m.training_run_id.0)?;
+        dict.set_item(name, strings.get(&m.metric_name))?;
+        dict.set_item(value, m.metric_value)?;
+        dict.set_item(epoch, m.epoch)?;
+        dict.set_item(step, m.step)?;
+        dict.set_item(split, strings.get(&m.split))?;
+        dict.set_item(time, datetime(py, m.timestamp)?)?;
+        dicts.push(dict);
+    }
+    PyList::new(py, dicts)
+}
+
+/// Python strings made once per distinct text (the first few texts: a linear scan).
+struct Strings<'a, 'py> {
+    py: Python<'py>,
+    seen: Vec<(&'a str, Bound<'py, PyString>)>,
+}
+
+impl<'a, 'py> Strings<'a, 'py> {
+    fn get(&mut self, text: &'a str) -> Bound<'py, PyString> {
+        if let Some((_, s)) = self.seen.iter().find(|(t, _)| *t == text) {
+            return s.clone();
+        }
+        let s = PyString::new(self.py, text);
+        if self.seen.len() < 16 {
+            self.seen.push((text, s.clone()));
+        }
+        s
+    }
 }
 
 pub(crate) fn hyperparameters<'py>(
@@ -158,8 +224,8 @@ pub(crate) fn experiment<'py>(py: Python<'py>, e: &Experiment) -> PyResult<Bound
         "description" => e.description.as_deref(),
         "hypothesis" => e.hypothesis.as_deref(),
         "status" => &e.status,
-        "created_at" => e.created_at,
-        "completed_at" => e.completed_at,
+        "created_at" => datetime(py, e.created_at)?,
+        "completed_at" => opt_datetime(py, e.completed_at)?,
         "results" => json(py, e.results.as_ref())?,
     }))
 }
@@ -184,7 +250,7 @@ pub(crate) fn prediction<'py>(py: Python<'py>, p: &Prediction) -> PyResult<Bound
         "output_data" => value(py, &p.output_data)?,
         "confidence" => p.confidence,
         "inference_time_ms" => p.inference_time_ms,
-        "timestamp" => p.timestamp,
+        "timestamp" => datetime(py, p.timestamp)?,
         "metadata" => json(py, p.metadata.as_ref())?,
     }))
 }

@@ -492,7 +492,7 @@ impl Database {
         let metrics = runtime::block_on(py, async move {
             db.get_metrics(TrainingRunId(training_run_id), metric_name.as_deref()).await
         })?;
-        convert::list(py, &metrics, convert::metric)
+        convert::metrics(py, &metrics)
     }
 
     // ---- predictions ----------------------------------------------------------------

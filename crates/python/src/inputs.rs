@@ -8,6 +8,7 @@ use aimdb::{
 };
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use serde_json::Value;
@@ -52,9 +53,9 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 /// The items of a batch (`metrics`, `predictions`): each a `dict` of the seed's field
 /// names; `field` names the item in errors (`metrics[3]`).
-fn item<'a, 'py>(obj: &'a Bound<'py, PyAny>, field: &str) -> PyResult<&'a Bound<'py, PyDict>> {
+fn item<'a, 'py>(obj: &'a Bound<'py, PyAny>, field: impl Fn() -> String) -> PyResult<&'a Bound<'py, PyDict>> {
     obj.cast::<PyDict>()
-        .map_err(|_| PyTypeError::new_err(format!("{field}: expected a dict, got {}", type_name(obj))))
+        .map_err(|_| PyTypeError::new_err(format!("{}: expected a dict, got {}", field(), type_name(obj))))
 }
 
 /// Walks a batch item's keys once, refusing any not in `known` (a typo must not be dropped).
@@ -79,19 +80,21 @@ fn get<'py, T: FromPyObjectOwned<'py>>(
     field: &str,
     key: &str,
 ) -> PyResult<Option<T>> {
-    extract(dict.get_item(key)?, field, key)
+    extract(dict.get_item(key)?, || field.to_owned(), key)
 }
 
-/// `value` extracted as `T`, `None` when absent or `None`; a `TypeError` naming `field.key`.
+/// `value` extracted as `T`, `None` when absent or `None`; a `TypeError` naming `field.key`
+/// (the name is only made on error: batches are the hot path).
 fn extract<'py, T: FromPyObjectOwned<'py>>(
     value: Option<Bound<'py, PyAny>>,
-    field: &str,
+    field: impl Fn() -> String,
     key: &str,
 ) -> PyResult<Option<T>> {
     match value {
         Some(v) if !v.is_none() => v.extract::<T>().map(Some).map_err(|_| {
             PyTypeError::new_err(format!(
-                "{field}.{key}: expected {}, got {}",
+                "{}.{key}: expected {}, got {}",
+                field(),
                 std::any::type_name::<T>().rsplit("::").next().unwrap_or("?"),
                 type_name(&v)
             ))
@@ -100,32 +103,42 @@ fn extract<'py, T: FromPyObjectOwned<'py>>(
     }
 }
 
-fn required<T>(value: Option<T>, field: &str, key: &str) -> PyResult<T> {
-    value.ok_or_else(|| errors::invalid(&format!("{field}.{key}"), "required"))
+fn required<T>(value: Option<T>, field: impl Fn() -> String, key: &str) -> PyResult<T> {
+    value.ok_or_else(|| errors::invalid(&format!("{}.{key}", field()), "required"))
 }
 
 const METRIC_KEYS: [&str; 6] = ["metric_name", "metric_value", "epoch", "step", "split", "timestamp"];
 
 /// One item of `log_metrics`: `{"metric_name", "metric_value", "epoch"?, "step"?, "split"?, "timestamp"?}`.
 pub(crate) fn metric(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<NewMetric> {
-    let field = format!("metrics[{index}]");
+    let py = obj.py();
+    let field = || format!("metrics[{index}]");
     let dict = item(obj, &field)?;
-    let [name, value, epoch, step, split, time] = METRIC_KEYS.map(|key| dict.get_item(key));
-    let [name, value, epoch, step, split, time] = [name?, value?, epoch?, step?, split?, time?];
-    // The hot path looks keys up instead of walking them; more keys than were found
-    // means one is unknown, and walking them names it.
+    // Interned keys: looking a key up by `&str` would make a Python string per lookup.
+    let [name, value, epoch, step, split, time] = [
+        dict.get_item(intern!(py, "metric_name"))?,
+        dict.get_item(intern!(py, "metric_value"))?,
+        dict.get_item(intern!(py, "epoch"))?,
+        dict.get_item(intern!(py, "step"))?,
+        dict.get_item(intern!(py, "split"))?,
+        dict.get_item(intern!(py, "timestamp"))?,
+    ];
+    // Keys are looked up, not walked; more keys than were found means one is unknown, and
+    // walking them names it.
     let found = [&name, &value, &epoch, &step, &split, &time].iter().filter(|v| v.is_some()).count();
     if found != dict.len() {
-        check_keys(dict, &field, &METRIC_KEYS)?;
+        check_keys(dict, &field(), &METRIC_KEYS)?;
     }
     let mut metric = NewMetric::new(
-        required(extract::<String>(name, &field, "metric_name")?, &field, "metric_name")?,
-        required(extract::<f64>(value, &field, "metric_value")?, &field, "metric_value")?,
+        required(extract::<String>(name, field, "metric_name")?, field, "metric_name")?,
+        required(extract::<f64>(value, field, "metric_value")?, field, "metric_value")?,
     );
-    metric.epoch = extract(epoch, &field, "epoch")?;
-    metric.step = extract(step, &field, "step")?;
-    metric.split = extract(split, &field, "split")?;
-    metric.timestamp = timestamp(&format!("{field}.timestamp"), time.as_ref())?;
+    metric.epoch = extract(epoch, field, "epoch")?;
+    metric.step = extract(step, field, "step")?;
+    metric.split = extract(split, field, "split")?;
+    if let Some(time) = time.filter(|t| !t.is_none()) {
+        metric.timestamp = timestamp(&format!("{}.timestamp", field()), Some(&time))?;
+    }
     Ok(metric)
 }
 
@@ -139,7 +152,7 @@ pub(crate) fn prediction(
     index: usize,
 ) -> PyResult<NewPrediction> {
     let field = format!("predictions[{index}]");
-    let dict = item(obj, &field)?;
+    let dict = item(obj, || field.clone())?;
     check_keys(dict, &field, PREDICTION_KEYS)?;
     let input = dict
         .get_item("input_data")?
