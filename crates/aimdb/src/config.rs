@@ -25,8 +25,9 @@
 //!
 //! Unknown keys are errors that name the key. Environment variables override the
 //! file: `AIMDB_DATABASE_URL`, `AIMDB_INDEX_PATH`, `AIMDB_CHROMA_URL`,
-//! `EMBEDDING_MODEL_NAME`, `EMBEDDING_DEVICE` (cpu|cuda|auto), `EMBEDDING_NORMALIZE`,
-//! `EMBEDDING_STRICT`.
+//! `EMBEDDING_MODEL_NAME` (`openai:<model>` for an OpenAI-compatible service, with
+//! `OPENAI_BASE_URL` and `OPENAI_API_KEY`), `EMBEDDING_DEVICE` (cpu|cuda|auto),
+//! `EMBEDDING_NORMALIZE`, `EMBEDDING_DIMENSIONS`, `EMBEDDING_STRICT`.
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,10 @@ pub const DEFAULT_DB_PATH: &str = "aimdb.db";
 
 /// The seed's `backend:` presets that are vector stores (kept beside a SQLite file).
 pub const INDEX_BACKENDS: &[&str] = &["faiss", "chromadb"];
+
+/// The prefix of an embedding model served by an OpenAI-compatible service
+/// (`openai:text-embedding-3-small`).
+const OPENAI_PREFIX: &str = "openai:";
 
 /// Every name the seed's flat `backend:` key takes: each store's
 /// ([`StoreScheme::seed_backends`]) and the vector-store presets.
@@ -214,6 +219,11 @@ pub fn apply_env(mut config: AimdbConfig, var: impl Fn(&str) -> Option<String>) 
     if let Some(v) = var("EMBEDDING_NORMALIZE") {
         config.embedding.normalize = parse_bool("EMBEDDING_NORMALIZE", &v)?;
     }
+    if let Some(v) = var("EMBEDDING_DIMENSIONS") {
+        let dims =
+            v.trim().parse().map_err(|e| Error::config(format!("EMBEDDING_DIMENSIONS: `{v}`: {e}")))?;
+        config.embedding.dimensions = Some(dims);
+    }
     if let Some(v) = var("EMBEDDING_STRICT") {
         config.embedding.strict = parse_bool("EMBEDDING_STRICT", &v)?;
     }
@@ -252,6 +262,11 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
         embedding.model.clone_from(model);
     }
     if let Some(dim) = file.dimension
+        && embedding.model.starts_with(OPENAI_PREFIX)
+    {
+        // A service's models may shorten their vectors: the seed's dimension is asked for.
+        embedding.dimensions = Some(dim);
+    } else if let Some(dim) = file.dimension
         && dim != 384
     {
         return Err(Error::config(format!(

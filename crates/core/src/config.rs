@@ -254,6 +254,12 @@ pub struct EmbeddingConfig {
     pub strict: bool,
     /// Entries kept in the embedding cache.
     pub cache_size: usize,
+    /// `openai:` models: the service's base URL (`https://host/v1`); `OPENAI_BASE_URL`,
+    /// else OpenAI's, when unset.
+    pub base_url: Option<String>,
+    /// `openai:` models: the vector length to ask the service for (models that can
+    /// shorten theirs, e.g. `text-embedding-3-*`); the model's own when unset.
+    pub dimensions: Option<usize>,
 }
 
 impl Default for EmbeddingConfig {
@@ -264,6 +270,8 @@ impl Default for EmbeddingConfig {
             normalize: true,
             strict: false,
             cache_size: DEFAULT_EMBEDDING_CACHE,
+            base_url: None,
+            dimensions: None,
         }
     }
 }

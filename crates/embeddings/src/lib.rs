@@ -3,6 +3,8 @@
 //! - [`HashEmbedder`]: the seed's demo embedding, bit-exact (SHA-256 bytes / 255).
 //! - [`SentenceBert`]: all-MiniLM-L6-v2 (or another BERT-family sentence model) in
 //!   Candle, matching sentence-transformers: mean pooling, L2 normalisation, 256 tokens.
+//! - [`OpenAiEmbedder`]: any service speaking OpenAI's `/v1/embeddings`
+//!   (`EMBEDDING_MODEL_NAME=openai:<model>`, `OPENAI_BASE_URL`, `OPENAI_API_KEY`).
 //! - [`TextEmbedder`]: what a configuration asks for, loaded lazily, falling back to the
 //!   hash embedding with a warning (or failing, when strict), with an LRU cache.
 //!
@@ -26,10 +28,12 @@ mod encoder;
 mod fastmath;
 mod files;
 mod hash;
+mod openai;
 mod text;
 
 pub use bert::{BATCH, MAX_SEQ_LEN, SentenceBert};
 pub use candle_core::Device;
 pub use files::{MINILM_HUB_ID, MINILM_SHORT_NAME, ModelFiles, hub_cache_dir, hub_id, resolve};
 pub use hash::{HASH_DIM, HashEmbedder};
+pub use openai::{DEFAULT_OPENAI_BASE_URL, OPENAI_KIND, OPENAI_PREFIX, OpenAiEmbedder};
 pub use text::{HASH_MODEL, TextEmbedder};

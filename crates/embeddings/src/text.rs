@@ -17,6 +17,7 @@ use tokio::sync::OnceCell;
 use crate::bert::SentenceBert;
 use crate::files::{self, hub_cache_dir};
 use crate::hash::HashEmbedder;
+use crate::openai::{OPENAI_PREFIX, OpenAiEmbedder};
 
 /// Model name that selects the hash embedding on purpose (no warning).
 pub const HASH_MODEL: &str = "hash";
@@ -24,6 +25,7 @@ pub const HASH_MODEL: &str = "hash";
 #[derive(Debug)]
 enum Backend {
     Transformer(Arc<SentenceBert>),
+    OpenAi(OpenAiEmbedder),
     Hash { fallback_reason: Option<String> },
 }
 
@@ -80,6 +82,9 @@ impl TextEmbedder {
     async fn load(&self) -> Result<&Loaded> {
         self.loaded
             .get_or_try_init(|| async {
+                if let Some(model) = self.config.model.strip_prefix(OPENAI_PREFIX) {
+                    return load_openai(&self.config, model).await;
+                }
                 let config = self.config.clone();
                 let cache_dir = self.cache_dir.clone();
                 tokio::task::spawn_blocking(move || load(&config, &cache_dir))
@@ -131,21 +136,43 @@ fn load(config: &EmbeddingConfig, cache_dir: &std::path::Path) -> Result<Loaded>
             tracing::info!(target: "aimdb::embed", "embedding backend: {identity}");
             Ok(Loaded { backend: Backend::Transformer(Arc::new(model)), identity })
         }
-        Err(e) if config.strict => Err(e),
-        Err(e) => {
-            let reason = e.to_string();
-            tracing::warn!(
-                target: "aimdb::embed",
-                "embedding model `{}` unavailable ({reason}); falling back to the hash embedding, \
-                 which only matches identical texts. Set EMBEDDING_STRICT=true to make this an error.",
-                config.model
-            );
-            Ok(Loaded {
-                backend: Backend::Hash { fallback_reason: Some(reason) },
-                identity: HashEmbedder::identity(),
-            })
-        }
+        Err(e) => fallback(config, e),
     }
+}
+
+/// An OpenAI-compatible service: one probe request learns the dimension (the identity an
+/// index records), so an unreachable service is found here, at first use.
+async fn load_openai(config: &EmbeddingConfig, model: &str) -> Result<Loaded> {
+    let service = match OpenAiEmbedder::configured(model, config.base_url.as_deref()) {
+        Ok(service) => service.with_dimensions(config.dimensions).with_normalize(config.normalize),
+        Err(e) => return fallback(config, e),
+    };
+    match service.identity().await {
+        Ok(identity) => {
+            tracing::info!(target: "aimdb::embed", "embedding backend: {identity}");
+            Ok(Loaded { backend: Backend::OpenAi(service), identity })
+        }
+        Err(e) => fallback(config, e),
+    }
+}
+
+/// The hash embedding in place of a model that cannot be used, said loudly; or the error,
+/// when strict.
+fn fallback(config: &EmbeddingConfig, e: Error) -> Result<Loaded> {
+    if config.strict {
+        return Err(e);
+    }
+    let reason = e.to_string();
+    tracing::warn!(
+        target: "aimdb::embed",
+        "embedding model `{}` unavailable ({reason}); falling back to the hash embedding, \
+         which only matches identical texts. Set EMBEDDING_STRICT=true to make this an error.",
+        config.model
+    );
+    Ok(Loaded {
+        backend: Backend::Hash { fallback_reason: Some(reason) },
+        identity: HashEmbedder::identity(),
+    })
 }
 
 #[async_trait]
@@ -164,6 +191,7 @@ impl Embedder for TextEmbedder {
         if !missing.is_empty() {
             let vectors = match &loaded.backend {
                 Backend::Hash { .. } => missing.iter().map(|t| HashEmbedder::embed_one(t)).collect(),
+                Backend::OpenAi(service) => service.embed(&missing).await?,
                 Backend::Transformer(model) => {
                     let model = Arc::clone(model);
                     let batch = missing.clone();

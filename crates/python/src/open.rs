@@ -32,7 +32,11 @@ pub(crate) fn create_ai_database(
     dimension: Option<usize>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Database> {
-    let resolved = resolve(backend, url, config, options).map_err(crate::errors::to_py)?;
+    let mut resolved = resolve(backend, url, config, options).map_err(crate::errors::to_py)?;
+    if resolved.embedding.model.starts_with("openai:") && resolved.embedding.dimensions.is_none() {
+        // A service's model may shorten its vectors: it is asked for the seed's dimension.
+        resolved.embedding.dimensions = dimension;
+    }
     let db = runtime::block_on(py, async move {
         let db = aimdb::create_ai_database(resolved).await?;
         if let Some(dimension) = dimension {

@@ -132,3 +132,20 @@ def test_a_repair_at_open_is_reported(tmp_path):
         assert repair["added"] == 1
         assert repair["at"].tzinfo is not None
         assert db.search_similar_models("written-without-the-index", n_results=1)[0]["name"] == "written-without-the-index"
+
+
+def test_an_openai_compatible_service_embeds(tmp_path):
+    url = os.environ.get("AIMDB_TEST_OPENAI_URL")
+    if not url:
+        message = "AIMDB_TEST_OPENAI_URL is not set (cargo xtask services up openai)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    embedding = {"model": "openai:multilingual-e5-small", "base_url": url, "strict": True}
+    with aimdb.create_ai_database(backend="faiss", index_path=str(tmp_path / "idx"), dimension=384,
+                                  embedding=embedding) as db:
+        for model in SEED_MODELS:
+            db.create_model(*model)
+        hits = db.search_similar_models("image recognition deep learning", n_results=3)
+        assert hits[0]["name"] == "resnet50"
+        assert db.get_statistics()["index"]["embedder"]["kind"] == "openai"
