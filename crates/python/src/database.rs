@@ -59,6 +59,17 @@ impl Database {
         })
     }
 
+    /// Runs `call` on the open database with the GIL released.
+    fn run<T, F, Fut>(&self, py: Python<'_>, call: F) -> PyResult<T>
+    where
+        T: Send,
+        F: FnOnce(AiDatabase) -> Fut,
+        Fut: std::future::Future<Output = aimdb::Result<T>> + Send,
+    {
+        let db = self.db()?;
+        runtime::block_on(py, call(db))
+    }
+
     /// The open database, or why there is none.
     fn db(&self) -> PyResult<AiDatabase> {
         if std::process::id() != self.pid {
@@ -128,6 +139,7 @@ impl Database {
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let taken = self.inner.write().unwrap_or_else(|p| p.into_inner()).take();
         match taken {
+            // Taken out already: `run` would find the database closed.
             Some(db) if std::process::id() == self.pid => {
                 runtime::block_on(py, async move { db.close().await })
             }
@@ -162,14 +174,12 @@ impl Database {
         model.task_type = task_type;
         model.input_shape = inputs::json("input_shape", input_shape)?;
         model.output_shape = inputs::json("output_shape", output_shape)?;
-        let db = self.db()?;
-        Ok(runtime::block_on(py, async move { db.create_model(model).await })?.id.0)
+        Ok(self.run(py, move |db| async move { db.create_model(model).await })?.id.0)
     }
 
     /// A model by id (`int`) or name (`str`); `NotFound` if there is none.
     fn get_model<'py>(&self, py: Python<'py>, model: Key) -> PyResult<Bound<'py, PyDict>> {
-        let db = self.db()?;
-        let found = runtime::block_on(py, async move {
+        let found = self.run(py, move |db| async move {
             match model {
                 Key::Id(id) => db.get_model(ModelId(id)).await,
                 Key::Name(name) => db.get_model_by_name(&name).await,
@@ -186,8 +196,8 @@ impl Database {
         limit: u32,
         after: Option<i64>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let (db, page) = (self.db()?, page(limit, after)?);
-        let models = runtime::block_on(py, async move { db.list_models(page).await })?;
+        let page = page(limit, after)?;
+        let models = self.run(py, move |db| async move { db.list_models(page).await })?;
         convert::list(py, &models, convert::model)
     }
 
@@ -201,9 +211,9 @@ impl Database {
         n_results: usize,
         filters: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let (db, filter) = (self.db()?, inputs::model_filter(filters)?);
-        let hits =
-            runtime::block_on(py, async move { db.search_similar_models(&query, n_results, &filter).await })?;
+        let filter = inputs::model_filter(filters)?;
+        let hits = self
+            .run(py, move |db| async move { db.search_similar_models(&query, n_results, &filter).await })?;
         convert::list(py, &hits, |py, hit| convert::hit(py, hit, convert::model))
     }
 
@@ -224,22 +234,20 @@ impl Database {
         new.checkpoint_path = checkpoint_path;
         new.config = inputs::json("config", config)?;
         new.status = status;
-        let db = self.db()?;
-        Ok(runtime::block_on(py, async move { db.create_model_version(new).await })?.id.0)
+        Ok(self.run(py, move |db| async move { db.create_model_version(new).await })?.id.0)
     }
 
     /// The versions of model `model_id`, newest first.
     fn get_model_versions<'py>(&self, py: Python<'py>, model_id: i64) -> PyResult<Bound<'py, PyList>> {
-        let db = self.db()?;
-        let versions = runtime::block_on(py, async move { db.get_model_versions(ModelId(model_id)).await })?;
+        let versions =
+            self.run(py, move |db| async move { db.get_model_versions(ModelId(model_id)).await })?;
         convert::list(py, &versions, convert::version)
     }
 
     /// One model version by id.
     fn get_model_version<'py>(&self, py: Python<'py>, version_id: i64) -> PyResult<Bound<'py, PyDict>> {
-        let db = self.db()?;
         let version =
-            runtime::block_on(py, async move { db.get_model_version(ModelVersionId(version_id)).await })?;
+            self.run(py, move |db| async move { db.get_model_version(ModelVersionId(version_id)).await })?;
         convert::version(py, &version)
     }
 
@@ -268,14 +276,12 @@ impl Database {
         dataset.num_samples = num_samples;
         dataset.split_info = inputs::json("split_info", split_info)?;
         dataset.preprocessing = inputs::json("preprocessing", preprocessing)?;
-        let db = self.db()?;
-        Ok(runtime::block_on(py, async move { db.create_dataset(dataset).await })?.id.0)
+        Ok(self.run(py, move |db| async move { db.create_dataset(dataset).await })?.id.0)
     }
 
     /// A dataset by id (`int`) or name (`str`).
     fn get_dataset<'py>(&self, py: Python<'py>, dataset: Key) -> PyResult<Bound<'py, PyDict>> {
-        let db = self.db()?;
-        let found = runtime::block_on(py, async move {
+        let found = self.run(py, move |db| async move {
             match dataset {
                 Key::Id(id) => db.get_dataset(DatasetId(id)).await,
                 Key::Name(name) => db.get_dataset_by_name(&name).await,
@@ -292,8 +298,8 @@ impl Database {
         limit: u32,
         after: Option<i64>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let (db, page) = (self.db()?, page(limit, after)?);
-        let datasets = runtime::block_on(py, async move { db.list_datasets(page).await })?;
+        let page = page(limit, after)?;
+        let datasets = self.run(py, move |db| async move { db.list_datasets(page).await })?;
         convert::list(py, &datasets, convert::dataset)
     }
 
@@ -306,12 +312,9 @@ impl Database {
         n_results: usize,
         filters: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let (db, filter) = (self.db()?, inputs::dataset_filter(filters)?);
-        let hits =
-            runtime::block_on(
-                py,
-                async move { db.search_similar_datasets(&query, n_results, &filter).await },
-            )?;
+        let filter = inputs::dataset_filter(filters)?;
+        let hits = self
+            .run(py, move |db| async move { db.search_similar_datasets(&query, n_results, &filter).await })?;
         convert::list(py, &hits, |py, hit| convert::hit(py, hit, convert::dataset))
     }
 
@@ -340,8 +343,7 @@ impl Database {
         run.status = status;
         run.started_at = inputs::timestamp("started_at", started_at)?;
         run.artifacts = inputs::json("artifacts", artifacts)?;
-        let db = self.db()?;
-        Ok(runtime::block_on(py, async move { db.create_training_run(run).await })?.id.0)
+        Ok(self.run(py, move |db| async move { db.create_training_run(run).await })?.id.0)
     }
 
     /// Changes the given fields of run `run_id` (the others stay); returns the run.
@@ -371,19 +373,14 @@ impl Database {
         update.duration_seconds = duration_seconds.or(update.duration_seconds);
         update.artifacts = inputs::json("artifacts", artifacts)?;
         update.model_version_id = model_version_id.map(ModelVersionId);
-        let db = self.db()?;
-        let run =
-            runtime::block_on(
-                py,
-                async move { db.update_training_run(TrainingRunId(run_id), update).await },
-            )?;
+        let run = self
+            .run(py, move |db| async move { db.update_training_run(TrainingRunId(run_id), update).await })?;
         convert::run(py, &run)
     }
 
     /// One training run by id.
     fn get_training_run<'py>(&self, py: Python<'py>, run_id: i64) -> PyResult<Bound<'py, PyDict>> {
-        let db = self.db()?;
-        let run = runtime::block_on(py, async move { db.get_training_run(TrainingRunId(run_id)).await })?;
+        let run = self.run(py, move |db| async move { db.get_training_run(TrainingRunId(run_id)).await })?;
         convert::run(py, &run)
     }
 
@@ -395,8 +392,8 @@ impl Database {
         limit: u32,
         after: Option<i64>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let (db, page) = (self.db()?, page(limit, after)?);
-        let runs = runtime::block_on(py, async move { db.list_training_runs(page).await })?;
+        let page = page(limit, after)?;
+        let runs = self.run(py, move |db| async move { db.list_training_runs(page).await })?;
         convert::list(py, &runs, convert::run)
     }
 
@@ -418,10 +415,9 @@ impl Database {
             let value = inputs::json_required(&format!("params.{name}"), &value)?;
             map.insert(name, value);
         }
-        let db = self.db()?;
-        runtime::block_on(
+        self.run(
             py,
-            async move { db.log_hyperparameters(TrainingRunId(training_run_id), map).await },
+            move |db| async move { db.log_hyperparameters(TrainingRunId(training_run_id), map).await },
         )
     }
 
@@ -431,12 +427,8 @@ impl Database {
         py: Python<'py>,
         training_run_id: i64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let db = self.db()?;
-        let params =
-            runtime::block_on(
-                py,
-                async move { db.get_hyperparameters(TrainingRunId(training_run_id)).await },
-            )?;
+        let params = self
+            .run(py, move |db| async move { db.get_hyperparameters(TrainingRunId(training_run_id)).await })?;
         convert::hyperparameters(py, &params)
     }
 
@@ -459,8 +451,7 @@ impl Database {
         metric.step = step;
         metric.split = split;
         metric.timestamp = inputs::timestamp("timestamp", timestamp)?;
-        let db = self.db()?;
-        runtime::block_on(py, async move { db.log_metric(TrainingRunId(training_run_id), metric).await })
+        self.run(py, move |db| async move { db.log_metric(TrainingRunId(training_run_id), metric).await })
             .map(drop)
     }
 
@@ -476,8 +467,7 @@ impl Database {
         for (index, item) in metrics.try_iter()?.enumerate() {
             batch.push(inputs::metric(&item?, index)?);
         }
-        let db = self.db()?;
-        runtime::block_on(py, async move { db.log_metrics(TrainingRunId(training_run_id), batch).await })
+        self.run(py, move |db| async move { db.log_metrics(TrainingRunId(training_run_id), batch).await })
     }
 
     /// The points of run `training_run_id` in logging order, of one metric if named.
@@ -488,8 +478,7 @@ impl Database {
         training_run_id: i64,
         metric_name: Option<String>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let db = self.db()?;
-        let metrics = runtime::block_on(py, async move {
+        let metrics = self.run(py, move |db| async move {
             db.get_metrics(TrainingRunId(training_run_id), metric_name.as_deref()).await
         })?;
         convert::metrics(py, &metrics)
@@ -521,8 +510,7 @@ impl Database {
         prediction.inference_time_ms = inference_time_ms;
         prediction.metadata = inputs::json("metadata", metadata)?;
         prediction.timestamp = inputs::timestamp("timestamp", timestamp)?;
-        let db = self.db()?;
-        Ok(runtime::block_on(py, async move { db.log_prediction(prediction).await })?.id.0)
+        Ok(self.run(py, move |db| async move { db.log_prediction(prediction).await })?.id.0)
     }
 
     /// Records many predictions of one model version at once, all or none: each a `dict`
@@ -539,8 +527,7 @@ impl Database {
         for (index, item) in predictions.try_iter()?.enumerate() {
             batch.push(inputs::prediction(&item?, version, index)?);
         }
-        let db = self.db()?;
-        let stored = runtime::block_on(py, async move { db.log_predictions(batch).await })?;
+        let stored = self.run(py, move |db| async move { db.log_predictions(batch).await })?;
         Ok(stored.iter().map(|p| p.id.0).collect())
     }
 
@@ -555,8 +542,7 @@ impl Database {
         if limit > MAX_LIST {
             return Err(errors::invalid("limit", format!("at most {MAX_LIST}, got {limit}")));
         }
-        let db = self.db()?;
-        let predictions = runtime::block_on(py, async move {
+        let predictions = self.run(py, move |db| async move {
             db.get_predictions(ModelVersionId(model_version_id), limit).await
         })?;
         convert::list(py, &predictions, convert::prediction)
@@ -572,12 +558,10 @@ impl Database {
         n_results: usize,
         filters: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let (db, filter) = (self.db()?, inputs::prediction_filter(filters)?);
-        let hits =
-            runtime::block_on(
-                py,
-                async move { db.search_similar_predictions(&query, n_results, &filter).await },
-            )?;
+        let filter = inputs::prediction_filter(filters)?;
+        let hits = self.run(py, move |db| async move {
+            db.search_similar_predictions(&query, n_results, &filter).await
+        })?;
         convert::list(py, &hits, |py, hit| convert::hit(py, hit, convert::prediction))
     }
 
@@ -602,15 +586,13 @@ impl Database {
         experiment.status = status;
         experiment.results = inputs::json("results", results)?;
         experiment.completed_at = inputs::timestamp("completed_at", completed_at)?;
-        let db = self.db()?;
-        Ok(runtime::block_on(py, async move { db.create_experiment(experiment).await })?.id.0)
+        Ok(self.run(py, move |db| async move { db.create_experiment(experiment).await })?.id.0)
     }
 
     /// One experiment by id.
     fn get_experiment<'py>(&self, py: Python<'py>, experiment_id: i64) -> PyResult<Bound<'py, PyDict>> {
-        let db = self.db()?;
         let experiment =
-            runtime::block_on(py, async move { db.get_experiment(ExperimentId(experiment_id)).await })?;
+            self.run(py, move |db| async move { db.get_experiment(ExperimentId(experiment_id)).await })?;
         convert::experiment(py, &experiment)
     }
 
@@ -627,16 +609,14 @@ impl Database {
         let mut link = NewExperimentRun::new(ExperimentId(experiment_id), TrainingRunId(training_run_id));
         link.variant_name = variant_name;
         link.notes = notes;
-        let db = self.db()?;
-        runtime::block_on(py, async move { db.add_experiment_run(link).await }).map(drop)
+        self.run(py, move |db| async move { db.add_experiment_run(link).await }).map(drop)
     }
 
     /// The runs of experiment `experiment_id` with their variant, notes, status,
     /// `final_loss` and `best_metric_value`.
     fn get_experiment_runs<'py>(&self, py: Python<'py>, experiment_id: i64) -> PyResult<Bound<'py, PyList>> {
-        let db = self.db()?;
         let runs =
-            runtime::block_on(py, async move { db.get_experiment_runs(ExperimentId(experiment_id)).await })?;
+            self.run(py, move |db| async move { db.get_experiment_runs(ExperimentId(experiment_id)).await })?;
         convert::list(py, &runs, convert::experiment_run)
     }
 
@@ -645,24 +625,22 @@ impl Database {
     /// Counts of every entity (`models`, ..., `completed_runs`), the backend, and the
     /// vector index's state (`index`: collections, embedder, failed vector writes).
     fn get_statistics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let db = self.db()?;
-        let stats = runtime::block_on(py, async move { db.get_statistics().await })?;
+        let stats = self.run(py, move |db| async move { db.get_statistics().await })?;
         convert::statistics(py, &stats)
     }
 
     /// Rebuilds the vector index from the store with the current embedder; returns how
     /// many models, datasets and predictions it embedded.
     fn reindex<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let db = self.db()?;
-        let report = runtime::block_on(py, async move { db.reindex().await })?;
+        let report = self.run(py, move |db| async move { db.reindex().await })?;
         convert::value(py, &report)
     }
 
     /// Rebuilds one collection's index (`"models"`, `"datasets"`, `"predictions"`) in the
     /// type that suits its size; returns its kind, trained flag and vector count.
     fn optimize_index<'py>(&self, py: Python<'py>, collection_name: &str) -> PyResult<Bound<'py, PyAny>> {
-        let (db, collection) = (self.db()?, collection(collection_name)?);
-        let info = runtime::block_on(py, async move { db.optimize_index(collection).await })?;
+        let collection = collection(collection_name)?;
+        let info = self.run(py, move |db| async move { db.optimize_index(collection).await })?;
         convert::value(py, &info)
     }
 }

@@ -113,7 +113,7 @@ const METRIC_KEYS: [&str; 6] = ["metric_name", "metric_value", "epoch", "step", 
 pub(crate) fn metric(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<NewMetric> {
     let py = obj.py();
     let field = || format!("metrics[{index}]");
-    let dict = item(obj, &field)?;
+    let dict = item(obj, field)?;
     // Interned keys: looking a key up by `&str` would make a Python string per lookup.
     let [name, value, epoch, step, split, time] = [
         dict.get_item(intern!(py, "metric_name"))?,
