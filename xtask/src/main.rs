@@ -148,8 +148,8 @@ fn demo_from_empty_cache() -> Result<(), String> {
         ("HF_HOME".to_owned(), home.display().to_string()),
         ("HF_HUB_CACHE".to_owned(), home.join("hub").display().to_string()),
     ];
-    // `cargo test --workspace` has just built the demo with the workspace's features; `cargo
-    // run -p aimdb` would rebuild most of the tree with the facade's alone (~10 minutes).
+    // `cargo test --workspace` has just built the demo; `cargo run -p aimdb` would rebuild the
+    // workspace's own crates with the facade's features alone.
     let built = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| root().join("target"), PathBuf::from)
         .join("debug/examples/demo");

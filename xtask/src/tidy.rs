@@ -124,6 +124,25 @@ fn tests_time_nothing() {
     }
 }
 
+/// Every crate cargo builds for the tests, the benches, the CLI and the wheel depends on the
+/// hakari-managed `workspace-hack`, so all of them see the same features of shared
+/// dependencies and reuse one build of each (`cargo hakari generate && cargo hakari
+/// manage-deps` after a dependency change; xtask stays out so it builds alone, first).
+#[test]
+fn crates_share_dependency_builds_through_workspace_hack() {
+    for manifest in LIBRARY_CRATES
+        .iter()
+        .chain(&["crates/cli", "crates/python", "benches"])
+        .map(|c| format!("{c}/Cargo.toml"))
+    {
+        assert!(
+            dependencies(&manifest).iter().any(|d| d == "workspace-hack"),
+            "{manifest} lacks workspace-hack"
+        );
+    }
+    assert!(!read("xtask/Cargo.toml").contains("workspace-hack"), "xtask must build without the world");
+}
+
 #[test]
 fn workspace_crates_inherit_package_metadata() {
     for manifest in LIBRARY_CRATES
