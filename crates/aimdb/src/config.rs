@@ -77,6 +77,7 @@ struct FileConfig {
     nprobe: Option<u32>,
     m: Option<u32>,
     nbits: Option<u32>,
+    metric: Option<DistanceMetric>,
     embedding_model: Option<String>,
     metadata: Option<MetadataConfig>,
     vectors: Option<VectorConfig>,
@@ -105,6 +106,7 @@ impl FileConfig {
             ("nprobe", self.nprobe.is_some()),
             ("m", self.m.is_some()),
             ("nbits", self.nbits.is_some()),
+            ("metric", self.metric.is_some()),
             ("embedding_model", self.embedding_model.is_some()),
         ];
         set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect()
@@ -285,6 +287,7 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
                 nprobe: file.nprobe,
                 m: file.m,
                 nbits: file.nbits,
+                metric: file.metric.unwrap_or_default(),
                 ..FaissConfig::new(&dir)
             };
             (sqlite_in(&dir), Some(VectorConfig::Faiss(faiss)))
@@ -295,7 +298,8 @@ fn resolve(file: FileConfig) -> Result<AimdbConfig> {
                 let host = file.host.as_deref().unwrap_or("127.0.0.1");
                 format!("http://{host}:{}", file.port.unwrap_or(8000))
             });
-            (sqlite_in(&dir), Some(VectorConfig::Chroma(ChromaConfig::new(url))))
+            let chroma = ChromaConfig::new(url).with_metric(file.metric.unwrap_or_default());
+            (sqlite_in(&dir), Some(VectorConfig::Chroma(chroma)))
         }
         name => match StoreScheme::from_seed_backend(name) {
             Some(StoreScheme::Sqlite) => {

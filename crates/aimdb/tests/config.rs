@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aimdb::config as cfg;
 use aimdb::config::{apply_env, from_yaml_file, from_yaml_str};
 use aimdb::{AimdbConfig, Error};
-use aimdb_core::config::{EmbeddingDevice, IndexType, VectorConfig};
+use aimdb_core::config::{DistanceMetric, EmbeddingDevice, IndexType, VectorConfig};
 
 fn config_error(result: aimdb::Result<AimdbConfig>) -> String {
     match result {
@@ -43,6 +43,14 @@ fn seed_faiss_preset_puts_metadata_beside_the_index() {
         (faiss.index_type, faiss.nlist, faiss.nprobe, faiss.m, faiss.nbits),
         (IndexType::IvfPq, Some(256), Some(16), Some(48), Some(8))
     );
+    assert_eq!(faiss.metric, DistanceMetric::Cosine, "cosine unless asked");
+    let l2 = from_yaml_str(
+        "backend: faiss
+metric: l2
+",
+    )
+    .unwrap();
+    assert!(matches!(l2.vectors, Some(VectorConfig::Faiss(ref f)) if f.metric == DistanceMetric::L2));
 }
 
 #[test]
@@ -51,6 +59,19 @@ fn seed_chromadb_preset() {
     assert_eq!(config.metadata.url.expose(), "sqlite://./chroma/metadata.db");
     let Some(VectorConfig::Chroma(chroma)) = config.vectors else { panic!("chroma expected") };
     assert_eq!(chroma.url.expose(), "http://127.0.0.1:8123");
+    let ip = from_yaml_str(
+        "backend: chromadb
+metric: inner_product
+",
+    )
+    .unwrap();
+    assert!(matches!(ip.vectors, Some(VectorConfig::Chroma(ref c)) if c.metric == DistanceMetric::Ip));
+    let composed = from_yaml_str(
+        "metadata:\n  url: sqlite://x\nvectors:\n  kind: chroma\n  url: http://h:1\n  metric: l2\n",
+    );
+    assert!(
+        matches!(composed.unwrap().vectors, Some(VectorConfig::Chroma(ref c)) if c.metric == DistanceMetric::L2)
+    );
 }
 
 #[test]
@@ -101,6 +122,8 @@ fn bad_values_are_named() {
     assert!(message.contains("backend"), "{message}");
     let message = config_error(from_yaml_str("backend: faiss\nindex_type: hnsw\n"));
     assert!(message.contains("hnsw") || message.contains("index_type"), "{message}");
+    let message = config_error(from_yaml_str("backend: faiss\nmetric: hamming\n"));
+    assert!(message.contains("hamming") || message.contains("metric"), "{message}");
 }
 
 #[test]

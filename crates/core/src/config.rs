@@ -276,6 +276,8 @@ impl Default for EmbeddingConfig {
     }
 }
 
+pub use crate::vector::DistanceMetric;
+
 /// FAISS index type (SPEC §7).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -316,6 +318,9 @@ pub struct FaissConfig {
     /// failing with `Unavailable` (default 30 000 ms).
     #[serde(default)]
     pub lock_timeout_ms: Option<u64>,
+    /// How vectors are compared (default cosine).
+    #[serde(default)]
+    pub metric: DistanceMetric,
 }
 
 impl FaissConfig {
@@ -329,7 +334,15 @@ impl FaissConfig {
             m: None,
             nbits: None,
             lock_timeout_ms: None,
+            metric: DistanceMetric::Cosine,
         }
+    }
+
+    /// Another distance metric.
+    #[must_use]
+    pub fn with_metric(mut self, metric: DistanceMetric) -> Self {
+        self.metric = metric;
+        self
     }
 }
 
@@ -342,6 +355,9 @@ pub struct ChromaConfig {
     /// Chroma database (in the default tenant); created when missing.
     #[serde(default = "default_chroma_database")]
     pub database: String,
+    /// How vectors are compared: the collections' `hnsw:space` (default cosine).
+    #[serde(default)]
+    pub metric: DistanceMetric,
 }
 
 fn default_chroma_database() -> String {
@@ -354,13 +370,24 @@ impl ChromaConfig {
 
     /// The server at `url`, default database.
     pub fn new(url: impl Into<String>) -> Self {
-        ChromaConfig { url: ConnectionUrl::new(url), database: default_chroma_database() }
+        ChromaConfig {
+            url: ConnectionUrl::new(url),
+            database: default_chroma_database(),
+            metric: DistanceMetric::Cosine,
+        }
     }
 
     /// Another database on the same server.
     #[must_use]
     pub fn with_database(mut self, database: impl Into<String>) -> Self {
         self.database = database.into();
+        self
+    }
+
+    /// Another distance metric.
+    #[must_use]
+    pub fn with_metric(mut self, metric: DistanceMetric) -> Self {
+        self.metric = metric;
         self
     }
 }

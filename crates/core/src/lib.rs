@@ -57,5 +57,6 @@ pub use store::{Capabilities, MetadataStore, StoreInfo};
 pub use tag::{TagTarget, validate_tags};
 pub use time::Timestamp;
 pub use vector::{
-    Collection, CollectionInfo, VectorFilter, VectorHit, VectorIndex, VectorRecord, check_embedder,
+    Collection, CollectionInfo, DistanceMetric, VectorFilter, VectorHit, VectorIndex, VectorRecord,
+    check_embedder, check_metric,
 };

@@ -77,6 +77,77 @@ pub struct VectorHit {
     pub similarity_score: f32,
 }
 
+/// How an index compares vectors (the seed's Chroma `hnsw:space`, FAISS's `IndexFlatIP` /
+/// `IndexFlatL2`). Recorded with the index when its first vector is written; a configuration
+/// that asks for another needs a `reindex`, as another embedder does.
+///
+/// Every hit's `similarity_score` lies in `[0, 1]`, higher is more similar, and is a strictly
+/// monotone function of the metric, so ranking by score is ranking by the metric:
+///
+/// | metric | compares | `similarity_score` |
+/// |---|---|---|
+/// | `cosine` (default) | the angle: vectors are stored and queried at unit length | `(1 + cos) / 2` |
+/// | `ip` | the inner product of the vectors as given | `1 / (1 + exp(-dot))` |
+/// | `l2` | the squared Euclidean distance of the vectors as given | `1 / (1 + d²)` |
+///
+/// For unit-length vectors (every built-in embedder normalises) the three rank alike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum DistanceMetric {
+    /// Cosine similarity.
+    #[default]
+    Cosine,
+    /// Inner product.
+    #[serde(alias = "inner_product", alias = "dot")]
+    Ip,
+    /// Squared Euclidean distance.
+    #[serde(alias = "euclidean")]
+    L2,
+}
+
+impl DistanceMetric {
+    /// Every metric.
+    pub const ALL: [DistanceMetric; 3] = [DistanceMetric::Cosine, DistanceMetric::Ip, DistanceMetric::L2];
+
+    /// The name used in configuration: `cosine`, `ip` or `l2` (also Chroma's `hnsw:space`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DistanceMetric::Cosine => "cosine",
+            DistanceMetric::Ip => "ip",
+            DistanceMetric::L2 => "l2",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s names.
+    pub fn from_name(name: &str) -> Option<DistanceMetric> {
+        DistanceMetric::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Whether vectors are scaled to unit length before they are stored or searched.
+    pub fn normalizes(self) -> bool {
+        self == DistanceMetric::Cosine
+    }
+
+    /// `similarity_score` from the metric's raw value: the cosine, the inner product, or the
+    /// squared distance.
+    pub fn score(self, raw: f32) -> f32 {
+        let score = match self {
+            DistanceMetric::Cosine => (1.0 + raw) / 2.0,
+            DistanceMetric::Ip => 1.0 / (1.0 + (-raw).exp()),
+            DistanceMetric::L2 => 1.0 / (1.0 + raw.max(0.0)),
+        };
+        // Rounding can step a cosine just past ±1.
+        score.clamp(0.0, 1.0)
+    }
+}
+
+impl fmt::Display for DistanceMetric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Facts about one collection for statistics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -97,6 +168,9 @@ pub struct CollectionInfo {
     pub m: Option<u32>,
     /// Bits per PQ code, for IVF-PQ indexes.
     pub nbits: Option<u32>,
+    /// How vectors are compared.
+    #[serde(default)]
+    pub metric: DistanceMetric,
 }
 
 impl CollectionInfo {
@@ -111,8 +185,22 @@ impl CollectionInfo {
             nprobe: None,
             m: None,
             nbits: None,
+            metric: DistanceMetric::Cosine,
         }
     }
+}
+
+/// Checks that an index built for `stored` is searched and written with `given`: another
+/// metric is a [`Error::Config`] naming `reindex`, since the stored vectors (unit-length for
+/// cosine, as given otherwise) and the index structure depend on it.
+pub fn check_metric(stored: DistanceMetric, given: DistanceMetric) -> Result<()> {
+    if stored != given {
+        return Err(Error::config(format!(
+            "the vector index was built with metric `{stored}` but the configuration asks for \
+             `{given}`; run `reindex` to rebuild it"
+        )));
+    }
+    Ok(())
 }
 
 /// Checks that vectors from `given` may be mixed with an index built by `stored`.

@@ -114,6 +114,22 @@ def test_reindex_and_optimize(faiss_db):
     assert err.value.field == "collection"
 
 
+def test_a_distance_metric_is_chosen_recorded_and_needs_a_reindex_to_change(tmp_path):
+    path = str(tmp_path / "index")
+    with aimdb.create_ai_database(backend="faiss", index_path=path, metric="l2", embedding_model="hash") as db:
+        db.create_model("a", "first model")
+        assert {c["metric"] for c in db.get_statistics()["index"]["collections"]} == {"l2"}
+        hit = db.search_similar_models("first model", n_results=1)[0]
+        # 1 / (1 + squared distance) of the hash embedding's unnormalised vectors.
+        assert hit["name"] == "a" and 0.0 < hit["similarity_score"] < 0.5
+    with aimdb.create_ai_database(backend="faiss", index_path=path, embedding_model="hash") as db:
+        with pytest.raises(aimdb.ConfigError, match="reindex"):
+            db.search_similar_models("first model")
+        db.reindex()
+        assert {c["metric"] for c in db.get_statistics()["index"]["collections"]} == {"cosine"}
+        assert db.search_similar_models("first model", n_results=1)[0]["name"] == "a"
+
+
 def test_search_without_an_index_says_how_to_get_one(tmp_path):
     with aimdb.create_ai_database(backend="sqlite", db_path=str(tmp_path / "a.db")) as db:
         with pytest.raises(aimdb.ConfigError, match="vector index"):

@@ -16,7 +16,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use aimdb_core::{MetadataStore, VectorIndex};
+use aimdb_core::{DistanceMetric, MetadataStore, VectorIndex};
 use async_trait::async_trait;
 
 mod assert;
@@ -51,6 +51,12 @@ pub trait IndexHarness: Send + Sync {
     /// How far a reported score may be from `(1 + exact cosine) / 2`.
     fn score_tolerance(&self) -> f32 {
         1e-4
+    }
+    /// Opens the index [`open`](Self::open) opens, configured with `metric` instead; `None`
+    /// for an index with one fixed metric (the metric case then checks cosine only).
+    async fn open_with_metric(&self, metric: DistanceMetric) -> Option<Arc<dyn VectorIndex>> {
+        let _ = metric;
+        None
     }
 }
 
@@ -98,7 +104,7 @@ macro_rules! vector_index_suite {
     ($harness:expr) => {
         $crate::__suite_cases! { index; $harness;
             add_and_search, collections_are_separate, upsert_replaces, remove, ids, filters,
-            embedder_and_input_errors, reopen, reset, recall
+            embedder_and_input_errors, reopen, reset, recall, distance_metrics
         }
     };
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use aimdb_core::{EmbedderIdentity, Error, Result, VectorRecord};
+use aimdb_core::{DistanceMetric, EmbedderIdentity, Error, Result, VectorRecord};
 
 /// Scales `vector` to unit length. A zero vector has no direction; it stays zero and scores
 /// 0.5 against everything.
@@ -25,8 +25,12 @@ pub(crate) fn check_vector(field: impl Fn() -> String, vector: &[f32], dim: usiz
 }
 
 /// Checks a batch before anything is written, then keeps the last record per id (as if
-/// upserted one by one) with unit-length vectors, in id order.
-pub(crate) fn prepare(embedder: &EmbedderIdentity, records: Vec<VectorRecord>) -> Result<Vec<VectorRecord>> {
+/// upserted one by one) in id order, with unit-length vectors when `metric` compares angles.
+pub(crate) fn prepare(
+    embedder: &EmbedderIdentity,
+    metric: DistanceMetric,
+    records: Vec<VectorRecord>,
+) -> Result<Vec<VectorRecord>> {
     for (i, record) in records.iter().enumerate() {
         if record.id < 0 {
             return Err(Error::invalid(format!("records[{i}].id"), "must not be negative"));
@@ -35,13 +39,28 @@ pub(crate) fn prepare(embedder: &EmbedderIdentity, records: Vec<VectorRecord>) -
     }
     let mut latest: BTreeMap<i64, VectorRecord> = BTreeMap::new();
     for mut record in records {
-        unit(&mut record.vector);
+        if metric.normalizes() {
+            unit(&mut record.vector);
+        }
         latest.insert(record.id, record);
     }
     Ok(latest.into_values().collect())
 }
 
-/// `(1 + cosine) / 2`, clamped to `[0, 1]` against rounding.
-pub(crate) fn score(cosine: f32) -> f32 {
-    ((1.0 + cosine) / 2.0).clamp(0.0, 1.0)
+/// The query as searched: unit length when `metric` compares angles.
+pub(crate) fn query_vector(metric: DistanceMetric, query: &[f32]) -> Vec<f32> {
+    let mut query = query.to_vec();
+    if metric.normalizes() {
+        unit(&mut query);
+    }
+    query
+}
+
+/// The metric's raw value between two vectors as stored: the inner product (the cosine for
+/// unit-length vectors), or the squared distance for `l2`.
+pub(crate) fn raw(metric: DistanceMetric, a: &[f32], b: &[f32]) -> f32 {
+    match metric {
+        DistanceMetric::Cosine | DistanceMetric::Ip => a.iter().zip(b).map(|(x, y)| x * y).sum(),
+        DistanceMetric::L2 => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum(),
+    }
 }

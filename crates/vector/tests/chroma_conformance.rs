@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aimdb_core::config::{ChromaConfig, FaissConfig, IndexType};
-use aimdb_core::{Collection, EmbedderIdentity, VectorFilter, VectorIndex, VectorRecord};
+use aimdb_core::{Collection, DistanceMetric, EmbedderIdentity, VectorFilter, VectorIndex, VectorRecord};
 use aimdb_testkit::IndexHarness;
 use aimdb_testkit::synthetic::Clustered;
 use aimdb_vector::{ChromaIndex, FaissIndex};
@@ -25,6 +25,10 @@ impl IndexHarness for Chroma {
         // HNSW is approximate; at the suite's 3000 vectors it is in practice exact.
         0.95
     }
+    async fn open_with_metric(&self, metric: DistanceMetric) -> Option<Arc<dyn VectorIndex>> {
+        let config = self.config.clone().with_metric(metric);
+        Some(Arc::new(ChromaIndex::open(&config).await.expect("open chroma index")))
+    }
 }
 
 fn harness() -> Option<Chroma> {
@@ -42,32 +46,38 @@ async fn same_order_and_scores_as_faiss_flat() {
         aimdb_testkit::skip("no AIMDB_TEST_CHROMA_URL for the Chroma/FAISS parity check");
         return;
     };
-    let chroma = chroma.open().await;
-    let dir = tempfile::tempdir().unwrap();
-    let faiss =
-        FaissIndex::open(&FaissConfig { index_type: IndexType::Flat, ..FaissConfig::new(dir.path()) })
-            .await
-            .unwrap();
     let dim = 64;
     let embedder = EmbedderIdentity { kind: "test".into(), model: "parity".into(), dim };
     let data = Clustered { dim, clusters: 10, spread: 0.8, subspace: 0, noise: 0.0, seed: 11 };
-    let points = data.points(500, 1);
-    let records: Vec<VectorRecord> = points
+    // Lengths from 0.5 to 2.5: inner product and L2 then rank otherwise than cosine.
+    let records: Vec<VectorRecord> = data
+        .points(500, 1)
         .chunks_exact(dim)
         .enumerate()
-        .map(|(i, v)| VectorRecord { id: i as i64 + 1, vector: v.to_vec(), metadata: Default::default() })
+        .map(|(i, v)| {
+            let length = 0.5 + (i % 5) as f32 * 0.5;
+            let vector = v.iter().map(|x| x * length).collect();
+            VectorRecord { id: i as i64 + 1, vector, metadata: Default::default() }
+        })
         .collect();
-    chroma.upsert(Collection::Models, &embedder, records.clone()).await.unwrap();
-    faiss.upsert(Collection::Models, &embedder, records).await.unwrap();
-    for q in data.points(20, 2).chunks_exact(dim) {
-        let from_chroma =
-            chroma.search(Collection::Models, &embedder, q, 10, &VectorFilter::default()).await.unwrap();
-        let from_faiss =
-            faiss.search(Collection::Models, &embedder, q, 10, &VectorFilter::default()).await.unwrap();
-        assert_eq!(from_chroma.len(), 10);
-        for (c, f) in from_chroma.iter().zip(&from_faiss) {
-            assert_eq!(c.id, f.id, "order differs:\n{from_chroma:?}\n{from_faiss:?}");
-            assert!((c.similarity_score - f.similarity_score).abs() <= 1e-4, "{c:?} vs {f:?}");
+    for metric in DistanceMetric::ALL {
+        let chroma = chroma.open_with_metric(metric).await.expect("chroma takes every metric");
+        let dir = tempfile::tempdir().unwrap();
+        let config = FaissConfig { index_type: IndexType::Flat, metric, ..FaissConfig::new(dir.path()) };
+        let faiss = FaissIndex::open(&config).await.unwrap();
+        chroma.reset().await.unwrap();
+        chroma.upsert(Collection::Models, &embedder, records.clone()).await.unwrap();
+        faiss.upsert(Collection::Models, &embedder, records.clone()).await.unwrap();
+        for q in data.points(20, 2).chunks_exact(dim) {
+            let from_chroma =
+                chroma.search(Collection::Models, &embedder, q, 10, &VectorFilter::default()).await.unwrap();
+            let from_faiss =
+                faiss.search(Collection::Models, &embedder, q, 10, &VectorFilter::default()).await.unwrap();
+            assert_eq!(from_chroma.len(), 10);
+            for (c, f) in from_chroma.iter().zip(&from_faiss) {
+                assert_eq!(c.id, f.id, "{metric}: order differs:\n{from_chroma:?}\n{from_faiss:?}");
+                assert!((c.similarity_score - f.similarity_score).abs() <= 1e-4, "{metric}: {c:?} vs {f:?}");
+            }
         }
     }
 }

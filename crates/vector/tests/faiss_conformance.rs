@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use aimdb_core::VectorIndex;
 use aimdb_core::config::{FaissConfig, IndexType};
+use aimdb_core::{DistanceMetric, VectorIndex};
 use aimdb_testkit::IndexHarness;
 use aimdb_vector::FaissIndex;
 use async_trait::async_trait;
@@ -28,6 +28,10 @@ impl IndexHarness for Faiss {
     }
     fn trained_kind(&self) -> Option<&str> {
         Some(self.kind)
+    }
+    async fn open_with_metric(&self, metric: DistanceMetric) -> Option<Arc<dyn VectorIndex>> {
+        let config = FaissConfig { metric, ..(self.config)(self.dir.path()) };
+        Some(Arc::new(FaissIndex::open(&config).await.expect("open faiss index")))
     }
 }
 

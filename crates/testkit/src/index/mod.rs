@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aimdb_core::{Collection, EmbedderIdentity, Error, VectorFilter, VectorHit, VectorIndex, VectorRecord};
+use aimdb_core::{
+    Collection, DistanceMetric, EmbedderIdentity, Error, VectorFilter, VectorHit, VectorIndex, VectorRecord,
+};
 
 use crate::IndexHarness;
 use crate::synthetic::{Clustered, cosine, exact_top_k};
@@ -286,4 +288,89 @@ pub async fn recall<H: IndexHarness>(harness: &H) {
     let min = harness.min_recall();
     assert!(recall >= min, "recall@10 {recall} below {min}");
     assert!(filtered_recall >= min, "filtered recall@10 {filtered_recall} below {min}");
+}
+
+/// Records whose lengths differ (0.5 to 3), so the three metrics rank them differently.
+fn uneven_records(n: usize) -> Vec<VectorRecord> {
+    let data = Clustered { dim: DIM, clusters: 4, spread: 0.9, subspace: 0, noise: 0.0, seed: 23 };
+    data.points(n, 1)
+        .chunks_exact(DIM)
+        .enumerate()
+        .map(|(i, v)| {
+            let length = 0.5 + (i % 6) as f32 * 0.5;
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            record(i as i64 + 1, v.iter().map(|x| x * length / norm).collect(), "x")
+        })
+        .collect()
+}
+
+/// The metric's raw value (cosine, inner product or squared distance) and the ids of the
+/// `k` best records, computed here by brute force.
+fn exact_ranking(metric: DistanceMetric, records: &[VectorRecord], q: &[f32], k: usize) -> Vec<(i64, f32)> {
+    let mut scored: Vec<(i64, f32)> = records
+        .iter()
+        .map(|r| {
+            let raw = match metric {
+                DistanceMetric::Cosine => cosine(&r.vector, q),
+                DistanceMetric::Ip => r.vector.iter().zip(q).map(|(a, b)| a * b).sum(),
+                DistanceMetric::L2 => r.vector.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum(),
+            };
+            (r.id, raw)
+        })
+        .collect();
+    scored.sort_by(|a, b| metric.score(b.1).total_cmp(&metric.score(a.1)).then(a.0.cmp(&b.0)));
+    scored.truncate(k);
+    scored
+}
+
+/// Each metric ranks and scores as documented on [`DistanceMetric`], the metric is reported
+/// and recorded, and opening with another refuses searches and writes (naming `reindex`)
+/// until a reset.
+pub async fn distance_metrics<H: IndexHarness>(harness: &H) {
+    let records = uneven_records(60);
+    let queries = uneven_records(68).split_off(60);
+    let mut orders = Vec::new();
+    let mut previous: Option<DistanceMetric> = None;
+    for metric in [DistanceMetric::Ip, DistanceMetric::L2, DistanceMetric::Cosine] {
+        let index = match harness.open_with_metric(metric).await {
+            Some(index) => index,
+            None if metric == DistanceMetric::Cosine => harness.open().await,
+            None => continue,
+        };
+        if let Some(previous) = previous {
+            let err =
+                index.search(Collection::Models, &embedder(), &queries[0].vector, 3, &no_filter()).await;
+            let err = err.expect_err("a search with another metric than the index's");
+            assert!(matches!(err, Error::Config { .. }) && err.to_string().contains("reindex"), "{err}");
+            assert!(err.to_string().contains(previous.as_str()), "{err}");
+            let err = index.upsert(Collection::Models, &embedder(), records[..1].to_vec()).await;
+            assert!(matches!(err, Err(Error::Config { .. })), "{err:?}");
+            index.reset().await.expect("reset");
+        }
+        index.upsert(Collection::Models, &embedder(), records.clone()).await.expect("upsert");
+        let info = index.info().await.unwrap();
+        assert!(info.iter().all(|i| i.metric == metric), "{metric}: {info:?}");
+        let mut order = Vec::new();
+        for q in &queries {
+            let hits = search(&index, &q.vector, 5, &no_filter()).await;
+            let truth = exact_ranking(metric, &records, &q.vector, 5);
+            let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
+            assert_eq!(ids, truth.iter().map(|t| t.0).collect::<Vec<_>>(), "{metric}: {hits:?}");
+            for (hit, (_, raw)) in hits.iter().zip(&truth) {
+                let expected = metric.score(*raw);
+                assert!((0.0..=1.0).contains(&hit.similarity_score), "{metric}: {hit:?}");
+                assert!((hit.similarity_score - expected).abs() <= 1e-4, "{metric}: {hit:?} vs {expected}");
+            }
+            order.push(ids);
+        }
+        orders.push(order);
+        index.flush().await.unwrap();
+        previous = Some(metric);
+    }
+    // The data is chosen so that the metrics disagree: each was really applied.
+    for (i, a) in orders.iter().enumerate() {
+        for b in &orders[i + 1..] {
+            assert_ne!(a, b, "two metrics ranked every query alike");
+        }
+    }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use aimdb_core::config::ChromaConfig;
 use aimdb_core::{
-    Collection, CollectionInfo, EmbedderIdentity, Error, Result, VectorFilter, VectorHit, VectorIndex,
-    VectorRecord, check_embedder,
+    Collection, CollectionInfo, DistanceMetric, EmbedderIdentity, Error, Result, VectorFilter, VectorHit,
+    VectorIndex, VectorRecord, check_embedder, check_metric,
 };
 use async_trait::async_trait;
 use chromadb::client::{ChromaClient, ChromaClientOptions};
@@ -15,21 +15,25 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
 use super::error::{chroma, is_not_found};
-use crate::common::{check_vector, prepare, score, unit};
+use crate::common::{check_vector, prepare, query_vector};
 
 /// Collection metadata keys holding the embedder that built the collection.
 const KIND: &str = "aimdb_embedder_kind";
 const MODEL: &str = "aimdb_embedder_model";
 const DIM: &str = "aimdb_embedder_dim";
+/// Chroma's own key for the collection's distance function.
+const SPACE: &str = "hnsw:space";
 /// Used when the server does not say its limit.
 const DEFAULT_BATCH: usize = 1000;
 
-/// Vectors on a Chroma server: one collection per [`Collection`], cosine space, each record's
+/// Vectors on a Chroma server: one collection per [`Collection`] in the configured
+/// [`DistanceMetric`]'s space (`hnsw:space`), each record's
 /// filter fields as Chroma metadata (so `where` filters run in Chroma and Chroma's own clients
 /// read the same records), the embedder identity in the collection's metadata.
 pub struct ChromaIndex {
     client: ChromaClient,
     url: String,
+    metric: DistanceMetric,
     batch: usize,
     collections: Mutex<HashMap<Collection, Arc<ChromaCollection>>>,
     /// The embedder the collections were built with, once seen (asked on every write and
@@ -41,6 +45,17 @@ impl std::fmt::Debug for ChromaIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChromaIndex").field("url", &self.url).finish_non_exhaustive()
     }
+}
+
+/// The collection's distance function; Chroma's default when unset is `l2`.
+fn metric_of(collection: &ChromaCollection) -> Result<DistanceMetric> {
+    let space = collection.metadata().and_then(|m| m.get(SPACE)).and_then(Value::as_str).unwrap_or("l2");
+    DistanceMetric::from_name(space).ok_or_else(|| {
+        Error::config(format!(
+            "chroma collection `{}` uses space `{space}`, unknown to aimdb",
+            collection.name()
+        ))
+    })
 }
 
 fn identity_of(collection: &ChromaCollection) -> Option<EmbedderIdentity> {
@@ -77,6 +92,7 @@ impl ChromaIndex {
         Ok(ChromaIndex {
             client,
             url: config.url.redacted(),
+            metric: config.metric,
             batch,
             collections: Mutex::new(HashMap::new()),
             identity: Mutex::new(None),
@@ -102,7 +118,7 @@ impl ChromaIndex {
             (Some(found), _) => Some(Arc::new(found)),
             (None, Some(identity)) => {
                 let mut meta = Map::new();
-                meta.insert("hnsw:space".into(), json!("cosine"));
+                meta.insert(SPACE.into(), json!(self.metric.as_str()));
                 meta.insert(KIND.into(), json!(identity.kind));
                 meta.insert(MODEL.into(), json!(identity.model));
                 meta.insert(DIM.into(), json!(identity.dim));
@@ -182,11 +198,12 @@ impl VectorIndex for ChromaIndex {
         if records.is_empty() {
             return Ok(());
         }
-        let records = prepare(embedder, records)?;
+        let records = prepare(embedder, self.metric, records)?;
         if let Some(stored) = self.embedder().await? {
             check_embedder(&stored, embedder)?;
         }
         let target = self.collection(collection, Some(embedder)).await?.expect("created when missing");
+        check_metric(metric_of(&target)?, self.metric)?;
         for chunk in records.chunks(self.batch) {
             let ids: Vec<String> = chunk.iter().map(|r| r.id.to_string()).collect();
             let metadatas = chunk
@@ -223,12 +240,12 @@ impl VectorIndex for ChromaIndex {
             check_embedder(&stored, embedder)?;
         }
         let Some(target) = self.collection(collection, None).await? else { return Ok(Vec::new()) };
+        check_metric(metric_of(&target)?, self.metric)?;
         let count = target.count().await.map_err(|e| chroma("count", e))?;
         if k == 0 || count == 0 {
             return Ok(Vec::new());
         }
-        let mut query = query.to_vec();
-        unit(&mut query);
+        let query = query_vector(self.metric, query);
         let options = QueryOptions {
             query_embeddings: Some(vec![query]),
             query_texts: None,
@@ -246,8 +263,12 @@ impl VectorIndex for ChromaIndex {
             .map(|(id, distance)| {
                 let id =
                     id.parse().map_err(|e| Error::backend(format!("chroma: id `{id}` is not aimdb's"), e))?;
-                // Chroma's cosine distance is 1 - cosine.
-                Ok(VectorHit { id, similarity_score: score(1.0 - distance) })
+                // Chroma's distances: 1 - cosine, 1 - inner product, squared L2.
+                let raw = match self.metric {
+                    DistanceMetric::Cosine | DistanceMetric::Ip => 1.0 - distance,
+                    DistanceMetric::L2 => distance,
+                };
+                Ok(VectorHit { id, similarity_score: self.metric.score(raw) })
             })
             .collect::<Result<Vec<_>>>()?;
         hits.sort_by(|a, b| b.similarity_score.total_cmp(&a.similarity_score).then(a.id.cmp(&b.id)));
@@ -283,11 +304,13 @@ impl VectorIndex for ChromaIndex {
     async fn info(&self) -> Result<Vec<CollectionInfo>> {
         let mut out = Vec::with_capacity(3);
         for collection in Collection::ALL {
-            let count = match self.collection(collection, None).await? {
-                Some(found) => found.count().await.map_err(|e| chroma("count", e))?,
-                None => 0,
+            let (count, metric) = match self.collection(collection, None).await? {
+                Some(found) => (found.count().await.map_err(|e| chroma("count", e))?, metric_of(&found)?),
+                None => (0, self.metric),
             };
-            out.push(CollectionInfo::exact(collection, "chroma", count as u64));
+            let mut info = CollectionInfo::exact(collection, "chroma", count as u64);
+            info.metric = metric;
+            out.push(info);
         }
         Ok(out)
     }

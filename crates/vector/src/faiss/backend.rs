@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use aimdb_core::config::FaissConfig;
 use aimdb_core::{
-    Collection, CollectionInfo, EmbedderIdentity, Error, Result, VectorFilter, VectorHit, VectorIndex,
-    VectorRecord, check_embedder,
+    Collection, CollectionInfo, DistanceMetric, EmbedderIdentity, Error, Result, VectorFilter, VectorHit,
+    VectorIndex, VectorRecord, check_embedder, check_metric,
 };
 use async_trait::async_trait;
 
@@ -18,7 +18,7 @@ use super::journal::{self, Change, Entry, Journal};
 use super::layout::Planner;
 use super::lock::DirLock;
 use super::persist::{self, FORMAT, Manifest, ManifestId};
-use crate::common::{check_vector, prepare, unit};
+use crate::common::{check_vector, prepare, query_vector};
 use aimdb_core::fslock::LockMode;
 
 /// How long a process waits for the directory lock by default.
@@ -34,8 +34,8 @@ const INLINE_SEARCH_FLOATS: usize = 1 << 20;
 /// FAISS indexes for the three collections, persisted in one directory that any number of
 /// processes may share.
 ///
-/// Vectors are stored unit-length and searched by inner product, so scores are cosines;
-/// hits report `(1 + cosine) / 2`. Every write is appended to the directory's journal under an
+/// Vectors are compared by the configured [`DistanceMetric`] (cosine by default: stored unit-length
+/// and searched by inner product), recorded in the directory with the embedder. Every write is appended to the directory's journal under an
 /// exclusive file lock before it returns, so a crashed process loses nothing it acknowledged,
 /// and every read first replays what other processes appended (under a shared lock).
 /// [`VectorIndex::flush`] folds the journal into the index files (a checkpoint), as writers
@@ -47,6 +47,8 @@ pub struct FaissIndex {
 
 struct Inner {
     dir: PathBuf,
+    /// The configured metric; the directory's own is [`State::metric`].
+    metric: DistanceMetric,
     planner: Planner,
     lock: DirLock,
     /// Searches share it (read), everything that changes the copy takes it alone (write).
@@ -58,6 +60,8 @@ struct Inner {
 #[derive(Default)]
 struct State {
     embedder: Option<EmbedderIdentity>,
+    /// How the vectors are compared; meaningful once `embedder` is set.
+    metric: DistanceMetric,
     next_file: u64,
     collections: BTreeMap<Collection, CollectionIndex>,
     /// The manifest this copy comes from; `None` when there was none.
@@ -78,12 +82,13 @@ impl FaissIndex {
     /// Opens the index in `config.path`, creating the directory if needed.
     pub async fn open(config: &FaissConfig) -> Result<Self> {
         let planner = Planner::new(config)?;
+        let metric = config.metric;
         let dir = config.path.clone();
         let timeout = config.lock_timeout_ms.map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis);
         let inner = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(io_error("create index directory"))?;
             let lock = DirLock::open(&dir, timeout).map_err(io_error("open lock file"))?;
-            let inner = Inner { dir, planner, lock, state: RwLock::new(State::default()) };
+            let inner = Inner { dir, metric, planner, lock, state: RwLock::new(State::default()) };
             inner.run(LockMode::Shared, |_, _| Ok(()))?;
             if lock_state(&inner.state).journal.is_none() {
                 inner.run(LockMode::Exclusive, |_, _| Ok(()))?;
@@ -221,7 +226,7 @@ impl State {
         };
         let mut collections = BTreeMap::new();
         for (collection, files) in &manifest.collections {
-            collections.insert(*collection, CollectionIndex::load(*collection, dir, files)?);
+            collections.insert(*collection, CollectionIndex::load(*collection, dir, files, manifest.metric)?);
         }
         let journal = match &manifest.journal {
             Some(name) => Some(Journal::open(dir, name).map_err(io_error("open journal"))?),
@@ -229,6 +234,7 @@ impl State {
         };
         Ok(State {
             embedder: manifest.embedder,
+            metric: manifest.metric,
             next_file: manifest.next_file,
             collections,
             manifest: None,
@@ -240,13 +246,20 @@ impl State {
     /// Applies one change to memory; returns whether a collection was trained on the way.
     fn apply(&mut self, planner: &Planner, entry: &Entry) -> Result<bool> {
         match &entry.change {
-            Change::Upsert { collection, embedder, ids, metadata } => {
+            Change::Upsert { collection, embedder, metric, ids, metadata } => {
                 match &self.embedder {
-                    Some(stored) => check_embedder(stored, embedder)?,
-                    None => self.embedder = Some(embedder.clone()),
+                    Some(stored) => {
+                        check_embedder(stored, embedder)?;
+                        check_metric(self.metric, *metric)?;
+                    }
+                    None => {
+                        self.embedder = Some(embedder.clone());
+                        self.metric = *metric;
+                    }
                 }
                 if !self.collections.contains_key(collection) {
-                    self.collections.insert(*collection, CollectionIndex::create(*collection, embedder.dim)?);
+                    let created = CollectionIndex::create(*collection, embedder.dim, self.metric)?;
+                    self.collections.insert(*collection, created);
                 }
                 let index = self.collections.get_mut(collection).expect("inserted above");
                 index.upsert(planner, ids, &entry.vectors, metadata.clone())
@@ -319,6 +332,7 @@ impl State {
         let manifest = Manifest {
             format: FORMAT,
             embedder: self.embedder.clone(),
+            metric: self.metric,
             next_file: self.next_file,
             collections,
             journal: Some(journal_name),
@@ -352,7 +366,8 @@ impl VectorIndex for FaissIndex {
             return Ok(());
         }
         // Everything is checked before the index is touched: nothing is half-written.
-        let records = prepare(embedder, records)?;
+        let metric = self.inner.metric;
+        let records = prepare(embedder, metric, records)?;
         let mut ids = Vec::with_capacity(records.len());
         let mut vectors = Vec::with_capacity(records.len() * embedder.dim);
         let mut metadata = Vec::with_capacity(records.len());
@@ -361,7 +376,7 @@ impl VectorIndex for FaissIndex {
             vectors.extend_from_slice(&record.vector);
             metadata.push(record.metadata);
         }
-        let change = Change::Upsert { collection, embedder: embedder.clone(), ids, metadata };
+        let change = Change::Upsert { collection, embedder: embedder.clone(), metric, ids, metadata };
         self.with_state(LockMode::Exclusive, move |inner, state| {
             state.write(inner, Entry { change, vectors })
         })
@@ -377,13 +392,14 @@ impl VectorIndex for FaissIndex {
         filter: &VectorFilter,
     ) -> Result<Vec<VectorHit>> {
         check_vector(|| "query".to_owned(), query, embedder.dim)?;
-        let mut query = query.to_vec();
-        unit(&mut query);
+        let metric = self.inner.metric;
+        let query = query_vector(metric, query);
         let embedder = embedder.clone();
         let filter = filter.clone();
         let search = move |state: &State| {
             if let Some(stored) = &state.embedder {
                 check_embedder(stored, &embedder)?;
+                check_metric(state.metric, metric)?;
             }
             match state.collections.get(&collection) {
                 Some(index) => index.search(&query, k, &filter),
@@ -425,6 +441,10 @@ impl VectorIndex for FaissIndex {
                         let layout = inner.planner.target(0, 1).map(|l| l.kind()).unwrap_or("flat");
                         let mut info = CollectionInfo::exact(*c, layout, 0);
                         info.trained = layout == "flat";
+                        info.metric = match state.embedder {
+                            Some(_) => state.metric,
+                            None => inner.metric,
+                        };
                         info
                     }
                 })

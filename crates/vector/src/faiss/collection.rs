@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use aimdb_core::{Collection, CollectionInfo, Error, Result, VectorFilter, VectorHit};
+use aimdb_core::{Collection, CollectionInfo, DistanceMetric, Error, Result, VectorFilter, VectorHit};
 use faiss::index::IndexImpl;
 use faiss::index::autotune::ParameterSpace;
 use faiss::selector::IdSelector;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::layout::{Layout, Planner};
 use super::persist::{self, CollectionFiles};
 use super::vectors::VectorFile;
-use crate::common::score;
+use crate::common::raw;
 
 /// Compressed scores are re-ranked on exact vectors; this many candidates per result, and at
 /// least `REFINE_MIN`. At 1M x 384 (PQ48, nprobe 64) 64 candidates gave recall@10 0.73, 256
@@ -48,6 +48,7 @@ struct Slot {
 pub(crate) struct CollectionIndex {
     collection: Collection,
     dim: usize,
+    metric: DistanceMetric,
     layout: Layout,
     nprobe: Option<u32>,
     index: IndexImpl,
@@ -64,13 +65,14 @@ pub(crate) struct CollectionIndex {
 
 impl CollectionIndex {
     /// An empty, exact collection.
-    pub fn create(collection: Collection, dim: usize) -> Result<Self> {
+    pub fn create(collection: Collection, dim: usize, metric: DistanceMetric) -> Result<Self> {
         Ok(CollectionIndex {
             collection,
             dim,
+            metric,
             layout: Layout::Flat,
             nprobe: None,
-            index: new_index(dim, Layout::Flat)?,
+            index: new_index(dim, Layout::Flat, metric)?,
             vectors: None,
             pending: Vec::new(),
             slots: HashMap::new(),
@@ -88,7 +90,8 @@ impl CollectionIndex {
         self.slots.len()
     }
 
-    /// Adds or replaces records. `vectors` holds `ids.len() * dim` unit-length floats.
+    /// Adds or replaces records. `vectors` holds `ids.len() * dim` floats, unit-length for
+    /// cosine.
     /// Returns whether the collection was trained (rebuilt) on the way.
     pub fn upsert(
         &mut self,
@@ -154,7 +157,7 @@ impl CollectionIndex {
     /// Trains a new index of `layout` on the exact vectors and moves every record into it.
     fn rebuild(&mut self, layout: Layout, nprobe: Option<u32>) -> Result<()> {
         let ids = self.ids();
-        let mut index = new_index(self.dim, layout)?;
+        let mut index = new_index(self.dim, layout, self.metric)?;
         if !index.is_trained() {
             // faiss samples at most 256 points per centroid itself; an evenly spaced sample
             // of that size saves reading the rest back first.
@@ -230,14 +233,14 @@ impl CollectionIndex {
         Ok(out)
     }
 
-    /// Exact cosine of `query` (unit length) with each id's vector.
-    fn exact_cosines(&self, query: &[f32], ids: &[i64]) -> Result<Vec<(i64, f32)>> {
+    /// The metric's exact raw value between `query` and each id's vector.
+    fn exact_raw(&self, query: &[f32], ids: &[i64]) -> Result<Vec<(i64, f32)>> {
         let mut row = vec![0.0f32; self.dim];
         let mut scratch = Vec::new();
         ids.iter()
             .map(|&id| {
                 self.read_row(id, &mut row, &mut scratch)?;
-                Ok((id, query.iter().zip(&row).map(|(a, b)| a * b).sum()))
+                Ok((id, raw(self.metric, query, &row)))
             })
             .collect()
     }
@@ -249,7 +252,6 @@ impl CollectionIndex {
         ids
     }
 
-    /// The `k` most similar records passing `filter`; `query` has unit length.
     /// About how many stored floats one unfiltered search reads: all of them for an exact
     /// index, the probed share of the lists (plus the centroids) for an inverted file.
     pub fn search_cost(&self) -> usize {
@@ -263,6 +265,7 @@ impl CollectionIndex {
         }
     }
 
+    /// The `k` most similar records passing `filter`; `query` is unit-length for cosine.
     pub fn search(&self, query: &[f32], k: usize, filter: &VectorFilter) -> Result<Vec<VectorHit>> {
         let n = self.len();
         if n == 0 || k == 0 {
@@ -280,7 +283,7 @@ impl CollectionIndex {
             .labels
             .iter()
             .zip(&result.distances)
-            .filter_map(|(label, &score)| Some((label.get()? as i64, score)))
+            .filter_map(|(label, &raw)| Some((label.get()? as i64, raw)))
             .filter(|(id, _)| self.slots.get(id).is_some_and(|slot| filter.matches(&slot.metadata)))
             .collect();
         if filtered && hits.len() < k && want < n {
@@ -292,14 +295,18 @@ impl CollectionIndex {
                 .filter(|(_, slot)| filter.matches(&slot.metadata))
                 .map(|(&id, _)| id)
                 .collect();
-            hits = self.exact_cosines(query, &matching)?;
+            hits = self.exact_raw(query, &matching)?;
         } else if self.layout.lossy() {
             let ids: Vec<i64> = hits.iter().map(|&(id, _)| id).collect();
-            hits = self.exact_cosines(query, &ids)?;
+            hits = self.exact_raw(query, &ids)?;
         }
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut hits: Vec<VectorHit> = hits
+            .into_iter()
+            .map(|(id, raw)| VectorHit { id, similarity_score: self.metric.score(raw) })
+            .collect();
+        hits.sort_by(|a, b| b.similarity_score.total_cmp(&a.similarity_score).then(a.id.cmp(&b.id)));
         hits.truncate(k);
-        Ok(hits.into_iter().map(|(id, cosine)| VectorHit { id, similarity_score: score(cosine) }).collect())
+        Ok(hits)
     }
 
     /// Facts for statistics. A collection waiting for enough vectors to train reports the
@@ -312,6 +319,7 @@ impl CollectionIndex {
         let kind = pending.map_or(self.layout.kind(), |t| t.kind());
         let mut info = CollectionInfo::exact(self.collection, kind, self.len() as u64);
         info.trained = pending.is_none();
+        info.metric = self.metric;
         info.nlist = self.layout.nlist();
         info.nprobe = self.nprobe;
         if let Layout::IvfPq { m, nbits, .. } = self.layout {
@@ -400,8 +408,13 @@ impl CollectionIndex {
         Ok(())
     }
 
-    /// Opens a saved generation.
-    pub fn load(collection: Collection, dir: &Path, files: &CollectionFiles) -> Result<Self> {
+    /// Opens a saved generation built for `metric`.
+    pub fn load(
+        collection: Collection,
+        dir: &Path,
+        files: &CollectionFiles,
+        metric: DistanceMetric,
+    ) -> Result<Self> {
         let index_path = dir.join(&files.index_file);
         let index_str = index_path
             .to_str()
@@ -415,6 +428,7 @@ impl CollectionIndex {
         let mut loaded = CollectionIndex {
             collection,
             dim: files.dim,
+            metric,
             layout: files.layout,
             nprobe: None,
             index,
@@ -439,8 +453,13 @@ impl CollectionIndex {
     }
 }
 
-fn new_index(dim: usize, layout: Layout) -> Result<IndexImpl> {
-    index_factory(dim as u32, layout.factory(), MetricType::InnerProduct)
+fn new_index(dim: usize, layout: Layout, metric: DistanceMetric) -> Result<IndexImpl> {
+    // Cosine is the inner product of unit-length vectors.
+    let metric = match metric {
+        DistanceMetric::Cosine | DistanceMetric::Ip => MetricType::InnerProduct,
+        DistanceMetric::L2 => MetricType::L2,
+    };
+    index_factory(dim as u32, layout.factory(), metric)
         .map_err(faiss_error(format!("create {}", layout.factory())))
 }
 

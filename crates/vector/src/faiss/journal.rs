@@ -13,7 +13,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use aimdb_core::{Collection, EmbedderIdentity};
+use aimdb_core::{Collection, DistanceMetric, EmbedderIdentity};
 use serde::{Deserialize, Serialize};
 
 /// Prefix of journal file names (`journal.N.log`).
@@ -29,6 +29,9 @@ pub enum Change {
         collection: Collection,
         /// Who embedded them.
         embedder: EmbedderIdentity,
+        /// How they are compared (entries written before metrics existed: cosine).
+        #[serde(default)]
+        metric: DistanceMetric,
         /// Entity ids.
         ids: Vec<i64>,
         /// Filter fields, one map per id.
@@ -199,6 +202,7 @@ mod tests {
             change: Change::Upsert {
                 collection: Collection::Models,
                 embedder: EmbedderIdentity { kind: "t".into(), model: "m".into(), dim: 2 },
+                metric: DistanceMetric::Cosine,
                 ids: vec![id],
                 metadata: vec![BTreeMap::from([("k".to_owned(), "v".to_owned())])],
             },

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use aimdb_core::{Collection, EmbedderIdentity};
+use aimdb_core::{Collection, DistanceMetric, EmbedderIdentity};
 use serde::{Deserialize, Serialize};
 
 use super::layout::Layout;
@@ -28,6 +28,9 @@ pub struct Manifest {
     pub format: u32,
     /// The embedder every vector came from; `None` while empty.
     pub embedder: Option<EmbedderIdentity>,
+    /// How the vectors are compared (manifests written before metrics existed: cosine).
+    #[serde(default)]
+    pub metric: DistanceMetric,
     /// Numbers new files; never reused.
     pub next_file: u64,
     /// Each collection's current files.
