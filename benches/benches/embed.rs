@@ -22,12 +22,12 @@ fn embed(c: &mut Criterion) {
     });
     match resolve(MINILM_SHORT_NAME, &hub_cache_dir()) {
         Ok(files) => {
-            let model = SentenceBert::load(&files, Device::Cpu, true).unwrap();
+            let model = SentenceBert::load(&files, Device::Cpu, None).unwrap();
             group.sample_size(10);
             group.bench_function("minilm_2000", |b| b.iter(|| model.embed(&refs).unwrap()));
             #[cfg(feature = "cuda")]
             {
-                let gpu = SentenceBert::load(&files, Device::new_cuda(0).unwrap(), true).unwrap();
+                let gpu = SentenceBert::load(&files, Device::new_cuda(0).unwrap(), None).unwrap();
                 group.bench_function("minilm_2000_cuda", |b| b.iter(|| gpu.embed(&refs).unwrap()));
             }
         }

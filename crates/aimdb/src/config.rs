@@ -219,7 +219,7 @@ pub fn apply_env(mut config: AimdbConfig, var: impl Fn(&str) -> Option<String>) 
             device.parse().map_err(|e| Error::config(format!("EMBEDDING_DEVICE: {e}")))?;
     }
     if let Some(v) = var("EMBEDDING_NORMALIZE") {
-        config.embedding.normalize = parse_bool("EMBEDDING_NORMALIZE", &v)?;
+        config.embedding.normalize = Some(parse_bool("EMBEDDING_NORMALIZE", &v)?);
     }
     if let Some(v) = var("EMBEDDING_DIMENSIONS") {
         let dims =

@@ -20,7 +20,7 @@ fn empty_config_is_sqlite_in_the_working_directory() {
     assert_eq!(config.metadata.url.expose(), "sqlite://aimdb.db");
     assert!(config.vectors.is_none());
     assert_eq!(config.embedding.model, "all-MiniLM-L6-v2");
-    assert!(config.embedding.normalize);
+    assert_eq!(config.embedding.normalize, None, "as the model declares");
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn composed_format() {
     .unwrap();
     assert_eq!(config.metadata.pool_size, Some(3));
     assert_eq!(config.embedding.device, EmbeddingDevice::Auto);
-    assert!(!config.embedding.normalize);
+    assert_eq!(config.embedding.normalize, Some(false));
     assert!(matches!(config.vectors, Some(VectorConfig::Faiss(ref f)) if f.index_type == IndexType::Flat));
 }
 
@@ -142,7 +142,7 @@ fn environment_overrides_the_file() {
     assert_eq!(config.metadata.url.expose(), "sqlite:///tmp/other.db");
     assert_eq!(config.embedding.model, "sentence-transformers/all-MiniLM-L6-v2");
     assert_eq!(config.embedding.device, EmbeddingDevice::Cuda);
-    assert!(!config.embedding.normalize && config.embedding.strict);
+    assert!(config.embedding.normalize == Some(false) && config.embedding.strict);
     assert!(
         matches!(config.vectors, Some(VectorConfig::Faiss(ref f)) if f.path == std::path::Path::new("/srv/index"))
     );

@@ -248,8 +248,10 @@ pub struct EmbeddingConfig {
     pub model: String,
     /// Where to run the model.
     pub device: EmbeddingDevice,
-    /// L2-normalise vectors.
-    pub normalize: bool,
+    /// L2-normalise vectors (`EMBEDDING_NORMALIZE`); unset follows the model, as
+    /// sentence-transformers does: normalised when its directory has a `Normalize` module
+    /// (all-MiniLM-L6-v2 does), as pooled otherwise.
+    pub normalize: Option<bool>,
     /// Fail instead of falling back to the hash embedder when the model cannot load.
     pub strict: bool,
     /// Entries kept in the embedding cache.
@@ -267,7 +269,7 @@ impl Default for EmbeddingConfig {
         EmbeddingConfig {
             model: DEFAULT_EMBEDDING_MODEL.to_owned(),
             device: EmbeddingDevice::Cpu,
-            normalize: true,
+            normalize: None,
             strict: false,
             cache_size: DEFAULT_EMBEDDING_CACHE,
             base_url: None,

@@ -1,5 +1,6 @@
 //! Sentence embeddings from a BERT-family model in Candle, as sentence-transformers
-//! computes them: mean pooling over the attention mask, then L2 normalisation.
+//! computes them: the pooling, normalisation and token limit the model directory declares
+//! (mean pooling, L2 normalisation and 256 tokens for all-MiniLM-L6-v2).
 
 use aimdb_core::{EmbedderIdentity, Error, Result};
 use candle_core::{DType, Device, Tensor};
@@ -9,9 +10,8 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::encoder::CpuEncoder;
 use crate::files::ModelFiles;
+use crate::sentence::{SentenceConfig, check_architecture};
 
-/// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2.
-pub const MAX_SEQ_LEN: usize = 256;
 /// Texts per forward pass.
 pub const BATCH: usize = 32;
 
@@ -30,7 +30,9 @@ pub struct SentenceBert {
     network: Network,
     tokenizer: Tokenizer,
     device: Device,
+    sentence: SentenceConfig,
     normalize: bool,
+    hidden_size: usize,
     identity: EmbedderIdentity,
 }
 
@@ -39,24 +41,34 @@ impl std::fmt::Debug for SentenceBert {
         f.debug_struct("SentenceBert")
             .field("identity", &self.identity)
             .field("device", &self.device)
+            .field("sentence", &self.sentence)
             .finish()
     }
 }
 
 impl SentenceBert {
-    /// Loads weights and tokenizer (blocking: ~90 MB read).
-    pub fn load(files: &ModelFiles, device: Device, normalize: bool) -> Result<Self> {
+    /// Loads weights and tokenizer (blocking: ~90 MB read for MiniLM) and what the model
+    /// directory declares (see [`SentenceConfig`]). `normalize` forces L2 normalisation on or
+    /// off; `None` follows the model (its `Normalize` module), as sentence-transformers does.
+    pub fn load(files: &ModelFiles, device: Device, normalize: Option<bool>) -> Result<Self> {
         let read = |path: &std::path::Path| {
             std::fs::read(path).map_err(|e| Error::backend(format!("read {}", path.display()), e))
         };
-        let config: Config = serde_json::from_slice(&read(&files.config)?)
-            .map_err(|e| Error::backend(format!("parse {}", files.config.display()), e))?;
+        let parse = |e| Error::backend(format!("parse {}", files.config.display()), e);
+        let raw: serde_json::Value = serde_json::from_slice(&read(&files.config)?).map_err(parse)?;
+        check_architecture(&files.name, &raw)?;
+        let config: Config = serde_json::from_value(raw).map_err(parse)?;
+        let dir = files.config.parent().unwrap_or(std::path::Path::new("."));
+        let sentence = SentenceConfig::read(dir, config.max_position_embeddings)?;
         let mut tokenizer = Tokenizer::from_file(&files.tokenizer).map_err(|e| Error::Backend {
             message: format!("load {}", files.tokenizer.display()),
             source: Some(e),
         })?;
         tokenizer
-            .with_truncation(Some(TruncationParams { max_length: MAX_SEQ_LEN, ..Default::default() }))
+            .with_truncation(Some(TruncationParams {
+                max_length: sentence.max_seq_length,
+                ..Default::default()
+            }))
             .map_err(|e| Error::Backend { message: "configure truncation".into(), source: Some(e) })?;
         // Padding is done per batch below, to the batch's own longest text.
         tokenizer.with_padding(None);
@@ -70,9 +82,23 @@ impl SentenceBert {
         let identity = EmbedderIdentity {
             kind: "transformer".into(),
             model: files.name.clone(),
-            dim: config.hidden_size,
+            dim: config.hidden_size * sentence.pooling.modes(),
         };
-        Ok(SentenceBert { network, tokenizer, device, normalize, identity })
+        let normalize = normalize.unwrap_or(sentence.normalize);
+        Ok(SentenceBert {
+            network,
+            tokenizer,
+            device,
+            sentence,
+            normalize,
+            hidden_size: config.hidden_size,
+            identity,
+        })
+    }
+
+    /// What the model directory declares: pooling, normalisation, token limit.
+    pub fn sentence_config(&self) -> &SentenceConfig {
+        &self.sentence
     }
 
     /// What this model is.
@@ -113,64 +139,28 @@ impl SentenceBert {
             ids.extend_from_slice(e.get_ids());
             ids.extend(std::iter::repeat_n(0, len - e.get_ids().len()));
         }
-        match &self.network {
-            Network::Cpu(encoder) => {
-                let hidden = encoder.forward(&ids, &lengths, len)?;
-                Ok(pool(&hidden, &lengths, len, self.identity.dim, self.normalize))
-            }
-            Network::Gpu(model) => self.forward_gpu(model, ids, &lengths, len),
-        }
+        let hidden = match &self.network {
+            Network::Cpu(encoder) => encoder.forward(&ids, &lengths, len)?,
+            Network::Gpu(model) => self.forward_gpu(model, ids, &lengths, len)?,
+        };
+        Ok(self.sentence.pooling.pool(&hidden, &lengths, len, self.hidden_size, self.normalize))
     }
 
+    /// The last hidden states, `(batch, len, hidden)` row-major, copied back from the device
+    /// (pooling is a small share of the work and then shares the CPU path's code).
     fn forward_gpu(
         &self,
         model: &BertModel,
         ids: Vec<u32>,
         lengths: &[usize],
         len: usize,
-    ) -> Result<Vec<Vec<f32>>> {
+    ) -> Result<Vec<f32>> {
         let mask: Vec<u32> = lengths.iter().flat_map(|&n| (0..len).map(move |t| u32::from(t < n))).collect();
         let shape = (lengths.len(), len);
         let ids = Tensor::from_vec(ids, shape, &self.device).map_err(candle("input ids"))?;
         let mask = Tensor::from_vec(mask, shape, &self.device).map_err(candle("attention mask"))?;
         let types = ids.zeros_like().map_err(candle("token types"))?;
         let hidden = model.forward(&ids, &types, Some(&mask)).map_err(candle("forward"))?;
-        let pooled = (|| {
-            let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-            let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-            let mean = summed.broadcast_div(&mask.sum(1)?)?;
-            if self.normalize {
-                // As torch.nn.functional.normalize: divide by max(norm, 1e-12).
-                let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
-                mean.broadcast_div(&norm)
-            } else {
-                Ok(mean)
-            }
-        })()
-        .map_err(candle("pool"))?;
-        pooled.to_vec2::<f32>().map_err(candle("read output"))
+        hidden.flatten_all().and_then(|h| h.to_vec1::<f32>()).map_err(candle("read output"))
     }
-}
-
-/// Mean over each row's real tokens, then (optionally) L2 normalisation, as
-/// sentence-transformers' Pooling and Normalize modules.
-fn pool(hidden: &[f32], lengths: &[usize], len: usize, dim: usize, normalize: bool) -> Vec<Vec<f32>> {
-    lengths
-        .iter()
-        .enumerate()
-        .map(|(b, &n)| {
-            let mut mean = vec![0.0f32; dim];
-            for t in 0..n {
-                let row = &hidden[(b * len + t) * dim..][..dim];
-                mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
-            }
-            let count = n.max(1) as f32;
-            mean.iter_mut().for_each(|m| *m /= count);
-            if normalize {
-                let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-                mean.iter_mut().for_each(|m| *m /= norm);
-            }
-            mean
-        })
-        .collect()
 }

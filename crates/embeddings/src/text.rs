@@ -144,7 +144,10 @@ fn load(config: &EmbeddingConfig, cache_dir: &std::path::Path) -> Result<Loaded>
 /// index records), so an unreachable service is found here, at first use.
 async fn load_openai(config: &EmbeddingConfig, model: &str) -> Result<Loaded> {
     let service = match OpenAiEmbedder::configured(model, config.base_url.as_deref()) {
-        Ok(service) => service.with_dimensions(config.dimensions).with_normalize(config.normalize),
+        // Services' vectors are unit-length already (OpenAI's are); normalising is the default.
+        Ok(service) => {
+            service.with_dimensions(config.dimensions).with_normalize(config.normalize.unwrap_or(true))
+        }
         Err(e) => return fallback(config, e),
     };
     match service.identity().await {

@@ -35,7 +35,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 
 fn model(device: Device) -> Option<SentenceBert> {
     match resolve(MINILM_SHORT_NAME, &hub_cache_dir()) {
-        Ok(files) => Some(SentenceBert::load(&files, device, true).expect("the cached model loads")),
+        Ok(files) => Some(SentenceBert::load(&files, device, None).expect("the cached model loads")),
         Err(e) => {
             aimdb_testkit::skip(&format!("MiniLM parity: {e}"));
             None
@@ -62,7 +62,11 @@ fn matches_sentence_transformers_on_cuda() {
 fn check_parity(model: &SentenceBert) {
     let reference = reference();
     assert_eq!(reference.model, "sentence-transformers/all-MiniLM-L6-v2");
-    assert_eq!(reference.max_seq_length, aimdb_embed::MAX_SEQ_LEN);
+    assert_eq!(
+        reference.max_seq_length,
+        model.sentence_config().max_seq_length,
+        "read from sentence_bert_config.json"
+    );
     let texts: Vec<&str> = reference.items.iter().map(|i| i.text.as_str()).collect();
     assert!(texts.contains(&""), "the empty string is covered");
     assert!(texts.iter().any(|t| t.len() > 3000), "a text past the truncation is covered");
@@ -127,8 +131,11 @@ async fn hub_ids_local_directories_and_unnormalised_vectors() {
     assert_eq!(by_dir.identity().await.unwrap().kind, "transformer");
     assert_eq!(by_dir.embed(&text).await.unwrap(), expected);
 
-    let raw =
-        TextEmbedder::new(EmbeddingConfig { normalize: false, strict: true, ..EmbeddingConfig::default() });
+    let raw = TextEmbedder::new(EmbeddingConfig {
+        normalize: Some(false),
+        strict: true,
+        ..EmbeddingConfig::default()
+    });
     let raw = raw.embed(&text).await.unwrap();
     let norm: f32 = raw[0].iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() > 1e-3, "EMBEDDING_NORMALIZE=false keeps the mean-pooled norm ({norm})");
