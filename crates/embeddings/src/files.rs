@@ -53,12 +53,8 @@ pub fn resolve(name: &str, cache: &Path) -> Result<ModelFiles> {
         return in_dir(dir, display);
     }
     let id = hub_id(name);
-    if !id.contains('/') {
-        return Err(Error::config(format!(
-            "embedding model `{name}` is neither a directory nor a hub id (org/name); known short name: {MINILM_SHORT_NAME}"
-        )));
-    }
     let short = id.rsplit('/').next().unwrap_or(&id).to_owned();
+    // Legacy hub ids have no organisation (`bert-base-uncased`): looked up as given.
     let repo = hf_hub::Cache::new(cache.to_path_buf()).model(id.clone());
     let found: Vec<_> = FILES.iter().map(|f| repo.get(f)).collect();
     match found.as_slice() {
@@ -68,6 +64,11 @@ pub fn resolve(name: &str, cache: &Path) -> Result<ModelFiles> {
             tokenizer: tokenizer.clone(),
             weights: weights.clone(),
         }),
+        _ if !id.contains('/') => Err(Error::config(format!(
+            "embedding model `{name}` is neither a directory nor a hub id in the Hugging Face cache at {} \
+             (known short name: {MINILM_SHORT_NAME})",
+            cache.display()
+        ))),
         _ => Err(Error::config(format!(
             "embedding model `{id}` is not in the Hugging Face cache at {} (this build never downloads); \
              run `cargo xtask fetch-model`",

@@ -173,6 +173,29 @@ async fn a_plain_checkpoint_is_mean_pooled_as_given_and_reads_512_tokens() {
     assert!((norm(&forced.embed(&texts).await.unwrap()[0]) - 1.0).abs() < 1e-5);
 }
 
+/// The seed's third option names a plain checkpoint by its legacy hub id (no organisation),
+/// found in the Hugging Face cache (here MiniLM's network stands in for bert-base-uncased).
+#[tokio::test]
+async fn a_legacy_hub_id_names_a_plain_checkpoint_in_the_cache() {
+    let Some(minilm) = minilm() else { return };
+    let cache = tempfile::tempdir().unwrap();
+    let repo = cache.path().join("models--bert-base-uncased");
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), "local").unwrap();
+    let snapshot = model_dir(&minilm, &[]);
+    std::fs::create_dir_all(repo.join("snapshots")).unwrap();
+    std::os::unix::fs::symlink(snapshot.path(), repo.join("snapshots/local")).unwrap();
+    let embedder = TextEmbedder::new(EmbeddingConfig {
+        model: "bert-base-uncased".into(),
+        strict: true,
+        ..EmbeddingConfig::default()
+    })
+    .with_hub_cache(cache.path());
+    assert_eq!(embedder.backend().await.unwrap(), "transformer (model=bert-base-uncased)");
+    let v = embedder.embed(&["a plain checkpoint".to_owned()]).await.unwrap();
+    assert!((norm(&v[0]) - 1.0).abs() > 1e-2, "mean pooled, not normalised");
+}
+
 #[test]
 fn pooling_modes_concatenate() {
     let Some(minilm) = minilm() else { return };
