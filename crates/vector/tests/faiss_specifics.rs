@@ -324,3 +324,43 @@ async fn searches_run_beside_each_other_and_beside_writers() {
         assert_eq!(models_info(&a).await.vectors, 1_100);
     }
 }
+
+/// Recall@10 against the exact answer of an IVF index (64 lists, 2 probed) filled with
+/// `points` in the order given, 500 at a time.
+async fn recall_after_inserting(points: &[Vec<f32>], queries: &[f32]) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let config = FaissConfig {
+        index_type: IndexType::Ivf,
+        nlist: Some(64),
+        nprobe: Some(2),
+        ..FaissConfig::new(dir.path())
+    };
+    let index = FaissIndex::open(&config).await.unwrap();
+    let flat: Vec<f32> = points.concat();
+    for (i, chunk) in flat.chunks(500 * DIM).enumerate() {
+        index.upsert(Collection::Models, &embedder(), records(chunk, 1 + (i * 500) as i64)).await.unwrap();
+    }
+    let mut found = 0;
+    for q in queries.chunks_exact(DIM) {
+        let truth = aimdb_testkit::synthetic::exact_top_k(&flat, DIM, q, 10);
+        let hits =
+            index.search(Collection::Models, &embedder(), q, 10, &VectorFilter::default()).await.unwrap();
+        found += hits.iter().filter(|h| truth.contains(&(h.id as usize - 1))).count();
+    }
+    found as f64 / (queries.len() / DIM * 10) as f64
+}
+
+/// Data arriving sorted (here along one direction, as names or times sort real records) first
+/// trains the lists on one end of the space; the index trains again as the collection doubles,
+/// so its recall matches the same data inserted in random order (here 0.82 against 0.77;
+/// trained once on the first part, it was 0.71).
+#[tokio::test]
+async fn training_follows_data_that_arrives_sorted() {
+    let spread = Clustered { dim: DIM, clusters: 100, spread: 0.9, subspace: 0, noise: 0.0, seed: 5 };
+    let mut points: Vec<Vec<f32>> = spread.points(10_000, 1).chunks_exact(DIM).map(<[f32]>::to_vec).collect();
+    let queries = spread.points(100, 2);
+    let shuffled = recall_after_inserting(&points, &queries).await;
+    points.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    let sorted = recall_after_inserting(&points, &queries).await;
+    assert!(sorted >= shuffled - 0.03, "recall@10 {sorted} inserted sorted, {shuffled} in random order");
+}

@@ -26,6 +26,12 @@ const FILTER_OVERFETCH: usize = 8;
 const ADD_CHUNK: usize = 65_536;
 /// A slot offset with this bit set is a row of `pending` (not yet in the vectors file).
 const PENDING: u64 = 1 << 63;
+/// A trained index is trained again once the collection has grown this many times past what
+/// it was trained on: data often arrives sorted (by name, by time), and lists trained on the
+/// first part alone serve the rest badly (recall@10 0.897 instead of 0.924 on 20k real
+/// embeddings inserted by name). Retraining at each doubling costs at most one training's
+/// worth of work per vector added, amortised.
+const RETRAIN_GROWTH: usize = 2;
 
 pub(crate) fn faiss_error(what: impl Into<String>) -> impl FnOnce(faiss::error::Error) -> Error {
     let what = what.into();
@@ -51,6 +57,8 @@ pub(crate) struct CollectionIndex {
     metric: DistanceMetric,
     layout: Layout,
     nprobe: Option<u32>,
+    /// Vectors the index was trained on (0 while flat).
+    trained_on: usize,
     index: IndexImpl,
     /// The exact vectors of the last checkpoint; `None` before the first one.
     vectors: Option<VectorFile>,
@@ -72,6 +80,7 @@ impl CollectionIndex {
             metric,
             layout: Layout::Flat,
             nprobe: None,
+            trained_on: 0,
             index: new_index(dim, Layout::Flat, metric)?,
             vectors: None,
             pending: Vec::new(),
@@ -110,15 +119,24 @@ impl CollectionIndex {
         for (row, (id, metadata)) in ids.iter().zip(metadata).enumerate() {
             self.slots.insert(*id, Slot { offset: PENDING | (first_row + row as u64), metadata });
         }
-        // Exact search until there is enough data to train on, then train once, automatically.
-        if self.layout == Layout::Flat {
+        // Exact search until there is enough data to train on, then train, automatically;
+        // again each time the collection has outgrown its training.
+        if self.layout == Layout::Flat || self.outgrown() {
             let target = planner.target(self.len(), self.dim)?;
             if target != Layout::Flat && self.len() >= target.min_train() {
-                self.rebuild(target, planner.nprobe(target))?;
+                // A retrain keeps the lists probed when their number stays (`set_nprobe`'s dial).
+                let nprobe =
+                    if target.nlist() == self.layout.nlist() { self.nprobe } else { planner.nprobe(target) };
+                self.rebuild(target, nprobe)?;
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// Whether a trained index has grown [`RETRAIN_GROWTH`] times past its training.
+    fn outgrown(&self) -> bool {
+        self.layout != Layout::Flat && self.len() >= RETRAIN_GROWTH * self.trained_on.max(1)
     }
 
     /// Removes records; ids not present are ignored.
@@ -142,10 +160,11 @@ impl CollectionIndex {
         let target = planner.target(self.len(), self.dim)?;
         let target = if self.len() >= target.min_train() { target } else { Layout::Flat };
         let nprobe = planner.nprobe(target);
-        if target == self.layout && nprobe == self.nprobe {
+        let outgrown = target == self.layout && self.outgrown();
+        if target == self.layout && nprobe == self.nprobe && !outgrown {
             return Ok(false);
         }
-        if target == self.layout {
+        if target == self.layout && !outgrown {
             self.set_nprobe(nprobe)?;
         } else {
             self.rebuild(target, nprobe)?;
@@ -180,6 +199,7 @@ impl CollectionIndex {
         log::info!("{}: rebuilt as {} over {} vectors", self.collection, layout.factory(), ids.len());
         self.index = index;
         self.layout = layout;
+        self.trained_on = if layout == Layout::Flat { 0 } else { ids.len() };
         self.set_nprobe(nprobe)?;
         self.dirty = true;
         Ok(())
@@ -353,6 +373,7 @@ impl CollectionIndex {
         let files = CollectionFiles {
             layout: self.layout,
             nprobe: self.nprobe,
+            trained_on: Some(self.trained_on),
             dim: self.dim,
             index_file,
             records_file,
@@ -431,6 +452,8 @@ impl CollectionIndex {
             metric,
             layout: files.layout,
             nprobe: None,
+            // Files from before this was recorded: counted as trained on what they hold.
+            trained_on: files.trained_on.unwrap_or(records.len()),
             index,
             vectors: Some(vectors),
             pending: Vec::new(),

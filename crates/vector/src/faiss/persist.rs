@@ -69,6 +69,9 @@ pub struct CollectionFiles {
     pub layout: Layout,
     /// Lists probed (IVF).
     pub nprobe: Option<u32>,
+    /// Vectors the index was trained on; `None` in files written before it was recorded.
+    #[serde(default)]
+    pub trained_on: Option<usize>,
     /// Vector length.
     pub dim: usize,
     /// `faiss::write_index` output.
