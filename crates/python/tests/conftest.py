@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NoReturn
 
 import pytest
 
@@ -29,14 +29,24 @@ def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
+def unavailable(message: str) -> NoReturn:
+    """Skips a test whose server or tool is missing; under `CI=true` that is a failure."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require(variable: str, how: str) -> str:
+    """The environment variable's value, or the test skips (fails under CI) saying `how`."""
+    value = os.environ.get(variable)
+    if not value:
+        unavailable(f"{variable} is not set ({how})")
+    return value
+
+
 def server_url(backend: str) -> str:
     variable = SERVERS.get(backend, CHROMA)
-    url = os.environ.get(variable)
-    if not url:
-        message = f"{variable} is not set (cargo xtask services up {backend})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    url = require(variable, f"cargo xtask services up {backend}")
     if backend == "redis":
         # Each test in a namespace of its own on the shared server.
         url += ("&" if "?" in url else "?") + f"namespace={unique('py')}"

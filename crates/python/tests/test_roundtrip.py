@@ -9,15 +9,11 @@ import subprocess
 import pytest
 
 import aimdb
+from conftest import require
 
 
 def cli(url: str, *args: str) -> str:
-    binary = os.environ.get("AIMDB_BIN")
-    if not binary:
-        message = "AIMDB_BIN (the `aimdb` CLI built by cargo) is not set"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    binary = require("AIMDB_BIN", "the `aimdb` CLI built by cargo")
     env = {**os.environ, "AIMDB_DATABASE_URL": url, "EMBEDDING_MODEL_NAME": "hash"}
     return subprocess.run([binary, "--json", *args], env=env, check=True, capture_output=True, text=True).stdout
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
 import aimdb
+from conftest import require, unavailable
 
 SEED_MODELS = [
     ("resnet50", "Deep residual network for image recognition", "ResNet-50", "pytorch", "image_classification"),
@@ -19,10 +19,7 @@ SEED_MODELS = [
 def require_transformer(db: aimdb.Database) -> None:
     embedder = db.get_statistics()["index"]["embedder"]
     if embedder["kind"] != "transformer":
-        message = "all-MiniLM-L6-v2 is not installed (cargo xtask fetch-model)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("all-MiniLM-L6-v2 is not installed (cargo xtask fetch-model)")
 
 
 def test_the_seeds_usage_runs_as_written(tmp_path, capsys):
@@ -151,12 +148,7 @@ def test_a_repair_at_open_is_reported(tmp_path):
 
 
 def test_an_openai_compatible_service_embeds(tmp_path):
-    url = os.environ.get("AIMDB_TEST_OPENAI_URL")
-    if not url:
-        message = "AIMDB_TEST_OPENAI_URL is not set (cargo xtask services up openai)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    url = require("AIMDB_TEST_OPENAI_URL", "cargo xtask services up openai")
     embedding = {"model": "openai:multilingual-e5-small", "base_url": url, "strict": True}
     with aimdb.create_ai_database(backend="faiss", index_path=str(tmp_path / "idx"), dimension=384,
                                   embedding=embedding) as db:
