@@ -1,7 +1,8 @@
 //! Any sentence-transformers model directory, built here around all-MiniLM-L6-v2's weights:
-//! CLS pooling checked against candle-transformers' own BERT (an implementation independent
-//! of aimdb's CPU encoder), a plain checkpoint mean-pooled without normalisation, pooling modes
-//! concatenated, and other architectures refused by name.
+//! CLS pooling and a plain checkpoint against sentence-transformers' own vectors
+//! (`fixtures/minilm_pooling_reference.json`) and CLS against candle-transformers' BERT (an
+//! implementation independent of aimdb's CPU encoder), pooling modes concatenated, and other
+//! architectures refused by name.
 //!
 //! Needs MiniLM in the Hugging Face cache (`cargo xtask fetch-model`); skips without it,
 //! except in CI.
@@ -105,10 +106,65 @@ fn reference_cls(files: &ModelFiles, texts: &[&str]) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// `fixtures/minilm_pooling_reference.json`: sentence-transformers' vectors for the CLS and
+/// plain-checkpoint directories (`benches/reference/pooling_reference.py` builds them alike).
+#[derive(serde::Deserialize)]
+struct PoolingReference {
+    configurations: std::collections::BTreeMap<String, Configuration>,
+}
+
+#[derive(serde::Deserialize)]
+struct Configuration {
+    max_seq_length: usize,
+    items: Vec<Item>,
+}
+
+#[derive(serde::Deserialize)]
+struct Item {
+    text: String,
+    embedding: Vec<f32>,
+}
+
+const CLS_POOLING: &str =
+    r#"{"word_embedding_dimension": 384, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}"#;
+
+#[test]
+fn cls_pooling_and_plain_checkpoints_match_sentence_transformers() {
+    let Some(minilm) = minilm() else { return };
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/minilm_pooling_reference.json");
+    let reference: PoolingReference = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cls = model_dir(
+        &minilm,
+        &[
+            ("modules.json", &modules(false)),
+            ("1_Pooling/config.json", CLS_POOLING),
+            ("sentence_bert_config.json", r#"{"max_seq_length": 128, "do_lower_case": false}"#),
+        ],
+    );
+    let plain = model_dir(&minilm, &[]);
+    for (name, dir) in [("cls", &cls), ("plain", &plain)] {
+        let expected = &reference.configurations[name];
+        let model = SentenceBert::load(&files_in(dir.path()), Device::Cpu, None).unwrap();
+        assert_eq!(model.sentence_config().max_seq_length, expected.max_seq_length, "{name}");
+        let texts: Vec<&str> = expected.items.iter().map(|i| i.text.as_str()).collect();
+        assert!(texts.iter().any(|t| t.len() > 3000), "a text past both limits is covered");
+        let mut lowest = f64::MAX;
+        for (item, ours) in expected.items.iter().zip(model.embed(&texts).unwrap()) {
+            let c = cosine(&ours, &item.embedding);
+            lowest = lowest.min(c);
+            let text: String = item.text.chars().take(40).collect();
+            assert!(c >= 0.9999, "{name} {text:?}: cosine {c}");
+            let (a, b) = (norm(&ours), norm(&item.embedding));
+            assert!((a - b).abs() / b < 1e-3, "{name} {text:?}: norm {a} vs {b} (not normalised)");
+        }
+        eprintln!("{name} parity: lowest cosine over {} texts = {lowest:.7}", texts.len());
+    }
+}
+
 #[test]
 fn cls_pooling_matches_an_independent_bert() {
     let Some(minilm) = minilm() else { return };
-    let pooling = r#"{"word_embedding_dimension": 384, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}"#;
+    let pooling = CLS_POOLING;
     let dir = model_dir(
         &minilm,
         &[
