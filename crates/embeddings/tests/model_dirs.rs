@@ -106,8 +106,9 @@ fn reference_cls(files: &ModelFiles, texts: &[&str]) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// `fixtures/minilm_pooling_reference.json`: sentence-transformers' vectors for the CLS and
-/// plain-checkpoint directories (`benches/reference/pooling_reference.py` builds them alike).
+/// `fixtures/minilm_pooling_reference.json` (`benches/reference/pooling_reference.py`): per
+/// configuration, the files of a model directory besides MiniLM's network, and
+/// sentence-transformers' vectors for it.
 #[derive(serde::Deserialize)]
 struct PoolingReference {
     configurations: std::collections::BTreeMap<String, Configuration>,
@@ -115,6 +116,7 @@ struct PoolingReference {
 
 #[derive(serde::Deserialize)]
 struct Configuration {
+    files: std::collections::BTreeMap<String, String>,
     max_seq_length: usize,
     items: Vec<Item>,
 }
@@ -128,26 +130,22 @@ struct Item {
 const CLS_POOLING: &str =
     r#"{"word_embedding_dimension": 384, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}"#;
 
+/// CLS pooling (with its own token limit), a plain checkpoint, and every other pooling mode,
+/// one concatenation normalised: the same vectors as sentence-transformers, norms included.
 #[test]
-fn cls_pooling_and_plain_checkpoints_match_sentence_transformers() {
+fn every_pooling_matches_sentence_transformers() {
     let Some(minilm) = minilm() else { return };
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/minilm_pooling_reference.json");
     let reference: PoolingReference = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let cls = model_dir(
-        &minilm,
-        &[
-            ("modules.json", &modules(false)),
-            ("1_Pooling/config.json", CLS_POOLING),
-            ("sentence_bert_config.json", r#"{"max_seq_length": 128, "do_lower_case": false}"#),
-        ],
-    );
-    let plain = model_dir(&minilm, &[]);
-    for (name, dir) in [("cls", &cls), ("plain", &plain)] {
-        let expected = &reference.configurations[name];
+    assert!(reference.configurations.len() >= 6, "cls, plain, concatenated, mean-sqrt-len, weighted, last");
+    for (name, expected) in &reference.configurations {
+        let files: Vec<(&str, &str)> = expected.files.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let dir = model_dir(&minilm, &files);
         let model = SentenceBert::load(&files_in(dir.path()), Device::Cpu, None).unwrap();
         assert_eq!(model.sentence_config().max_seq_length, expected.max_seq_length, "{name}");
+        assert_eq!(model.identity().dim, expected.items[0].embedding.len(), "{name}");
         let texts: Vec<&str> = expected.items.iter().map(|i| i.text.as_str()).collect();
-        assert!(texts.iter().any(|t| t.len() > 3000), "a text past both limits is covered");
+        assert!(texts.iter().any(|t| t.len() > 3000), "a text past the token limit is covered");
         let mut lowest = f64::MAX;
         for (item, ours) in expected.items.iter().zip(model.embed(&texts).unwrap()) {
             let c = cosine(&ours, &item.embedding);
@@ -155,7 +153,7 @@ fn cls_pooling_and_plain_checkpoints_match_sentence_transformers() {
             let text: String = item.text.chars().take(40).collect();
             assert!(c >= 0.9999, "{name} {text:?}: cosine {c}");
             let (a, b) = (norm(&ours), norm(&item.embedding));
-            assert!((a - b).abs() / b < 1e-3, "{name} {text:?}: norm {a} vs {b} (not normalised)");
+            assert!((a - b).abs() / b < 1e-3, "{name} {text:?}: norm {a} vs {b}");
         }
         eprintln!("{name} parity: lowest cosine over {} texts = {lowest:.7}", texts.len());
     }
