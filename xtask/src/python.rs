@@ -70,10 +70,22 @@ pub fn fresh_venv(dir: &Path, wheel: &Path, extra: &[&str]) -> Result<PathBuf, S
 pub fn suite(root: &Path, env: &[(String, String)], tally: &mut Tally) -> Result<(), String> {
     let wheel = wheel(root, "dev")?;
     let python = fresh_venv(&target_dir(root).join("python-test-venv"), &wheel, &["pytest"])?;
+    pytest(root, &python, "crates/python/tests", env, tally)
+}
+
+/// pytest on `tests` with `python`, the test servers' `env` and the `aimdb` CLI just built
+/// (`AIMDB_BIN`); its counts are added to `tally`.
+pub fn pytest(
+    root: &Path,
+    python: &Path,
+    tests: &str,
+    env: &[(String, String)],
+    tally: &mut Tally,
+) -> Result<(), String> {
     let cli = target_dir(root).join("debug/aimdb");
-    eprintln!("xtask: pytest crates/python/tests (the installed wheel)");
-    let output = Command::new(&python)
-        .args(["-m", "pytest", "crates/python/tests", "-q", "-rs", "-p", "no:cacheprovider"])
+    eprintln!("xtask: pytest {tests}");
+    let output = Command::new(python)
+        .args(["-m", "pytest", tests, "-q", "-rs", "-p", "no:cacheprovider"])
         .current_dir(root)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("AIMDB_BIN", &cli)
@@ -92,7 +104,7 @@ pub fn suite(root: &Path, env: &[(String, String)], tally: &mut Tally) -> Result
         if counts.failed == 0 {
             tally.failed += 1;
         }
-        Err(format!("pytest crates/python/tests failed ({})", output.status))
+        Err(format!("pytest {tests} failed ({})", output.status))
     }
 }
 

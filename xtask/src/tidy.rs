@@ -207,3 +207,52 @@ fn mysql_family_migrations_differ_only_in_collation() {
         assert_eq!(normalise(&mariadb), normalise(&mysql), "{name:?} differs beyond the collation");
     }
 }
+
+/// The first `"key": "value"` in JSON text (enough for npm's manifests and lock file).
+fn json_string<'a>(text: &'a str, key: &str) -> &'a str {
+    let marker = format!("\"{key}\": \"");
+    let start = text.find(&marker).unwrap_or_else(|| panic!("no \"{key}\" in {text:.200}")) + marker.len();
+    &text[start..start + text[start..].find('"').expect("a closing quote")]
+}
+
+/// The web UI's npm packages are vendored at the versions `package-lock.json` pins, each
+/// with its licence and manifest (`cargo xtask vendor-ui` refreshes them), and nothing else
+/// sits in the vendor directory.
+#[test]
+fn vendored_ui_packages_match_the_lock_file_and_carry_their_licences() {
+    let ui = root().join("crates/server/ui");
+    let lock = read("crates/server/ui/package-lock.json");
+    let manifest = read("crates/server/ui/package.json");
+    let mut present: Vec<String> = fs::read_dir(ui.join("static/vendor"))
+        .expect("crates/server/ui/static/vendor")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    present.sort();
+    let mut expected: Vec<String> = crate::ui::VENDORED.iter().map(|(p, _)| (*p).to_owned()).collect();
+    expected.sort();
+    assert_eq!(present, expected, "static/vendor holds exactly the packages xtask vendors");
+    for (package, files) in crate::ui::VENDORED {
+        let dir = ui.join("static/vendor").join(package);
+        for file in *files {
+            let name = Path::new(file).file_name().expect("a file name");
+            assert!(dir.join(name).is_file(), "{package}: {file} is not vendored");
+        }
+        let vendored = json_string(&read(dir.join("package.json")), "version").to_owned();
+        let entry = format!("\"node_modules/{package}\": {{");
+        let locked = json_string(
+            &lock[lock.find(&entry).unwrap_or_else(|| panic!("{package} not in the lock"))..],
+            "version",
+        );
+        assert_eq!(vendored, locked, "{package}: vendored {vendored}, package-lock.json pins {locked}");
+        assert!(
+            manifest.contains(&format!("\"{package}\": \"{locked}\"")),
+            "{package}: package.json pins another version"
+        );
+        let licence = read(dir.join("LICENSE"));
+        assert!(
+            licence.contains("Permission is hereby granted") || licence.contains("Apache License"),
+            "{package}: LICENSE"
+        );
+    }
+}

@@ -191,6 +191,7 @@ pub struct ExperimentRun {
 /// A run with what a run table shows of it: its hyperparameters, tags and the latest point
 /// of each metric ([`MetadataStore::get_run_summaries`](crate::MetadataStore::get_run_summaries)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunSummary {
     /// The run.
     pub run: TrainingRun,

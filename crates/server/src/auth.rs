@@ -18,9 +18,11 @@ fn only_reads(request: &Request) -> bool {
                 || crate::mlflow::READING_POSTS.contains(&request.uri().path())))
 }
 
-pub(crate) async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let tokens = &state.config.tokens;
     if tokens.is_empty() || !request.uri().path().starts_with("/api/") {
+        // Without tokens everyone may write; the web UI asks `/api/v1/info` what it may do.
+        request.extensions_mut().insert(Access::ReadWrite);
         return next.run(request).await;
     }
     let presented = request
@@ -39,5 +41,6 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
     if token.access() == Access::Read && !only_reads(&request) {
         return ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this token may only read").into_response();
     }
+    request.extensions_mut().insert(token.access());
     next.run(request).await
 }

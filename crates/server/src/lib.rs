@@ -19,7 +19,9 @@
 //! `/api/v1/stats`, `/api/v1/reindex`, `/api/v1/optimize/{collection}`; `/healthz` and
 //! `/readyz`. Errors are `{"error": {"kind", "message", ...}}` (see [`aimdb_remote::wire`]).
 //! MLflow's tracking and registry API is served under `/api/2.0/mlflow` on the same store,
-//! so the `mlflow` client logs into aimdb (`MLFLOW_TRACKING_URI=http://host:8080`).
+//! so the `mlflow` client logs into aimdb (`MLFLOW_TRACKING_URI=http://host:8080`). A web
+//! UI (search, models, runs with their charts, experiments, datasets, status) is served at
+//! `/`, its files embedded in the binary.
 #![deny(missing_docs)]
 
 mod auth;
@@ -29,6 +31,7 @@ mod extract;
 mod metrics;
 mod mlflow;
 pub(crate) mod routes;
+mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -97,12 +100,13 @@ pub fn router(db: AiDatabase, config: ServerConfig) -> Router {
         move || metrics::scrape(metrics.clone(), db.clone())
     };
     api.merge(mlflow::routes())
+        .merge(ui::routes())
         .route("/openapi.json", get(move || async move { axum::Json(openapi.as_ref().clone()) }))
         .route("/metrics", get(scrape))
         // After routing, so requests are counted by route template (ids do not make series).
         .route_layer(axum::middleware::from_fn_with_state(metrics, metrics::record))
         .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route (the API is under /api/v1)")
+            ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route (the API is under /api/v1, the web UI at /)")
         })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")

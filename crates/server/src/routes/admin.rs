@@ -4,6 +4,7 @@ use aimdb::{
     Capabilities, Collection, CollectionInfo, ImportBatch, MetadataStore, Page, ReindexReport, Statistics,
 };
 use aimdb_remote::wire::ErrorBody;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -13,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use crate::config::Access;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Name, json};
 
@@ -40,6 +42,9 @@ struct ServerInfo {
     version: &'static str,
     /// Whether semantic search is configured.
     index: bool,
+    /// What the presented token may do: `read` or `read-write` (the web UI shows write
+    /// actions only for the latter).
+    access: &'static str,
 }
 
 /// Records of one entity to write as given, ids kept (migration, restore).
@@ -73,7 +78,7 @@ async fn readyz(State(s): State<AppState>) -> ApiResult {
 
 #[utoipa::path(get, path = "/api/v1/info", tag = "operations", responses((status = 200, body = ServerInfo)))]
 /// The store behind the server: backend, location, capabilities, and this server's version.
-async fn info(State(s): State<AppState>) -> ApiResult {
+async fn info(State(s): State<AppState>, access: Option<Extension<Access>>) -> ApiResult {
     let info = s.db.store().info();
     let answer = ServerInfo {
         backend: info.backend,
@@ -81,6 +86,10 @@ async fn info(State(s): State<AppState>) -> ApiResult {
         capabilities: info.capabilities,
         version: env!("CARGO_PKG_VERSION"),
         index: s.db.index().is_some(),
+        access: match access.map_or(Access::Read, |Extension(a)| a) {
+            Access::Read => "read",
+            Access::ReadWrite => "read-write",
+        },
     };
     Ok(json(StatusCode::OK, &answer))
 }

@@ -4,6 +4,7 @@ mod admin;
 mod catalog;
 mod predictions;
 mod runs;
+mod series;
 mod tags;
 
 use std::sync::Arc;
@@ -108,6 +109,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .merge(admin::routes())
         .merge(catalog::routes())
         .merge(runs::routes())
+        .merge(series::routes())
         .merge(predictions::routes())
         .merge(tags::routes())
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aimdb::{
     Experiment, ExperimentId, ExperimentRun, ExperimentRunDetail, MetadataStore, Metric, NewExperiment,
-    NewExperimentRun, NewMetric, NewTrainingRun, TrainingRun, TrainingRunId, TrainingRunUpdate,
+    NewExperimentRun, NewMetric, NewTrainingRun, RunSummary, TrainingRun, TrainingRunId, TrainingRunUpdate,
 };
 use aimdb_remote::wire::ErrorBody;
 use axum::extract::State;
@@ -24,6 +24,7 @@ use crate::extract::{Body, Id, Params, Record, Text, decode_text, json, record, 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_run, list_runs))
+        .routes(routes!(run_summaries))
         .routes(routes!(get_run, update_run))
         .routes(routes!(log_hyperparameters, get_hyperparameters))
         .routes(routes!(log_metrics, get_metrics))
@@ -66,6 +67,49 @@ async fn create_run(State(s): State<AppState>, Record(run): Record<NewTrainingRu
     responses((status = 200, body = Vec<TrainingRun>), (status = "4XX", body = ErrorBody)))]
 async fn list_runs(State(s): State<AppState>, Params(page): Params<PageParams>) -> ApiResult {
     records(&s.db.list_training_runs(page.into()).await?)
+}
+
+/// Which runs to summarise: a page of them, or the ones named.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct SummaryQuery {
+    /// Only runs with an id greater than this (the last id of the previous page).
+    after: Option<i64>,
+    /// At most this many runs (all when left out).
+    limit: Option<u32>,
+    /// Comma-separated run ids (instead of a page): those that exist, in their order.
+    ids: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/runs/summaries", tag = "runs", params(SummaryQuery),
+    responses((status = 200, body = Vec<RunSummary>), (status = "4XX", body = ErrorBody)))]
+/// Runs with their hyperparameters, tags and the latest point of each metric (what a run
+/// table shows), in ascending id order, or in the order of `ids`.
+async fn run_summaries(State(s): State<AppState>, Params(q): Params<SummaryQuery>) -> ApiResult {
+    let ids: Vec<TrainingRunId> = match q.ids {
+        Some(ids) => {
+            if q.after.is_some() || q.limit.is_some() {
+                return Err(ApiError::invalid("ids", "either ids or a page (after, limit), not both"));
+            }
+            let ids =
+                ids.split(',')
+                    .filter(|id| !id.trim().is_empty())
+                    .map(|id| {
+                        id.trim().parse().map(TrainingRunId).map_err(|_| {
+                            ApiError::invalid("ids", format!("not an integer id: `{}`", id.trim()))
+                        })
+                    })
+                    .collect::<ApiResult<Vec<_>>>()?;
+            s.check_batch("ids", ids.len())?;
+            ids
+        }
+        None => {
+            let page = aimdb::Page { after: q.after, limit: q.limit };
+            s.db.list_training_runs(page).await?.into_iter().map(|run| run.id).collect()
+        }
+    };
+    Ok(json(StatusCode::OK, &s.db.get_run_summaries(&ids).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = i64, Path)),
