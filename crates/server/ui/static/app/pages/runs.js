@@ -89,9 +89,12 @@ function loadRun(id) {
   return api(`/runs/summaries?ids=${id}`).then(async ([summary]) => {
     if (!summary) throw new Error(`There is no training run ${id}.`);
     const { model_version_id: versionId, dataset_id: datasetId } = summary.run;
-    const version = versionId != null ? await api(`/versions/${versionId}`).catch(() => null) : null;
-    const model = version ? await api(`/models/${version.model_id}`).catch(() => null) : null;
-    const dataset = datasetId != null ? await api(`/datasets/${datasetId}`).catch(() => null) : null;
+    const optional = (path) => api(path).catch(() => null);
+    const [version, dataset] = await Promise.all([
+      versionId != null ? optional(`/versions/${versionId}`) : null,
+      datasetId != null ? optional(`/datasets/${datasetId}`) : null,
+    ]);
+    const model = version ? await optional(`/models/${version.model_id}`) : null;
     return { summary, version, model, dataset };
   });
 }
@@ -112,9 +115,19 @@ const Charts = ({ groups, axis, label }) => {
   </div>`;
 };
 
-export const RunPage = ({ id, params }) => {
-  const axis = params.get("x") ?? "step";
-  return html`<${Load} from=${() => loadRun(id)} render=${({ summary, version, model, dataset }) => {
+export class RunPage extends Component {
+  constructor(props) {
+    super(props);
+    // Both at once: the charts do not wait for the run's fields (a page per mount).
+    this.axis = props.params.get("x") ?? "step";
+    this.run = loadRun(props.id);
+    this.series = loadSeries(props.id, this.axis);
+    this.series.catch(() => {}); // shown by its loader; unseen if the run failed first
+  }
+
+  render({ id, params }) {
+    const axis = this.axis;
+    return html`<${Load} from=${() => this.run} render=${({ summary, version, model, dataset }) => {
     const { run } = summary;
     return html`<h1><span class="kind">Run</span> ${runLabel(run)} <${Status} value=${run.status} /></h1>
       <${Fields} items=${[
@@ -143,11 +156,12 @@ export const RunPage = ({ id, params }) => {
       <section aria-labelledby="metrics-title">
         <h2 id="metrics-title">Metrics</h2>
         <${AxisChoice} value=${axis} onChange=${setAxis(`/runs/${id}`, params)} />
-        <${Load} from=${() => loadSeries(id, axis)} render=${(series) => html`<${Charts}
+        <${Load} from=${() => this.series} render=${(series) => html`<${Charts}
           groups=${byMetric(series)} axis=${axis} label=${(s) => s.split} />`} />
       </section>`;
-  }} />`;
-};
+    }} />`;
+  }
+}
 
 function loadComparison(ids) {
   return Promise.all([api(`/runs/summaries${query({ ids: ids.join(",") })}`), ...ids.map((id) => loadSeries(id, "step"))]);
