@@ -139,6 +139,22 @@ def test_compare_two_runs_overlays_their_metrics(ui, server):
         expect(legend).to_contain_text(label)
     expect(loss).to_have_attribute("data-points", "1200")
     ui.screenshot("compare")
+    ui.page.get_by_role("radio", name="epoch").check()
+    expect(ui.page).to_have_url(lambda_url("x=epoch"))
+    expect(chart(ui.page, "loss")).to_have_attribute("data-x-max", "9")
+
+
+def lambda_url(part: str):
+    import re
+    return re.compile(".*" + re.escape(part))
+
+
+def test_a_prediction_hit_opens_its_model(ui, server):
+    ui.open("/search?q=a photo of a cat")
+    hit = ui.page.get_by_role("region", name="Predictions").locator("li.hit").first
+    expect(hit).to_contain_text("tabby cat")
+    hit.get_by_role("link").click()
+    expect(ui.page.get_by_role("heading", level=1)).to_contain_text("resnet50")
 
 
 def test_experiment_shows_variants_side_by_side(ui, server):

@@ -3,7 +3,7 @@
 import { Component, html, render } from "./html.js";
 import { token } from "./api.js";
 import { SearchPage } from "./pages/search.js";
-import { ModelPage, ModelsPage } from "./pages/models.js";
+import { ModelPage, ModelsPage, VersionPage } from "./pages/models.js";
 import { ComparePage, RunPage, RunsPage } from "./pages/runs.js";
 import { ExperimentPage, ExperimentsPage } from "./pages/experiments.js";
 import { DatasetPage, DatasetsPage } from "./pages/datasets.js";
@@ -21,6 +21,7 @@ const ROUTES = [
   [/^\/datasets$/, () => html`<${DatasetsPage} />`],
   [/^\/datasets\/(\d+)$/, ([id]) => html`<${DatasetPage} id=${id} />`],
   [/^\/status$/, () => html`<${StatusPage} />`],
+  [/^\/versions\/(\d+)$/, ([id]) => html`<${VersionPage} id=${id} />`],
 ];
 
 const NAV = [

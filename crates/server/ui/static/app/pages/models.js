@@ -88,3 +88,10 @@ export const ModelPage = ({ id }) =>
         { label: "At", value: (p) => p.timestamp, cell: (p) => fmt.date(p.timestamp) },
       ]} />`;
   }} />`;
+
+/** A model version has no page of its own: its model's page lists it. */
+export const VersionPage = ({ id }) =>
+  html`<${Load} from=${() => api(`/versions/${id}`)} render=${(version) => {
+    location.replace(`#/models/${version.model_id}`);
+    return html`<p class="loading">Opening model ${version.model_id}…</p>`;
+  }} />`;

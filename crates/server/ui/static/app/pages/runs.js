@@ -163,8 +163,8 @@ export class RunPage extends Component {
   }
 }
 
-function loadComparison(ids) {
-  return Promise.all([api(`/runs/summaries${query({ ids: ids.join(",") })}`), ...ids.map((id) => loadSeries(id, "step"))]);
+function loadComparison(ids, axis) {
+  return Promise.all([api(`/runs/summaries${query({ ids: ids.join(",") })}`), ...ids.map((id) => loadSeries(id, axis))]);
 }
 
 /** Rows of fields, a column per run; rows whose values differ are marked. */
@@ -201,14 +201,16 @@ export const ComparePage = ({ params }) => {
   if (ids.length < 2 || ids.length > MAX_COMPARED) {
     return html`<h1>Compare runs</h1><p class="error" role="alert">Pick 2 to ${MAX_COMPARED} runs on the <a href="#/runs">runs page</a>.</p>`;
   }
+  const axis = params.get("x") ?? "step";
   return html`<h1>Compare ${ids.length} runs</h1>
-    <${Load} from=${() => loadComparison(ids)} render=${([summaries, ...series]) => {
+    <${Load} from=${() => loadComparison(ids, axis)} render=${([summaries, ...series]) => {
       const names = Object.fromEntries(summaries.map((s) => [s.run.id, runLabel(s.run)]));
       const splits = new Set(series.flat().map((s) => s.split));
       // Every run's lines on one chart per metric: "run · split" when runs log several splits.
       const tagged = series.flatMap((list, i) => list.map((s) => ({ ...s, run: names[ids[i]] ?? `run ${ids[i]}` })));
       return html`<${SideBySide} summaries=${summaries} />
-        <h2>Metrics by step</h2>
-        <${Charts} groups=${byMetric(tagged)} axis="step" label=${(s) => (splits.size > 1 ? `${s.run} · ${s.split}` : s.run)} />`;
+        <h2>Metrics</h2>
+        <${AxisChoice} value=${axis} onChange=${setAxis("/compare", params)} />
+        <${Charts} groups=${byMetric(tagged)} axis=${axis} label=${(s) => (splits.size > 1 ? `${s.run} · ${s.split}` : s.run)} />`;
     }} />`;
 };

@@ -71,7 +71,7 @@ const Results = ({ q, filters }) => {
         ${d.description && html`<p>${d.description}</p>`}
       </div>`} />`} />
     <${Load} from=${predictions} render=${(hits) => html`<${Hits} title="Predictions" hits=${hits} item=${(p) => html`<div>
-        <span>Prediction ${p.id} of model version ${p.model_version_id}</span>
+        <a href=${`#/versions/${p.model_version_id}`}>Prediction ${p.id} of model version ${p.model_version_id}</a>
         <span class="meta">${p.confidence != null ? `confidence ${fmt.number(p.confidence, 3)}` : ""}</span>
         <p><code>${fmt.value(p.input_data)}</code> → <code>${fmt.value(p.output_data)}</code></p>
       </div>`} />`} />
