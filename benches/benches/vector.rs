@@ -3,7 +3,8 @@
 //! `cargo xtask bench` runs it on 1M vectors (set `AIMDB_BENCH_VECTORS` for another size);
 //! `cargo xtask test` smoke-runs it on 20k. Besides criterion's single-query timings it prints
 //! and writes (`target/criterion/vector-summary.json`) build time, recall@10 against exact
-//! search, p50/p99 latency and index size per type, and leaves the data in
+//! search, p50/p99 latency, index size and batched-search throughput (`search_many` in
+//! batches of 1, 16 and 256: queries/s) per type, and leaves the data in
 //! `target/bench-data/` so `cargo xtask bench --reference` can time Python faiss-cpu on it.
 //!
 //! Data: `aimdb_testkit::synthetic::Clustered` with 1000 clusters, each varying along its own
@@ -26,6 +27,8 @@ use tokio::runtime::Runtime;
 const DIM: usize = 384;
 const K: usize = 10;
 const QUERIES: usize = 200;
+/// Batch sizes of the batched-search throughput (`search_many`).
+const BATCHES: [usize; 3] = [1, 16, 256];
 
 fn data() -> Clustered {
     Clustered { dim: DIM, clusters: 1000, spread: 0.5, subspace: 16, noise: 0.1, seed: 42 }
@@ -89,6 +92,24 @@ fn search(rt: &Runtime, index: &FaissIndex, q: &[f32]) -> Vec<i64> {
         .collect()
 }
 
+/// Queries per second through `search_many` in batches of `batch` (queries cycled).
+fn batched_qps(rt: &Runtime, index: &FaissIndex, queries: &[f32], batch: usize) -> f64 {
+    let all: Vec<Vec<f32>> = queries.chunks_exact(DIM).map(<[f32]>::to_vec).collect();
+    let mut next = all.iter().cycle();
+    // Queries timed per batch size (a few in a smoke run).
+    let total = if std::env::args().any(|a| a == "--bench") { 512 } else { 64 };
+    let batches = total.div_ceil(batch);
+    let start = Instant::now();
+    for _ in 0..batches {
+        let chunk: Vec<Vec<f32>> = next.by_ref().take(batch).cloned().collect();
+        let answers = rt
+            .block_on(index.search_many(Collection::Models, &embedder(), &chunk, K, &VectorFilter::default()))
+            .expect("search_many");
+        assert_eq!(answers.len(), batch);
+    }
+    (batches * batch) as f64 / start.elapsed().as_secs_f64()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -136,9 +157,13 @@ fn vector_benches(c: &mut Criterion) {
             hits10 += found.iter().filter(|id| truth.contains(id)).count();
         }
         latencies.sort_by(f64::total_cmp);
+        let qps: Vec<String> = BATCHES
+            .iter()
+            .map(|&b| format!("\"qps_batch_{b}\":{:.1}", batched_qps(&rt, &built.index, &queries, b)))
+            .collect();
         let line = format!(
             "{{\"index\":\"{}\",\"n\":{n},\"dim\":{DIM},\"nlist\":{nlist},\"nprobe\":{nprobe},\"build_s\":{:.2},\
-             \"recall_at_1\":{:.4},\"recall_at_10\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"index_bytes\":{}}}",
+             \"recall_at_1\":{:.4},\"recall_at_10\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"index_bytes\":{},{}}}",
             built.name,
             built.build_s,
             hits1 as f64 / QUERIES as f64,
@@ -146,6 +171,7 @@ fn vector_benches(c: &mut Criterion) {
             percentile(&latencies, 0.5),
             percentile(&latencies, 0.99),
             index_bytes(built.index.path()),
+            qps.join(","),
         );
         eprintln!("vector bench: {line}");
         summary.push(line);

@@ -4,7 +4,8 @@ Reads target/bench-data/vectors.f32 and queries.f32 (written by `cargo bench --b
 384-d little-endian float32), normalises them as aimdb does, builds the same indexes
 (IndexFlatIP; IVF{nlist},Flat and IVF{nlist},PQ48x8np with inner product, trained on the same
 evenly spaced sample) and times single-vector queries (k=10) one at a time, as aimdb's bench
-does. Prints one JSON object per index: p50/p99 latency in ms and recall@10 against flat.
+does, then batches of 1, 16 and 256 queries per call. Prints one JSON object per index:
+p50/p99 latency in ms, recall@10 against flat, and queries/s per batch size.
 Needs: pip install faiss-cpu numpy (cargo xtask bench --reference does this in a venv).
 
 usage: faiss_reference.py NLIST NPROBE
@@ -19,6 +20,7 @@ import faiss
 import numpy as np
 
 DIM, K = 384, 10
+BATCHES, BATCHED_QUERIES = (1, 16, 256), 512
 
 
 def load(path: pathlib.Path) -> np.ndarray:
@@ -39,6 +41,19 @@ def timed(index, queries):
     return pick(0.5), pick(0.99), found
 
 
+def batched_qps(index, queries) -> dict:
+    """Queries per second with `search` on batches of 1, 16 and 256 (queries cycled)."""
+    rates = {}
+    for batch in BATCHES:
+        batches = -(-BATCHED_QUERIES // batch)
+        cycled = np.concatenate([queries] * (-(-batches * batch // len(queries))))
+        start = time.perf_counter()
+        for i in range(batches):
+            index.search(cycled[i * batch:(i + 1) * batch], K)
+        rates[f"qps_batch_{batch}"] = round(batches * batch / (time.perf_counter() - start), 1)
+    return rates
+
+
 def main() -> None:
     nlist, nprobe = int(sys.argv[1]), int(sys.argv[2])
     data_dir = pathlib.Path(__file__).resolve().parents[2] / "target" / "bench-data"
@@ -51,7 +66,7 @@ def main() -> None:
     flat.add_with_ids(xb, ids)
     build = time.perf_counter() - start
     p50, p99, truth = timed(flat, xq)
-    rows = [("flat", build, p50, p99, truth)]
+    rows = [("flat", build, p50, p99, truth, batched_qps(flat, xq))]
 
     for name, factory, codebook in [("ivf", f"IVF{nlist},Flat", 1), ("ivfpq", f"IVF{nlist},PQ48x8np", 256)]:
         index = faiss.index_factory(DIM, factory, faiss.METRIC_INNER_PRODUCT)
@@ -62,13 +77,13 @@ def main() -> None:
         build = time.perf_counter() - start
         faiss.ParameterSpace().set_index_parameter(index, "nprobe", nprobe)
         p50, p99, found = timed(index, xq)
-        rows.append((name, build, p50, p99, found))
+        rows.append((name, build, p50, p99, found, batched_qps(index, xq)))
 
-    for name, build, p50, p99, found in rows:
+    for name, build, p50, p99, found, rates in rows:
         recall = sum(len(set(f) & set(t)) for f, t in zip(found, truth)) / (K * len(xq))
         print(json.dumps({"index": name, "n": n, "build_s": round(build, 2), "p50_ms": round(p50, 3),
                           "p99_ms": round(p99, 3), "recall_at_10": round(recall, 4),
-                          "faiss": faiss.__version__, "threads": faiss.omp_get_max_threads()}))
+                          **rates, "faiss": faiss.__version__, "threads": faiss.omp_get_max_threads()}))
 
 
 if __name__ == "__main__":

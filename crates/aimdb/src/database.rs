@@ -21,15 +21,28 @@ use crate::search::{DatasetFilter, ModelFilter, PredictionFilter, SearchHit, Sea
 
 /// Pairs each hit with its entity, read from the store in one call. A hit the store no
 /// longer has is skipped: the store is the source of truth and the index may lag it.
-fn resolve<T: Searchable>(hits: Vec<VectorHit>, items: Vec<T>) -> Vec<SearchHit<T>> {
-    let mut by_id: HashMap<i64, T> = items.into_iter().map(|item| (item.id(), item)).collect();
+/// Every id the answers name, once.
+fn unique_ids(hits: &[Vec<VectorHit>]) -> impl Iterator<Item = i64> {
+    hits.iter().flatten().map(|hit| hit.id).collect::<std::collections::BTreeSet<_>>().into_iter()
+}
+
+/// Each answer's hits with their records (read once for the whole batch).
+fn resolve<T: Searchable + Clone>(hits: Vec<Vec<VectorHit>>, items: Vec<T>) -> Vec<Vec<SearchHit<T>>> {
+    let by_id: HashMap<i64, T> = items.into_iter().map(|item| (item.id(), item)).collect();
     hits.into_iter()
-        .filter_map(|hit| match by_id.remove(&hit.id) {
-            Some(item) => Some(SearchHit { item, similarity_score: hit.similarity_score }),
-            None => {
-                log::warn!("index holds id {} the store does not", hit.id);
-                None
-            }
+        .map(|answer| {
+            answer
+                .into_iter()
+                .filter_map(|hit| match by_id.get(&hit.id) {
+                    Some(item) => {
+                        Some(SearchHit { item: item.clone(), similarity_score: hit.similarity_score })
+                    }
+                    None => {
+                        log::warn!("index holds id {} the store does not", hit.id);
+                        None
+                    }
+                })
+                .collect()
         })
         .collect()
 }
@@ -86,6 +99,8 @@ pub struct ReindexReport {
 const REINDEX_BATCH: u32 = 256;
 /// The most results one search may ask for.
 const MAX_RESULTS: usize = 10_000;
+/// Most queries in one batched search.
+const MAX_QUERIES: usize = 10_000;
 
 #[derive(Debug, Default)]
 struct IndexSync {
@@ -190,11 +205,23 @@ impl AiDatabase {
         n_results: usize,
         filter: &ModelFilter,
     ) -> Result<Vec<SearchHit<Model>>> {
+        Ok(self.search_similar_models_many(&[query], n_results, filter).await?.pop().unwrap_or_default())
+    }
+
+    /// [`search_similar_models`](Self::search_similar_models) for each of `queries`, answers in
+    /// their order: the queries are embedded as one batch, searched in one index call (FAISS
+    /// scans once for all of them) and their hits read in one lookup.
+    pub async fn search_similar_models_many(
+        &self,
+        queries: &[&str],
+        n_results: usize,
+        filter: &ModelFilter,
+    ) -> Result<Vec<Vec<SearchHit<Model>>>> {
         if let Some(remote) = &self.remote {
-            return remote::models(remote, query, n_results, filter).await;
+            return remote::models(remote, queries, n_results, filter).await;
         }
-        let hits = self.similar(Collection::Models, query, n_results, filter.into()).await?;
-        let ids: Vec<ModelId> = hits.iter().map(|h| ModelId(h.id)).collect();
+        let hits = self.similar(Collection::Models, queries, n_results, filter.into()).await?;
+        let ids: Vec<ModelId> = unique_ids(&hits).map(ModelId).collect();
         Ok(resolve(hits, self.store.get_models_by_ids(&ids).await?))
     }
 
@@ -205,11 +232,22 @@ impl AiDatabase {
         n_results: usize,
         filter: &DatasetFilter,
     ) -> Result<Vec<SearchHit<Dataset>>> {
+        Ok(self.search_similar_datasets_many(&[query], n_results, filter).await?.pop().unwrap_or_default())
+    }
+
+    /// [`search_similar_datasets`](Self::search_similar_datasets) for each of `queries`, as
+    /// one batch (see [`search_similar_models_many`](Self::search_similar_models_many)).
+    pub async fn search_similar_datasets_many(
+        &self,
+        queries: &[&str],
+        n_results: usize,
+        filter: &DatasetFilter,
+    ) -> Result<Vec<Vec<SearchHit<Dataset>>>> {
         if let Some(remote) = &self.remote {
-            return remote::datasets(remote, query, n_results, filter).await;
+            return remote::datasets(remote, queries, n_results, filter).await;
         }
-        let hits = self.similar(Collection::Datasets, query, n_results, filter.into()).await?;
-        let ids: Vec<DatasetId> = hits.iter().map(|h| DatasetId(h.id)).collect();
+        let hits = self.similar(Collection::Datasets, queries, n_results, filter.into()).await?;
+        let ids: Vec<DatasetId> = unique_ids(&hits).map(DatasetId).collect();
         Ok(resolve(hits, self.store.get_datasets_by_ids(&ids).await?))
     }
 
@@ -220,11 +258,22 @@ impl AiDatabase {
         n_results: usize,
         filter: &PredictionFilter,
     ) -> Result<Vec<SearchHit<Prediction>>> {
+        Ok(self.search_similar_predictions_many(&[query], n_results, filter).await?.pop().unwrap_or_default())
+    }
+
+    /// [`search_similar_predictions`](Self::search_similar_predictions) for each of
+    /// `queries`, as one batch (see [`search_similar_models_many`](Self::search_similar_models_many)).
+    pub async fn search_similar_predictions_many(
+        &self,
+        queries: &[&str],
+        n_results: usize,
+        filter: &PredictionFilter,
+    ) -> Result<Vec<Vec<SearchHit<Prediction>>>> {
         if let Some(remote) = &self.remote {
-            return remote::predictions(remote, query, n_results, filter).await;
+            return remote::predictions(remote, queries, n_results, filter).await;
         }
-        let hits = self.similar(Collection::Predictions, query, n_results, filter.into()).await?;
-        let ids: Vec<PredictionId> = hits.iter().map(|h| PredictionId(h.id)).collect();
+        let hits = self.similar(Collection::Predictions, queries, n_results, filter.into()).await?;
+        let ids: Vec<PredictionId> = unique_ids(&hits).map(PredictionId).collect();
         Ok(resolve(hits, self.store.get_predictions_by_ids(&ids).await?))
     }
 
@@ -237,23 +286,31 @@ impl AiDatabase {
         })
     }
 
+    /// Each query's nearest records in `collection`: embedded as one batch, one index call.
     async fn similar(
         &self,
         collection: Collection,
-        query: &str,
+        queries: &[&str],
         n_results: usize,
         filter: VectorFilter,
-    ) -> Result<Vec<VectorHit>> {
+    ) -> Result<Vec<Vec<VectorHit>>> {
         let index = self.require_index()?;
         if n_results > MAX_RESULTS {
             return Err(Error::invalid("n_results", format!("at most {MAX_RESULTS}, got {n_results}")));
         }
-        if n_results == 0 {
-            return Ok(Vec::new());
+        if queries.len() > MAX_QUERIES {
+            return Err(Error::invalid(
+                "queries",
+                format!("at most {MAX_QUERIES} in one call, got {}", queries.len()),
+            ));
+        }
+        if n_results == 0 || queries.is_empty() {
+            return Ok(vec![Vec::new(); queries.len()]);
         }
         let identity = self.embedder.identity().await?;
-        let vector = self.embedder.embed(&[query.to_owned()]).await?.pop().unwrap_or_default();
-        index.search(collection, &identity, &vector, n_results, &filter).await
+        let texts: Vec<String> = queries.iter().map(|q| (*q).to_owned()).collect();
+        let vectors = self.embedder.embed(&texts).await?;
+        index.search_many(collection, &identity, &vectors, n_results, &filter).await
     }
 
     /// Embeds and indexes entities just stored. A failure is logged and counted, never

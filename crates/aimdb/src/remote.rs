@@ -25,74 +25,75 @@ mod calls {
 
     use super::*;
 
-    fn query(pairs: &[(&str, Option<String>)]) -> String {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in pairs {
-            if let Some(value) = value {
-                query.append_pair(key, value);
-            }
-        }
-        query.finish()
-    }
-
+    /// One request for the whole batch: `POST .../search` with the queries and the filter's
+    /// fields, answered with one list of hits per query.
     async fn search<T: DeserializeOwned + OptionalJson>(
         remote: &Remote,
         collection: &str,
-        pairs: &[(&str, Option<String>)],
-    ) -> Result<Vec<SearchHit<T>>> {
-        let answer =
-            remote.call(Method::GET, &format!("api/v1/{collection}/search?{}", query(pairs)), None).await?;
-        let Value::Array(items) = answer else {
-            return Err(Error::backend("search", "the server's answer is not a list"));
-        };
-        items
+        queries: &[&str],
+        n: usize,
+        filter: &[(&str, Option<Value>)],
+    ) -> Result<Vec<Vec<SearchHit<T>>>> {
+        let mut body = serde_json::Map::new();
+        body.insert("queries".into(), queries.into());
+        body.insert("n".into(), n.into());
+        for (key, value) in filter {
+            if let Some(value) = value {
+                body.insert((*key).into(), value.clone());
+            }
+        }
+        let answer = remote
+            .call(Method::POST, &format!("api/v1/{collection}/search"), Some(&Value::Object(body)))
+            .await?;
+        let not_lists = || Error::backend("search", "the server's answer is not a list of lists");
+        let Value::Array(lists) = answer else { return Err(not_lists()) };
+        lists
             .into_iter()
-            .map(|mut item| {
-                let score = item.as_object_mut().and_then(|m| m.remove("similarity_score"));
-                let similarity_score = score.and_then(|s| s.as_f64()).unwrap_or_default() as f32;
-                Ok(SearchHit { item: aimdb_remote::wire::from_value(item, "")?, similarity_score })
+            .map(|list| {
+                let Value::Array(items) = list else { return Err(not_lists()) };
+                items
+                    .into_iter()
+                    .map(|mut item| {
+                        let score = item.as_object_mut().and_then(|m| m.remove("similarity_score"));
+                        let similarity_score = score.and_then(|s| s.as_f64()).unwrap_or_default() as f32;
+                        Ok(SearchHit { item: aimdb_remote::wire::from_value(item, "")?, similarity_score })
+                    })
+                    .collect()
             })
             .collect()
     }
 
     pub(crate) async fn models(
         remote: &Remote,
-        q: &str,
+        queries: &[&str],
         n: usize,
         f: &ModelFilter,
-    ) -> Result<Vec<SearchHit<Model>>> {
-        let pairs = [
-            ("q", Some(q.to_owned())),
-            ("n", Some(n.to_string())),
-            ("framework", f.framework.clone()),
-            ("architecture", f.architecture.clone()),
-            ("task_type", f.task_type.clone()),
+    ) -> Result<Vec<Vec<SearchHit<Model>>>> {
+        let filter = [
+            ("framework", f.framework.clone().map(Value::from)),
+            ("architecture", f.architecture.clone().map(Value::from)),
+            ("task_type", f.task_type.clone().map(Value::from)),
         ];
-        search(remote, "models", &pairs).await
+        search(remote, "models", queries, n, &filter).await
     }
 
     pub(crate) async fn datasets(
         remote: &Remote,
-        q: &str,
+        queries: &[&str],
         n: usize,
         f: &DatasetFilter,
-    ) -> Result<Vec<SearchHit<Dataset>>> {
-        let pairs = [("q", Some(q.to_owned())), ("n", Some(n.to_string())), ("format", f.format.clone())];
-        search(remote, "datasets", &pairs).await
+    ) -> Result<Vec<Vec<SearchHit<Dataset>>>> {
+        search(remote, "datasets", queries, n, &[("format", f.format.clone().map(Value::from))]).await
     }
 
     pub(crate) async fn predictions(
         remote: &Remote,
-        q: &str,
+        queries: &[&str],
         n: usize,
         f: &PredictionFilter,
-    ) -> Result<Vec<SearchHit<Prediction>>> {
-        let pairs = [
-            ("q", Some(q.to_owned())),
-            ("n", Some(n.to_string())),
-            ("model_version_id", f.model_version_id.map(|id| id.to_string())),
-        ];
-        search(remote, "predictions", &pairs).await
+    ) -> Result<Vec<Vec<SearchHit<Prediction>>>> {
+        let filter = [("model_version_id", f.model_version_id.map(|id| Value::from(id.0)))];
+        search(remote, "predictions", queries, n, &filter).await
     }
 
     pub(crate) async fn statistics(remote: &Remote) -> Result<Statistics> {
@@ -114,26 +115,26 @@ mod calls {
 
     pub(crate) async fn models(
         r: &Remote,
-        _: &str,
+        _: &[&str],
         _: usize,
         _: &ModelFilter,
-    ) -> Result<Vec<SearchHit<Model>>> {
+    ) -> Result<Vec<Vec<SearchHit<Model>>>> {
         match *r {}
     }
     pub(crate) async fn datasets(
         r: &Remote,
-        _: &str,
+        _: &[&str],
         _: usize,
         _: &DatasetFilter,
-    ) -> Result<Vec<SearchHit<Dataset>>> {
+    ) -> Result<Vec<Vec<SearchHit<Dataset>>>> {
         match *r {}
     }
     pub(crate) async fn predictions(
         r: &Remote,
-        _: &str,
+        _: &[&str],
         _: usize,
         _: &PredictionFilter,
-    ) -> Result<Vec<SearchHit<Prediction>>> {
+    ) -> Result<Vec<Vec<SearchHit<Prediction>>>> {
         match *r {}
     }
     pub(crate) async fn statistics(r: &Remote) -> Result<Statistics> {

@@ -32,6 +32,13 @@ async fn filters_scores_and_every_collection() {
 }
 
 #[tokio::test]
+async fn batched_searches_answer_like_single_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = create_ai_database(hash_config(dir.path())).await.unwrap();
+    search_cases::batches(&db).await;
+}
+
+#[tokio::test]
 async fn vectors_persist_and_a_lost_index_is_repaired_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let db = create_ai_database(hash_config(dir.path())).await.unwrap();

@@ -246,6 +246,23 @@ pub trait VectorIndex: Send + Sync + Debug {
         k: usize,
         filter: &VectorFilter,
     ) -> Result<Vec<VectorHit>>;
+    /// [`search`](VectorIndex::search) for each of `queries`, answers in their order. Indexes
+    /// with a batched path override it (FAISS scans once for the whole batch, its threads
+    /// splitting the queries); the default searches one query after another.
+    async fn search_many(
+        &self,
+        collection: Collection,
+        embedder: &EmbedderIdentity,
+        queries: &[Vec<f32>],
+        k: usize,
+        filter: &VectorFilter,
+    ) -> Result<Vec<Vec<VectorHit>>> {
+        let mut answers = Vec::with_capacity(queries.len());
+        for query in queries {
+            answers.push(self.search(collection, embedder, query, k, filter).await?);
+        }
+        Ok(answers)
+    }
     /// Removes records by id; missing ids are ignored.
     async fn remove(&self, collection: Collection, ids: &[i64]) -> Result<()>;
     /// Drops every record of every collection and forgets the embedder (before a reindex).

@@ -10,11 +10,13 @@ use crate::config::Access;
 use crate::error::ApiError;
 use crate::routes::AppState;
 
-/// Whether `request` only reads: `GET`, `HEAD`, and the id lookups (a `POST` for the body).
+/// Whether `request` only reads: `GET`, `HEAD`, and the id lookups and batched searches (a
+/// `POST` for the body).
 fn only_reads(request: &Request) -> bool {
     matches!(*request.method(), Method::GET | Method::HEAD)
         || (request.method() == Method::POST
             && (request.uri().path().ends_with("/lookup")
+                || request.uri().path().ends_with("/search")
                 || crate::mlflow::READING_POSTS.contains(&request.uri().path())))
 }
 

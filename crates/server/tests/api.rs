@@ -462,3 +462,26 @@ async fn the_mlflow_api_answers_in_mlflows_own_terms() {
     assert_eq!((artifact.status, code(&artifact)), (StatusCode::NOT_IMPLEMENTED, "NOT_IMPLEMENTED".into()));
     assert!(artifact.body["message"].as_str().unwrap().contains("does not store artifacts"));
 }
+
+#[tokio::test]
+async fn batched_searches_read_and_name_what_is_wrong() {
+    let config = ServerConfig::new()
+        .with_token(Token::read_write("writer"))
+        .with_token(Token::read_only("reader"))
+        .with_max_batch(3);
+    let addr = memory_server(config).await;
+    let search = |path: &'static str, body: &'static str| {
+        send(addr, Method::POST, path, Some("reader"), Some(body.as_bytes().to_vec()))
+    };
+    // A read-only token may search in batches (the body makes it a POST); this server has no
+    // index, which is a configuration answer, not a refusal.
+    let unindexed = search("/api/v1/models/search", r#"{"queries": ["a", "b"]}"#).await;
+    assert_eq!((unindexed.status, kind(&unindexed)), (StatusCode::NOT_IMPLEMENTED, "config"));
+    let wrong_filter = search("/api/v1/datasets/search", r#"{"queries": ["a"], "framework": "jax"}"#).await;
+    assert_eq!(wrong_filter.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(wrong_filter.body["error"]["field"], "framework");
+    let unknown = search("/api/v1/predictions/search", r#"{"queries": ["a"], "limit": 3}"#).await;
+    assert_eq!((unknown.status, unknown.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit")));
+    let too_many = search("/api/v1/models/search", r#"{"queries": ["a", "b", "c", "d"]}"#).await;
+    assert_eq!((too_many.status, too_many.body["error"]["field"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("queries")));
+}

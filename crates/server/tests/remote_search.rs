@@ -18,6 +18,13 @@ async fn filters_scores_and_every_collection_through_http() {
 }
 
 #[tokio::test]
+async fn batched_searches_through_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = common::serve(common::faiss_config(dir.path()), ServerConfig::new()).await;
+    search_cases::batches(&common::client(addr).await).await;
+}
+
+#[tokio::test]
 async fn search_finds_by_meaning_through_http() {
     let dir = tempfile::tempdir().unwrap();
     let addr = common::serve(search_cases::minilm_config(dir.path()), ServerConfig::new()).await;

@@ -104,7 +104,7 @@ macro_rules! vector_index_suite {
     ($harness:expr) => {
         $crate::__suite_cases! { index; $harness;
             add_and_search, collections_are_separate, upsert_replaces, remove, ids, filters,
-            embedder_and_input_errors, reopen, reset, recall, distance_metrics
+            embedder_and_input_errors, reopen, reset, recall, distance_metrics, search_many
         }
     };
 }

@@ -156,3 +156,62 @@ pub async fn filters_scores_and_every_collection(db: &AiDatabase) {
     assert_eq!(index.index_embedder, Some(index.embedder.clone()));
     assert_eq!(index.failed_vector_writes, 0);
 }
+
+/// A batch of queries answers what each query answers alone, in their order, in every
+/// collection, filters included; empty batches and zero results answer emptily.
+pub async fn batches(db: &AiDatabase) {
+    catalog(db).await;
+    db.create_dataset(NewDataset::new("imagenet").with_format("jpeg").with_description("Labelled photos"))
+        .await
+        .unwrap();
+    db.create_dataset(
+        NewDataset::new("squad").with_format("json").with_description("Questions on Wikipedia"),
+    )
+    .await
+    .unwrap();
+    let model = db.get_model_by_name("resnet50").await.unwrap();
+    let version = db.create_model_version(NewModelVersion::new(model.id, "1")).await.unwrap();
+    let labels = ["cat", "dog", "truck"];
+    let batch = labels
+        .iter()
+        .map(|l| NewPrediction::new(version.id, json!({"image": l}), json!({"label": l})))
+        .collect();
+    db.log_predictions(batch).await.unwrap();
+
+    let queries = ["image classification", "language model", "resnet50", "object detection"];
+    let names = |hits: &[aimdb::SearchHit<aimdb::Model>]| {
+        hits.iter().map(|h| h.item.name.clone()).collect::<Vec<_>>()
+    };
+    for filter in [ModelFilter::default(), ModelFilter::default().with_framework("pytorch")] {
+        let many = db.search_similar_models_many(&queries, 3, &filter).await.unwrap();
+        assert_eq!(many.len(), queries.len());
+        for (query, answer) in queries.iter().zip(&many) {
+            let one = db.search_similar_models(query, 3, &filter).await.unwrap();
+            assert_eq!(names(answer), names(&one), "{query}");
+            for (a, b) in answer.iter().zip(&one) {
+                assert!((a.similarity_score - b.similarity_score).abs() < 1e-5, "{query}: {a:?} vs {b:?}");
+            }
+        }
+    }
+    let datasets = db
+        .search_similar_datasets_many(&["photos", "questions"], 1, &DatasetFilter::default())
+        .await
+        .unwrap();
+    for (query, answer) in ["photos", "questions"].iter().zip(&datasets) {
+        let one = db.search_similar_datasets(query, 1, &DatasetFilter::default()).await.unwrap();
+        assert_eq!(answer[0].item.name, one[0].item.name);
+    }
+    let filter = PredictionFilter::default().with_model_version(version.id);
+    let predictions = db.search_similar_predictions_many(&labels, 1, &filter).await.unwrap();
+    for (label, answer) in labels.iter().zip(&predictions) {
+        let one = db.search_similar_predictions(label, 1, &filter).await.unwrap();
+        assert_eq!(answer[0].item.id, one[0].item.id, "{label}");
+    }
+    assert!(db.search_similar_models_many(&[], 3, &ModelFilter::default()).await.unwrap().is_empty());
+    let none = db.search_similar_models_many(&queries, 0, &ModelFilter::default()).await.unwrap();
+    assert!(none.len() == queries.len() && none.iter().all(Vec::is_empty));
+    aimdb_testkit::expect_invalid(
+        db.search_similar_models_many(&queries, 1_000_000, &ModelFilter::default()).await,
+        "n_results",
+    );
+}

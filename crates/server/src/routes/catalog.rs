@@ -12,14 +12,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, created, hits};
+use super::{AppState, SearchMany, created, hits, hits_many};
 use crate::error::ApiResult;
 use crate::extract::{Body, Id, Name, Params, Record, record, records};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_model, list_models))
-        .routes(routes!(search_models))
+        .routes(routes!(search_models, search_models_many))
         .routes(routes!(lookup_models))
         .routes(routes!(model_by_name))
         .routes(routes!(get_model))
@@ -27,7 +27,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_version))
         .routes(routes!(get_version))
         .routes(routes!(create_dataset, list_datasets))
-        .routes(routes!(search_datasets))
+        .routes(routes!(search_datasets, search_datasets_many))
         .routes(routes!(lookup_datasets))
         .routes(routes!(dataset_by_name))
         .routes(routes!(get_dataset))
@@ -188,4 +188,27 @@ async fn lookup_datasets(State(s): State<AppState>, Body(body): Body) -> ApiResu
 async fn search_datasets(State(s): State<AppState>, Params(p): Params<DatasetSearch>) -> ApiResult {
     let filter = DatasetFilter { format: p.format };
     hits(&s.db.search_similar_datasets(&p.q, p.n.unwrap_or(5), &filter).await?)
+}
+
+#[utoipa::path(post, path = "/api/v1/models/search", tag = "search", request_body = SearchMany,
+    responses((status = 200, body = Vec<Vec<super::ModelHit>>, description = "one list per query, in their order"), (status = "4XX", body = ErrorBody)))]
+/// Several searches in one request: the queries embedded as one batch and searched in one
+/// index call, the hits read in one lookup.
+async fn search_models_many(State(s): State<AppState>, Body(body): Body) -> ApiResult {
+    let p = SearchMany::parse(&s, body, &["framework", "architecture", "task_type"])?;
+    let filter = ModelFilter {
+        framework: p.framework.clone(),
+        architecture: p.architecture.clone(),
+        task_type: p.task_type.clone(),
+    };
+    hits_many(&s.db.search_similar_models_many(&p.queries(), p.n.unwrap_or(5), &filter).await?)
+}
+
+#[utoipa::path(post, path = "/api/v1/datasets/search", tag = "search", request_body = SearchMany,
+    responses((status = 200, body = Vec<Vec<super::DatasetHit>>, description = "one list per query, in their order"), (status = "4XX", body = ErrorBody)))]
+/// Several searches in one request (see `POST /api/v1/models/search`).
+async fn search_datasets_many(State(s): State<AppState>, Body(body): Body) -> ApiResult {
+    let p = SearchMany::parse(&s, body, &["format"])?;
+    let filter = DatasetFilter { format: p.format.clone() };
+    hits_many(&s.db.search_similar_datasets_many(&p.queries(), p.n.unwrap_or(5), &filter).await?)
 }

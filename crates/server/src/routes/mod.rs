@@ -116,8 +116,17 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
 
 /// Search hits in the wire form: the entity's fields and `similarity_score`.
 fn hits<T: Serialize + OptionalJson>(hits: &[SearchHit<T>]) -> ApiResult {
-    let items = hits
-        .iter()
+    Ok(axum::Json(hit_values(hits)?).into_response())
+}
+
+/// One list of hits per query (`POST .../search`).
+fn hits_many<T: Serialize + OptionalJson>(answers: &[Vec<SearchHit<T>>]) -> ApiResult {
+    let lists = answers.iter().map(|answer| hit_values(answer)).collect::<aimdb::Result<Vec<_>>>()?;
+    Ok(axum::Json(lists).into_response())
+}
+
+fn hit_values<T: Serialize + OptionalJson>(hits: &[SearchHit<T>]) -> aimdb::Result<Vec<Value>> {
+    hits.iter()
         .map(|hit| {
             let mut value = aimdb_remote::wire::to_value(&hit.item)?;
             if let Value::Object(map) = &mut value {
@@ -125,8 +134,52 @@ fn hits<T: Serialize + OptionalJson>(hits: &[SearchHit<T>]) -> ApiResult {
             }
             Ok(value)
         })
-        .collect::<aimdb::Result<Vec<_>>>()?;
-    Ok(axum::Json(items).into_response())
+        .collect()
+}
+
+/// Several searches by meaning in one request: the queries, hits per query, and the same
+/// filters as the `GET` search's parameters.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SearchMany {
+    /// The query texts (at most `max_batch`).
+    queries: Vec<String>,
+    /// Hits per query (default 5 for models and datasets, 10 for predictions; at most 10000).
+    n: Option<usize>,
+    /// Models: only this framework.
+    framework: Option<String>,
+    /// Models: only this architecture.
+    architecture: Option<String>,
+    /// Models: only this task type.
+    task_type: Option<String>,
+    /// Datasets: only this format.
+    format: Option<String>,
+    /// Predictions: only this model version.
+    model_version_id: Option<i64>,
+}
+
+impl SearchMany {
+    /// Decodes the body, refusing a filter the collection does not have and batches over
+    /// `max_batch`.
+    fn parse(state: &AppState, body: Value, allowed: &[&str]) -> ApiResult<SearchMany> {
+        let search: SearchMany = aimdb_remote::wire::decode(body, "")?;
+        state.check_batch("queries", search.queries.len())?;
+        let given = [
+            ("framework", search.framework.is_some()),
+            ("architecture", search.architecture.is_some()),
+            ("task_type", search.task_type.is_some()),
+            ("format", search.format.is_some()),
+            ("model_version_id", search.model_version_id.is_some()),
+        ];
+        if let Some((field, _)) = given.iter().find(|(field, set)| *set && !allowed.contains(field)) {
+            return Err(ApiError::invalid(*field, "this collection has no such filter"));
+        }
+        Ok(search)
+    }
+
+    fn queries(&self) -> Vec<&str> {
+        self.queries.iter().map(String::as_str).collect()
+    }
 }
 
 /// A body that is one record or an array of them (`POST .../metrics`, `POST /predictions`).

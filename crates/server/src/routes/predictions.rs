@@ -10,14 +10,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::catalog::{Ids, PageParams};
-use super::{AppState, OneOrMany, created, hits, one_or_many};
+use super::{AppState, OneOrMany, SearchMany, created, hits, hits_many, one_or_many};
 use crate::error::ApiResult;
 use crate::extract::{Body, Id, Params, record, records};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(log_predictions, list_predictions))
-        .routes(routes!(search_predictions))
+        .routes(routes!(search_predictions, search_predictions_many))
         .routes(routes!(lookup_predictions))
         .routes(routes!(get_prediction))
         .routes(routes!(version_predictions))
@@ -107,4 +107,13 @@ async fn version_predictions(State(s): State<AppState>, Id(id): Id, Params(q): P
 async fn search_predictions(State(s): State<AppState>, Params(p): Params<PredictionSearch>) -> ApiResult {
     let filter = PredictionFilter { model_version_id: p.model_version_id.map(ModelVersionId) };
     hits(&s.db.search_similar_predictions(&p.q, p.n.unwrap_or(10), &filter).await?)
+}
+
+#[utoipa::path(post, path = "/api/v1/predictions/search", tag = "search", request_body = SearchMany,
+    responses((status = 200, body = Vec<Vec<super::PredictionHit>>, description = "one list per query, in their order"), (status = "4XX", body = ErrorBody)))]
+/// Several searches in one request (see `POST /api/v1/models/search`).
+async fn search_predictions_many(State(s): State<AppState>, Body(body): Body) -> ApiResult {
+    let p = SearchMany::parse(&s, body, &["model_version_id"])?;
+    let filter = PredictionFilter { model_version_id: p.model_version_id.map(ModelVersionId) };
+    hits_many(&s.db.search_similar_predictions_many(&p.queries(), p.n.unwrap_or(10), &filter).await?)
 }

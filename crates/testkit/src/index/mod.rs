@@ -374,3 +374,49 @@ pub async fn distance_metrics<H: IndexHarness>(harness: &H) {
         }
     }
 }
+
+/// A batch answers what one search per query answers, in the queries' order, with and
+/// without a filter, on the trained index; a query of the wrong dimension is named by its
+/// position, and an empty batch has an empty answer.
+pub async fn search_many<H: IndexHarness>(harness: &H) {
+    let index = harness.open().await;
+    let data = Clustered { dim: DIM, clusters: 40, spread: 0.6, subspace: 0, noise: 0.0, seed: 11 };
+    let points = data.points(RECALL_N, 1);
+    let records: Vec<VectorRecord> = points
+        .chunks_exact(DIM)
+        .enumerate()
+        .map(|(i, v)| record(i as i64 + 1, v.to_vec(), if i % 3 == 0 { "a" } else { "b" }))
+        .collect();
+    for batch in records.chunks(1000) {
+        index.upsert(Collection::Models, &embedder(), batch.to_vec()).await.expect("upsert");
+    }
+    index.optimize(Collection::Models).await.expect("optimize");
+    let queries: Vec<Vec<f32>> = data.points(20, 3).chunks_exact(DIM).map(<[f32]>::to_vec).collect();
+    for f in [no_filter(), filter("framework", "a")] {
+        let batch =
+            index.search_many(Collection::Models, &embedder(), &queries, 10, &f).await.expect("search_many");
+        assert_eq!(batch.len(), queries.len());
+        for (query, answer) in queries.iter().zip(&batch) {
+            let one = search(&index, query, 10, &f).await;
+            let ids = |hits: &[VectorHit]| hits.iter().map(|h| h.id).collect::<Vec<_>>();
+            assert_eq!(ids(answer), ids(&one), "filter {f:?}");
+            for (a, b) in answer.iter().zip(&one) {
+                assert!((a.similarity_score - b.similarity_score).abs() < 1e-5, "{a:?} vs {b:?}");
+            }
+        }
+    }
+    let empty = index.search_many(Collection::Models, &embedder(), &[], 10, &no_filter()).await.unwrap();
+    assert!(empty.is_empty());
+    let other =
+        index.search_many(Collection::Datasets, &embedder(), &queries[..2], 5, &no_filter()).await.unwrap();
+    assert_eq!(
+        other,
+        vec![Vec::<VectorHit>::new(); 2],
+        "an empty collection answers each query with nothing"
+    );
+    let wrong = vec![queries[0].clone(), vec![0.5; DIM + 1]];
+    match index.search_many(Collection::Models, &embedder(), &wrong, 5, &no_filter()).await {
+        Err(Error::DimensionMismatch { context, .. }) => assert_eq!(context, "queries[1]"),
+        other => panic!("a query of the wrong dimension: {other:?}"),
+    }
+}

@@ -236,18 +236,37 @@ impl VectorIndex for ChromaIndex {
         filter: &VectorFilter,
     ) -> Result<Vec<VectorHit>> {
         check_vector(|| "query".to_owned(), query, embedder.dim)?;
+        Ok(self
+            .search_many(collection, embedder, &[query.to_vec()], k, filter)
+            .await?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// One Chroma query with every embedding of the batch.
+    async fn search_many(
+        &self,
+        collection: Collection,
+        embedder: &EmbedderIdentity,
+        queries: &[Vec<f32>],
+        k: usize,
+        filter: &VectorFilter,
+    ) -> Result<Vec<Vec<VectorHit>>> {
+        for (i, query) in queries.iter().enumerate() {
+            check_vector(|| format!("queries[{i}]"), query, embedder.dim)?;
+        }
         if let Some(stored) = self.embedder().await? {
             check_embedder(&stored, embedder)?;
         }
-        let Some(target) = self.collection(collection, None).await? else { return Ok(Vec::new()) };
+        let nothing = || vec![Vec::new(); queries.len()];
+        let Some(target) = self.collection(collection, None).await? else { return Ok(nothing()) };
         check_metric(metric_of(&target)?, self.metric)?;
         let count = target.count().await.map_err(|e| chroma("count", e))?;
-        if k == 0 || count == 0 {
-            return Ok(Vec::new());
+        if k == 0 || count == 0 || queries.is_empty() {
+            return Ok(nothing());
         }
-        let query = query_vector(self.metric, query);
         let options = QueryOptions {
-            query_embeddings: Some(vec![query]),
+            query_embeddings: Some(queries.iter().map(|q| query_vector(self.metric, q)).collect()),
             query_texts: None,
             n_results: Some(k.min(count)),
             where_metadata: where_clause(filter),
@@ -255,24 +274,31 @@ impl VectorIndex for ChromaIndex {
             include: Some(vec!["distances"]),
         };
         let result = target.query(options, None).await.map_err(|e| chroma("query", e))?;
-        let ids = result.ids.into_iter().next().unwrap_or_default();
-        let distances = result.distances.and_then(|d| d.into_iter().next()).unwrap_or_default();
-        let mut hits = ids
-            .iter()
-            .zip(distances)
-            .map(|(id, distance)| {
-                let id =
-                    id.parse().map_err(|e| Error::backend(format!("chroma: id `{id}` is not aimdb's"), e))?;
-                // Chroma's distances: 1 - cosine, 1 - inner product, squared L2.
-                let raw = match self.metric {
-                    DistanceMetric::Cosine | DistanceMetric::Ip => 1.0 - distance,
-                    DistanceMetric::L2 => distance,
-                };
-                Ok(VectorHit { id, similarity_score: self.metric.score(raw) })
+        let mut distances = result.distances.unwrap_or_default().into_iter();
+        result
+            .ids
+            .into_iter()
+            .map(|ids| {
+                let distances = distances.next().unwrap_or_default();
+                let mut hits = ids
+                    .iter()
+                    .zip(distances)
+                    .map(|(id, distance)| {
+                        let id = id
+                            .parse()
+                            .map_err(|e| Error::backend(format!("chroma: id `{id}` is not aimdb's"), e))?;
+                        // Chroma's distances: 1 - cosine, 1 - inner product, squared L2.
+                        let raw = match self.metric {
+                            DistanceMetric::Cosine | DistanceMetric::Ip => 1.0 - distance,
+                            DistanceMetric::L2 => distance,
+                        };
+                        Ok(VectorHit { id, similarity_score: self.metric.score(raw) })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                hits.sort_by(|a, b| b.similarity_score.total_cmp(&a.similarity_score).then(a.id.cmp(&b.id)));
+                Ok(hits)
             })
-            .collect::<Result<Vec<_>>>()?;
-        hits.sort_by(|a, b| b.similarity_score.total_cmp(&a.similarity_score).then(a.id.cmp(&b.id)));
-        Ok(hits)
+            .collect()
     }
 
     async fn remove(&self, collection: Collection, ids: &[i64]) -> Result<()> {

@@ -79,6 +79,44 @@ impl fmt::Debug for FaissIndex {
 }
 
 impl FaissIndex {
+    /// Searches `queries` (checked, prepared for the metric, concatenated) in one FAISS call.
+    async fn search_batch(
+        &self,
+        collection: Collection,
+        embedder: &EmbedderIdentity,
+        queries: Vec<f32>,
+        k: usize,
+        filter: &VectorFilter,
+    ) -> Result<Vec<Vec<VectorHit>>> {
+        let metric = self.inner.metric;
+        let nq = queries.len() / embedder.dim.max(1);
+        let embedder = embedder.clone();
+        let filter = filter.clone();
+        let search = move |state: &State| {
+            if let Some(stored) = &state.embedder {
+                check_embedder(stored, &embedder)?;
+                check_metric(state.metric, metric)?;
+            }
+            match state.collections.get(&collection) {
+                Some(index) => index.search_many(&queries, k, &filter),
+                None => Ok(vec![Vec::new(); nq]),
+            }
+        };
+        // A small search costs less than the hop to a blocking thread and back (two
+        // wake-ups, ~30 µs): on a current copy it runs here, which is what lets two
+        // clients of a server search at nearly twice one client's rate on two cores.
+        if let Ok(state) = self.inner.state.try_read()
+            && state.is_current(&self.inner.dir)?
+            && state
+                .collections
+                .get(&collection)
+                .is_none_or(|c| c.search_cost().saturating_mul(nq) <= INLINE_SEARCH_FLOATS)
+        {
+            return search(&state);
+        }
+        self.with_read(search).await
+    }
+
     /// Opens the index in `config.path`, creating the directory if needed.
     pub async fn open(config: &FaissConfig) -> Result<Self> {
         let planner = Planner::new(config)?;
@@ -392,30 +430,27 @@ impl VectorIndex for FaissIndex {
         filter: &VectorFilter,
     ) -> Result<Vec<VectorHit>> {
         check_vector(|| "query".to_owned(), query, embedder.dim)?;
-        let metric = self.inner.metric;
-        let query = query_vector(metric, query);
-        let embedder = embedder.clone();
-        let filter = filter.clone();
-        let search = move |state: &State| {
-            if let Some(stored) = &state.embedder {
-                check_embedder(stored, &embedder)?;
-                check_metric(state.metric, metric)?;
-            }
-            match state.collections.get(&collection) {
-                Some(index) => index.search(&query, k, &filter),
-                None => Ok(Vec::new()),
-            }
-        };
-        // A small search costs less than the hop to a blocking thread and back (two
-        // wake-ups, ~30 µs): on a current copy it runs here, which is what lets two
-        // clients of a server search at nearly twice one client's rate on two cores.
-        if let Ok(state) = self.inner.state.try_read()
-            && state.is_current(&self.inner.dir)?
-            && state.collections.get(&collection).is_none_or(|c| c.search_cost() <= INLINE_SEARCH_FLOATS)
-        {
-            return search(&state);
+        let query = query_vector(self.inner.metric, query);
+        Ok(self.search_batch(collection, embedder, query, k, filter).await?.pop().unwrap_or_default())
+    }
+
+    async fn search_many(
+        &self,
+        collection: Collection,
+        embedder: &EmbedderIdentity,
+        queries: &[Vec<f32>],
+        k: usize,
+        filter: &VectorFilter,
+    ) -> Result<Vec<Vec<VectorHit>>> {
+        let mut batch = Vec::with_capacity(queries.len() * embedder.dim);
+        for (i, query) in queries.iter().enumerate() {
+            check_vector(|| format!("queries[{i}]"), query, embedder.dim)?;
+            batch.extend(query_vector(self.inner.metric, query));
         }
-        self.with_read(search).await
+        if queries.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.search_batch(collection, embedder, batch, k, filter).await
     }
 
     async fn remove(&self, collection: Collection, ids: &[i64]) -> Result<()> {

@@ -285,11 +285,19 @@ impl CollectionIndex {
         }
     }
 
-    /// The `k` most similar records passing `filter`; `query` is unit-length for cosine.
-    pub fn search(&self, query: &[f32], k: usize, filter: &VectorFilter) -> Result<Vec<VectorHit>> {
+    /// The `k` most similar records passing `filter` for each query of `queries` (concatenated,
+    /// `dim` floats each, unit-length for cosine), in one FAISS call: one pass over the lists
+    /// or the matrix for the whole batch, which FAISS's threads split by query.
+    pub fn search_many(
+        &self,
+        queries: &[f32],
+        k: usize,
+        filter: &VectorFilter,
+    ) -> Result<Vec<Vec<VectorHit>>> {
         let n = self.len();
+        let nq = queries.len() / self.dim.max(1);
         if n == 0 || k == 0 {
-            return Ok(Vec::new());
+            return Ok(vec![Vec::new(); nq]);
         }
         let k = k.min(n);
         let filtered = !filter.equals.is_empty();
@@ -297,16 +305,35 @@ impl CollectionIndex {
         if filtered {
             want *= FILTER_OVERFETCH;
         }
+        let want = want.min(n);
         // Through a shared reference: searches of one collection run in parallel.
-        let result = super::concurrent::search(&self.index, query, want.min(n))?;
-        let mut hits: Vec<(i64, f32)> = result
-            .labels
-            .iter()
-            .zip(&result.distances)
+        let result = super::concurrent::search(&self.index, queries, want)?;
+        queries
+            .chunks_exact(self.dim)
+            .enumerate()
+            .map(|(q, query)| {
+                let found = (q * want)..((q + 1) * want);
+                let candidates = result.labels[found.clone()].iter().zip(&result.distances[found]);
+                self.hits(query, k, want, filter, candidates)
+            })
+            .collect()
+    }
+
+    /// One query's answer from FAISS's `candidates` (`want` of them, label and raw metric).
+    fn hits<'a>(
+        &self,
+        query: &[f32],
+        k: usize,
+        want: usize,
+        filter: &VectorFilter,
+        candidates: impl Iterator<Item = (&'a faiss::Idx, &'a f32)>,
+    ) -> Result<Vec<VectorHit>> {
+        let filtered = !filter.equals.is_empty();
+        let mut hits: Vec<(i64, f32)> = candidates
             .filter_map(|(label, &raw)| Some((label.get()? as i64, raw)))
             .filter(|(id, _)| self.slots.get(id).is_some_and(|slot| filter.matches(&slot.metadata)))
             .collect();
-        if filtered && hits.len() < k && want < n {
+        if filtered && hits.len() < k && want < self.len() {
             // Too few candidates passed: the matches lie outside the probed neighbourhood,
             // so score every matching record exactly instead of returning fewer than asked.
             let matching: Vec<i64> = self
