@@ -97,7 +97,7 @@ fn batched_qps(rt: &Runtime, index: &FaissIndex, queries: &[f32], batch: usize) 
     let all: Vec<Vec<f32>> = queries.chunks_exact(DIM).map(<[f32]>::to_vec).collect();
     let mut next = all.iter().cycle();
     // Queries timed per batch size (a few in a smoke run).
-    let total = if std::env::args().any(|a| a == "--bench") { 512 } else { 64 };
+    let total: usize = if std::env::args().any(|a| a == "--bench") { 512 } else { 64 };
     let batches = total.div_ceil(batch);
     let start = Instant::now();
     for _ in 0..batches {

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aimdb_core::{
-    Collection, DistanceMetric, EmbedderIdentity, Error, VectorFilter, VectorHit, VectorIndex, VectorRecord,
+    Collection, CollectionInfo, DistanceMetric, EmbedderIdentity, Error, VectorFilter, VectorHit,
+    VectorIndex, VectorRecord,
 };
 
 use crate::IndexHarness;
@@ -242,11 +243,10 @@ pub async fn reset<H: IndexHarness>(harness: &H) {
     assert_eq!(hits.len(), 1);
 }
 
-/// Recall@10 against exact search on clustered data meets the harness's promise, with and
-/// without a filter, and scores match the exact cosines.
-pub async fn recall<H: IndexHarness>(harness: &H) {
-    let index = harness.open().await;
-    let data = Clustered { dim: DIM, clusters: 40, spread: 0.6, subspace: 0, noise: 0.0, seed: 7 };
+/// `RECALL_N` clustered records (every third `a`, the others `b`) written in batches and
+/// the index optimized: the data and what `optimize` reported.
+async fn seed_clustered(index: &Arc<dyn VectorIndex>, seed: u64) -> (Clustered, Vec<f32>, CollectionInfo) {
+    let data = Clustered { dim: DIM, clusters: 40, spread: 0.6, subspace: 0, noise: 0.0, seed };
     let points = data.points(RECALL_N, 1);
     let records: Vec<VectorRecord> = points
         .chunks_exact(DIM)
@@ -257,6 +257,14 @@ pub async fn recall<H: IndexHarness>(harness: &H) {
         index.upsert(Collection::Models, &embedder(), batch.to_vec()).await.expect("upsert");
     }
     let info = index.optimize(Collection::Models).await.expect("optimize");
+    (data, points, info)
+}
+
+/// Recall@10 against exact search on clustered data meets the harness's promise, with and
+/// without a filter, and scores match the exact cosines.
+pub async fn recall<H: IndexHarness>(harness: &H) {
+    let index = harness.open().await;
+    let (data, points, info) = seed_clustered(&index, 7).await;
     assert_eq!(info.vectors, RECALL_N as u64);
     assert!(info.trained, "{info:?}");
     if let Some(kind) = harness.trained_kind() {
@@ -380,17 +388,7 @@ pub async fn distance_metrics<H: IndexHarness>(harness: &H) {
 /// position, and an empty batch has an empty answer.
 pub async fn search_many<H: IndexHarness>(harness: &H) {
     let index = harness.open().await;
-    let data = Clustered { dim: DIM, clusters: 40, spread: 0.6, subspace: 0, noise: 0.0, seed: 11 };
-    let points = data.points(RECALL_N, 1);
-    let records: Vec<VectorRecord> = points
-        .chunks_exact(DIM)
-        .enumerate()
-        .map(|(i, v)| record(i as i64 + 1, v.to_vec(), if i % 3 == 0 { "a" } else { "b" }))
-        .collect();
-    for batch in records.chunks(1000) {
-        index.upsert(Collection::Models, &embedder(), batch.to_vec()).await.expect("upsert");
-    }
-    index.optimize(Collection::Models).await.expect("optimize");
+    let (data, _, _) = seed_clustered(&index, 11).await;
     let queries: Vec<Vec<f32>> = data.points(20, 3).chunks_exact(DIM).map(<[f32]>::to_vec).collect();
     for f in [no_filter(), filter("framework", "a")] {
         let batch =

@@ -45,7 +45,15 @@ export class RunTable extends Component {
         : []),
       { label: "Run", value: (s) => s.run.id, cell: (s) => html`<a href=${`#/runs/${s.run.id}`}>${runLabel(s.run)}</a>` },
       { label: "Status", value: (s) => s.run.status, cell: (s) => html`<${Status} value=${s.run.status} />` },
-      { label: "Version", value: (s) => versionName[s.run.model_version_id] ?? s.run.model_version_id },
+      {
+        label: "Version",
+        value: (s) => versionName[s.run.model_version_id] ?? s.run.model_version_id,
+        cell: (s) => {
+          const id = s.run.model_version_id;
+          if (id === null || id === undefined) return "—";
+          return html`<a href=${`#/versions/${id}`} title="its model's page">${versionName[id] ?? `#${id}`}</a>`;
+        },
+      },
       { label: "Started", value: (s) => s.run.started_at, cell: (s) => fmt.date(s.run.started_at) },
       { label: "Duration", value: (s) => s.run.duration_seconds, cell: (s) => fmt.duration(s.run.duration_seconds), numeric: true },
       { label: "Final loss", value: (s) => s.run.final_loss, numeric: true },
