@@ -67,11 +67,10 @@ metric: inner_product
     .unwrap();
     assert!(matches!(ip.vectors, Some(VectorConfig::Chroma(ref c)) if c.metric == DistanceMetric::Ip));
     let composed = from_yaml_str(
-        "metadata:\n  url: sqlite://x\nvectors:\n  kind: chroma\n  url: http://h:1\n  metric: l2\n",
+        "metadata:\n  url: sqlite://x\nvectors:\n  kind: chroma\n  url: http://h:1\n  metric: l2\n  search_ef: 100\n",
     );
-    assert!(
-        matches!(composed.unwrap().vectors, Some(VectorConfig::Chroma(ref c)) if c.metric == DistanceMetric::L2)
-    );
+    assert!(matches!(composed.unwrap().vectors,
+        Some(VectorConfig::Chroma(ref c)) if c.metric == DistanceMetric::L2 && c.search_ef == Some(100)));
 }
 
 #[test]

@@ -360,6 +360,11 @@ pub struct ChromaConfig {
     /// How vectors are compared: the collections' `hnsw:space` (default cosine).
     #[serde(default)]
     pub metric: DistanceMetric,
+    /// Candidates Chroma's HNSW graph keeps per query (`hnsw:search_ef`, Chroma's default
+    /// 10): higher finds more of the true nearest neighbours, slower. Set on the collections
+    /// aimdb creates; existing collections keep theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_ef: Option<u32>,
 }
 
 fn default_chroma_database() -> String {
@@ -376,6 +381,7 @@ impl ChromaConfig {
             url: ConnectionUrl::new(url),
             database: default_chroma_database(),
             metric: DistanceMetric::Cosine,
+            search_ef: None,
         }
     }
 
@@ -390,6 +396,13 @@ impl ChromaConfig {
     #[must_use]
     pub fn with_metric(mut self, metric: DistanceMetric) -> Self {
         self.metric = metric;
+        self
+    }
+
+    /// Another HNSW query breadth for the collections aimdb creates.
+    #[must_use]
+    pub fn with_search_ef(mut self, search_ef: u32) -> Self {
+        self.search_ef = Some(search_ef);
         self
     }
 }

@@ -481,7 +481,13 @@ async fn batched_searches_read_and_name_what_is_wrong() {
     assert_eq!(wrong_filter.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(wrong_filter.body["error"]["field"], "framework");
     let unknown = search("/api/v1/predictions/search", r#"{"queries": ["a"], "limit": 3}"#).await;
-    assert_eq!((unknown.status, unknown.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit")));
+    assert_eq!(
+        (unknown.status, unknown.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("limit"))
+    );
     let too_many = search("/api/v1/models/search", r#"{"queries": ["a", "b", "c", "d"]}"#).await;
-    assert_eq!((too_many.status, too_many.body["error"]["field"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("queries")));
+    assert_eq!(
+        (too_many.status, too_many.body["error"]["field"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("queries"))
+    );
 }

@@ -26,7 +26,8 @@ impl IndexHarness for Chroma {
         0.95
     }
     async fn open_with_metric(&self, metric: DistanceMetric) -> Option<Arc<dyn VectorIndex>> {
-        let config = self.config.clone().with_metric(metric);
+        // The metric case checks exact order on 60 vectors: a breadth above that makes HNSW exact.
+        let config = self.config.clone().with_metric(metric).with_search_ef(100);
         Some(Arc::new(ChromaIndex::open(&config).await.expect("open chroma index")))
     }
 }
@@ -61,7 +62,11 @@ async fn same_order_and_scores_as_faiss_flat() {
         })
         .collect();
     for metric in DistanceMetric::ALL {
-        let chroma = chroma.open_with_metric(metric).await.expect("chroma takes every metric");
+        // HNSW is approximate (Chroma's default breadth of 10 candidates missed the 8th
+        // nearest of 500 once in CI); searching as many candidates as there are vectors makes
+        // it exact, so any difference left is in the scores or the metric.
+        let config = chroma.config.clone().with_metric(metric).with_search_ef(records.len() as u32);
+        let chroma = ChromaIndex::open(&config).await.expect("chroma takes every metric");
         let dir = tempfile::tempdir().unwrap();
         let config = FaissConfig { index_type: IndexType::Flat, metric, ..FaissConfig::new(dir.path()) };
         let faiss = FaissIndex::open(&config).await.unwrap();
@@ -92,7 +97,7 @@ async fn python_client_reads_what_aimdb_wrote() {
         );
         return;
     };
-    let index = chroma.open().await;
+    let index = ChromaIndex::open(&chroma.config.clone().with_search_ef(64)).await.unwrap();
     let embedder = EmbedderIdentity { kind: "test".into(), model: "python".into(), dim: 4 };
     let record = |id: i64, framework: &str| VectorRecord {
         id,
@@ -111,6 +116,7 @@ got = models.get(ids=["1", "2"], include=["metadatas", "embeddings"])
 hits = models.query(query_embeddings=[[1.0, 1.0, 0.0, 0.0]], n_results=1, where={{"framework": "pytorch"}})
 print(json.dumps({{"ids": got["ids"], "metadatas": got["metadatas"], "count": models.count(),
                   "space": (models.metadata or {{}}).get("hnsw:space"), "hit": hits["ids"][0],
+                  "ef": models.configuration_json["hnsw"]["ef_search"],
                   "norm": float(sum(x * x for x in got["embeddings"][0])) }}))
 "#,
         host = url.host_str().unwrap(),
@@ -125,7 +131,17 @@ print(json.dumps({{"ids": got["ids"], "metadatas": got["metadatas"], "count": mo
     assert_eq!(seen["metadatas"][1]["framework"], "jax");
     assert_eq!((seen["count"].as_u64(), seen["space"].as_str()), (Some(2), Some("cosine")));
     assert_eq!(seen["hit"], serde_json::json!(["1"]), "the where filter ran in Chroma");
+    assert_eq!(seen["ef"], 64, "search_ef reached Chroma's HNSW configuration: {seen}");
     assert!((seen["norm"].as_f64().unwrap() - 1.0).abs() < 1e-5, "stored unit-length: {seen}");
+}
+
+/// A breadth of 0 is a configuration error naming the field, before any request.
+#[tokio::test]
+async fn zero_search_ef_is_a_config_error() {
+    let config = ChromaConfig::new("http://127.0.0.1:1").with_search_ef(0);
+    let err = ChromaIndex::open(&config).await.unwrap_err();
+    assert!(matches!(err, aimdb_core::Error::Config { .. }), "{err:?}");
+    assert!(err.to_string().contains("search_ef"), "{err}");
 }
 
 /// No server is `Unavailable` (retryable), not a configuration error.

@@ -23,6 +23,8 @@ const MODEL: &str = "aimdb_embedder_model";
 const DIM: &str = "aimdb_embedder_dim";
 /// Chroma's own key for the collection's distance function.
 const SPACE: &str = "hnsw:space";
+/// Chroma's own key for the HNSW query breadth.
+const SEARCH_EF: &str = "hnsw:search_ef";
 /// Used when the server does not say its limit.
 const DEFAULT_BATCH: usize = 1000;
 
@@ -34,6 +36,7 @@ pub struct ChromaIndex {
     client: ChromaClient,
     url: String,
     metric: DistanceMetric,
+    search_ef: Option<u32>,
     batch: usize,
     collections: Mutex<HashMap<Collection, Arc<ChromaCollection>>>,
     /// The embedder the collections were built with, once seen (asked on every write and
@@ -80,6 +83,9 @@ fn where_clause(filter: &VectorFilter) -> Option<Value> {
 impl ChromaIndex {
     /// Connects to the server at `config.url` (checking it answers) and reads its batch limit.
     pub async fn open(config: &ChromaConfig) -> Result<Self> {
+        if config.search_ef == Some(0) {
+            return Err(Error::config("search_ef: must be at least 1"));
+        }
         let url = config.url.expose().trim_end_matches('/').to_owned();
         ensure_database(&url, &config.database).await?;
         let options = ChromaClientOptions {
@@ -93,6 +99,7 @@ impl ChromaIndex {
             client,
             url: config.url.redacted(),
             metric: config.metric,
+            search_ef: config.search_ef,
             batch,
             collections: Mutex::new(HashMap::new()),
             identity: Mutex::new(None),
@@ -119,6 +126,9 @@ impl ChromaIndex {
             (None, Some(identity)) => {
                 let mut meta = Map::new();
                 meta.insert(SPACE.into(), json!(self.metric.as_str()));
+                if let Some(ef) = self.search_ef {
+                    meta.insert(SEARCH_EF.into(), json!(ef));
+                }
                 meta.insert(KIND.into(), json!(identity.kind));
                 meta.insert(MODEL.into(), json!(identity.model));
                 meta.insert(DIM.into(), json!(identity.dim));
