@@ -340,6 +340,8 @@ async fn recall_after_inserting(points: &[Vec<f32>], queries: &[f32]) -> f64 {
     for (i, chunk) in flat.chunks(500 * DIM).enumerate() {
         index.upsert(Collection::Models, &embedder(), records(chunk, 1 + (i * 500) as i64)).await.unwrap();
     }
+    // Retraining runs in the background; flush waits for it.
+    index.flush().await.unwrap();
     let mut found = 0;
     for q in queries.chunks_exact(DIM) {
         let truth = aimdb_testkit::synthetic::exact_top_k(&flat, DIM, q, 10);
@@ -363,4 +365,74 @@ async fn training_follows_data_that_arrives_sorted() {
     points.sort_by(|a, b| a[0].total_cmp(&b[0]));
     let sorted = recall_after_inserting(&points, &queries).await;
     assert!(sorted >= shuffled - 0.03, "recall@10 {sorted} inserted sorted, {shuffled} in random order");
+}
+
+/// What the manifest records a collection was trained on.
+fn trained_on(dir: &std::path::Path) -> u64 {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    manifest["collections"]["models"]["trained_on"].as_u64().expect("trained_on recorded")
+}
+
+/// A collection that doubles is trained again on a thread of its own: the write that
+/// doubled it returns at once, searches and writes go on meanwhile (the old lists serve
+/// them), and the new index, swapped in with what was written meanwhile, holds every record
+/// as it now is.
+#[tokio::test]
+async fn retrains_in_the_background_while_searches_and_writes_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every list probed: searches are exact, so each record must find itself.
+    let config = FaissConfig {
+        index_type: IndexType::Ivf,
+        nlist: Some(512),
+        nprobe: Some(512),
+        ..FaissConfig::new(dir.path())
+    };
+    let index = FaissIndex::open(&config).await.unwrap();
+    let points = data().points(40_000, 1);
+    let (first, second) = points.split_at(20_000 * DIM);
+    index.upsert(Collection::Models, &embedder(), records(first, 1)).await.unwrap();
+    assert!(!index.retraining());
+    assert_eq!(trained_on(dir.path()), 20_000, "trained when there was enough data");
+
+    index.upsert(Collection::Models, &embedder(), records(second, 20_001)).await.unwrap();
+    assert!(index.retraining(), "the doubling write returned before training");
+    let search = |q: Vec<f32>| {
+        let index = index.clone();
+        async move {
+            index.search(Collection::Models, &embedder(), &q, 1, &VectorFilter::default()).await.unwrap()
+        }
+    };
+    let hits = search(points[..DIM].to_vec()).await;
+    assert_eq!(hits[0].id, 1);
+    assert!(index.retraining(), "a search was answered while the retrain ran");
+
+    // Writes meanwhile: new records, removals, replaced vectors.
+    let fresh = Clustered { seed: 9, ..data() }.points(110, 2);
+    index.upsert(Collection::Models, &embedder(), records(&fresh[..100 * DIM], 40_001)).await.unwrap();
+    index.remove(Collection::Models, &(1..=50).collect::<Vec<i64>>()).await.unwrap();
+    index.upsert(Collection::Models, &embedder(), records(&fresh[100 * DIM..], 100)).await.unwrap();
+    assert!(index.retraining(), "the writes went in while the retrain ran");
+
+    index.flush().await.unwrap();
+    assert!(!index.retraining());
+    assert_eq!(trained_on(dir.path()), 40_000, "retrained on the doubled collection");
+    assert_eq!(models_info(&index).await.vectors, 40_000 + 100 - 50);
+    let ids = index.ids(Collection::Models).await.unwrap();
+    assert!(!ids.contains(&1) && !ids.contains(&50) && ids.contains(&51) && ids.contains(&40_100));
+    for (id, q) in [
+        (40_001i64, &fresh[..DIM]),
+        (40_100, &fresh[99 * DIM..100 * DIM]),
+        (105, &fresh[105 * DIM..106 * DIM]),
+    ] {
+        assert_eq!(search(q.to_vec()).await[0].id, id, "record {id} as last written");
+    }
+    for id in [51i64, 20_000, 20_001, 40_000] {
+        assert_eq!(search(points[(id as usize - 1) * DIM..][..DIM].to_vec()).await[0].id, id);
+    }
+    // Another process (here a fresh handle) loads the retrained index.
+    drop(index);
+    let reopened = FaissIndex::open(&config).await.unwrap();
+    assert_eq!(models_info(&reopened).await.vectors, 40_050);
+    assert!(!reopened.retraining());
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockWriteGuard};
 use std::time::Duration;
 
 use aimdb_core::config::FaissConfig;
@@ -13,7 +13,7 @@ use aimdb_core::{
 };
 use async_trait::async_trait;
 
-use super::collection::CollectionIndex;
+use super::collection::{CollectionIndex, Retrain};
 use super::journal::{self, Change, Entry, Journal};
 use super::layout::Planner;
 use super::lock::DirLock;
@@ -53,6 +53,9 @@ struct Inner {
     lock: DirLock,
     /// Searches share it (read), everything that changes the copy takes it alone (write).
     state: RwLock<State>,
+    /// Background retrains running in this process, and their end signalled.
+    retrains: Mutex<usize>,
+    retrained: Condvar,
 }
 
 /// This process's copy of the index: the last checkpoint it loaded plus the journal entries
@@ -126,7 +129,15 @@ impl FaissIndex {
         let inner = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(io_error("create index directory"))?;
             let lock = DirLock::open(&dir, timeout).map_err(io_error("open lock file"))?;
-            let inner = Inner { dir, metric, planner, lock, state: RwLock::new(State::default()) };
+            let inner = Inner {
+                dir,
+                metric,
+                planner,
+                lock,
+                state: RwLock::new(State::default()),
+                retrains: Mutex::new(0),
+                retrained: Condvar::new(),
+            };
             inner.run(LockMode::Shared, |_, _| Ok(()))?;
             if lock_state(&inner.state).journal.is_none() {
                 inner.run(LockMode::Exclusive, |_, _| Ok(()))?;
@@ -154,6 +165,36 @@ impl FaissIndex {
     /// The directory holding the index files.
     pub fn path(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// Whether this process is retraining a collection in the background: one that has
+    /// doubled since it was trained is trained again on all of it while searches and writes
+    /// go on, and swapped in when ready. [`flush`](VectorIndex::flush) (and so closing the
+    /// database) waits for it.
+    pub fn retraining(&self) -> bool {
+        *self.inner.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner) > 0
+    }
+
+    /// Runs `retrain` on its own thread.
+    fn spawn_retrain(&self, retrain: Retrain) {
+        let inner = Arc::clone(&self.inner);
+        *inner.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        let collection = retrain.collection;
+        let spawned = std::thread::Builder::new().name(format!("aimdb-retrain-{collection}")).spawn({
+            let inner = Arc::clone(&inner);
+            move || {
+                if let Err(e) = inner.retrain(retrain) {
+                    log::warn!("{collection}: background retrain failed ({e}); the next write tries again");
+                    inner.abandon_retrain(collection);
+                }
+                inner.retrain_done();
+            }
+        });
+        if let Err(e) = spawned {
+            log::warn!("{collection}: no thread for a background retrain ({e}); the next write tries again");
+            inner.abandon_retrain(collection);
+            inner.retrain_done();
+        }
     }
 
     /// Runs `f` in a blocking thread (FAISS calls are CPU-bound) holding the directory lock
@@ -184,6 +225,49 @@ impl FaissIndex {
 }
 
 impl Inner {
+    /// Trains and fills `retrain`'s index off the locks (reading the snapshot's vectors a chunk
+    /// at a time under a read guard), then swaps it in and checkpoints under the exclusive
+    /// lock. Gives up quietly when the copy it started from is gone (reloaded after another
+    /// process's checkpoint, reset, or rebuilt by `optimize`): a later write starts over.
+    fn retrain(&self, mut retrain: Retrain) -> Result<()> {
+        let collection = retrain.collection;
+        retrain.train()?;
+        for chunk in retrain.chunks() {
+            let state = self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some(index) = state.collections.get(&collection).filter(|c| c.accepts(&retrain)) else {
+                return Ok(());
+            };
+            let (ids, vectors) = index.read_present(&chunk)?;
+            drop(state);
+            retrain.fill(&ids, &vectors)?;
+        }
+        self.run(LockMode::Exclusive, move |inner, state| {
+            let Some(index) = state.collections.get_mut(&collection).filter(|c| c.accepts(&retrain)) else {
+                return Ok(());
+            };
+            index.finish_retrain(retrain).inspect_err(|_| state.stale = true)?;
+            // Other processes load the retrained index rather than train their own.
+            state.checkpoint(&inner.dir)
+        })
+    }
+
+    fn abandon_retrain(&self, collection: Collection) {
+        if let Some(index) = lock_state(&self.state).collections.get_mut(&collection) {
+            index.abandon_retrain();
+        }
+    }
+
+    fn retrain_done(&self) {
+        *self.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
+        self.retrained.notify_all();
+    }
+
+    /// Blocks until no background retrain runs.
+    fn wait_for_retrains(&self) {
+        let running = self.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        drop(self.retrained.wait_while(running, |n| *n > 0));
+    }
+
     /// Runs `f` holding only a read guard when this copy is already current, so searches run
     /// in parallel; otherwise catches up first, as [`run`](Self::run) does. The currency
     /// check needs no directory lock: a manifest is replaced by an atomic rename and the
@@ -337,6 +421,19 @@ impl State {
         Ok(())
     }
 
+    /// Starts a background retrain of each collection that has outgrown its training.
+    fn start_retrains(&mut self, planner: &Planner) -> Vec<Retrain> {
+        self.collections
+            .values_mut()
+            .filter(|c| c.retrain_due(planner))
+            .filter_map(|c| {
+                c.start_retrain(planner)
+                    .inspect_err(|e| log::warn!("cannot start a background retrain: {e}"))
+                    .ok()
+            })
+            .collect()
+    }
+
     fn journal_due(&self) -> bool {
         let exact: u64 = self.collections.values().map(|c| c.len() as u64 * (8 + 4 * c.dim() as u64)).sum();
         self.journal.as_ref().is_some_and(|j| j.len() > JOURNAL_MIN_CHECKPOINT.max(exact / 2))
@@ -415,10 +512,16 @@ impl VectorIndex for FaissIndex {
             metadata.push(record.metadata);
         }
         let change = Change::Upsert { collection, embedder: embedder.clone(), metric, ids, metadata };
-        self.with_state(LockMode::Exclusive, move |inner, state| {
-            state.write(inner, Entry { change, vectors })
-        })
-        .await
+        let retrains = self
+            .with_state(LockMode::Exclusive, move |inner, state| {
+                state.write(inner, Entry { change, vectors })?;
+                Ok(state.start_retrains(&inner.planner))
+            })
+            .await?;
+        for retrain in retrains {
+            self.spawn_retrain(retrain);
+        }
+        Ok(())
     }
 
     async fn search(
@@ -495,7 +598,13 @@ impl VectorIndex for FaissIndex {
         .await
     }
 
+    /// Waits for background retrains, then folds the journal into the index files.
     async fn flush(&self) -> Result<()> {
+        // Outside the state's lock: a retrain's swap takes it.
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.wait_for_retrains())
+            .await
+            .map_err(|e| Error::backend("faiss task", e))?;
         self.with_state(LockMode::Exclusive, |inner, state| match &state.journal {
             Some(journal) if journal.len() > 0 => state.checkpoint(&inner.dir),
             _ => Ok(()),

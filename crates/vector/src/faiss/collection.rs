@@ -30,7 +30,7 @@ const PENDING: u64 = 1 << 63;
 /// it was trained on: data often arrives sorted (by name, by time), and lists trained on the
 /// first part alone serve the rest badly (recall@10 0.897 instead of 0.924 on 20k real
 /// embeddings inserted by name). Retraining at each doubling costs at most one training's
-/// worth of work per vector added, amortised.
+/// worth of work per vector added, amortised; it runs in the background ([`Retrain`]).
 const RETRAIN_GROWTH: usize = 2;
 
 pub(crate) fn faiss_error(what: impl Into<String>) -> impl FnOnce(faiss::error::Error) -> Error {
@@ -69,6 +69,27 @@ pub(crate) struct CollectionIndex {
     /// Files of the last saved generation; `None` until saved.
     pub(crate) saved: Option<CollectionFiles>,
     pub(crate) dirty: bool,
+    /// While a background [`Retrain`] of this copy runs: the ids written since it took its
+    /// snapshot, which it applies again at the swap. `None` otherwise (and in a reloaded copy,
+    /// which makes a running retrain give up).
+    changed_since_snapshot: Option<Vec<i64>>,
+}
+
+/// A retrain of one collection off the locks: [`CollectionIndex::start_retrain`] takes the
+/// snapshot (a training sample and the ids) under the state's write lock in a moment,
+/// [`train`](Self::train) and [`fill`](Self::fill) build the new index while searches and
+/// writes go on, and [`CollectionIndex::finish_retrain`] swaps it in under the write lock,
+/// after applying what was written meanwhile.
+pub(crate) struct Retrain {
+    pub collection: Collection,
+    layout: Layout,
+    nprobe: Option<u32>,
+    /// The layout and training size of the copy it started from: a copy rebuilt meanwhile
+    /// (by `optimize`) is not swapped.
+    from: (Layout, usize),
+    ids: Vec<i64>,
+    sample: Vec<f32>,
+    index: IndexImpl,
 }
 
 impl CollectionIndex {
@@ -87,6 +108,7 @@ impl CollectionIndex {
             slots: HashMap::new(),
             saved: None,
             dirty: true,
+            changed_since_snapshot: None,
         })
     }
 
@@ -110,6 +132,9 @@ impl CollectionIndex {
         metadata: Vec<BTreeMap<String, String>>,
     ) -> Result<bool> {
         self.dirty = true;
+        if let Some(changed) = &mut self.changed_since_snapshot {
+            changed.extend_from_slice(ids);
+        }
         let existing: Vec<i64> = ids.iter().copied().filter(|id| self.slots.contains_key(id)).collect();
         self.remove(&existing)?;
         let labels: Vec<Idx> = ids.iter().map(|&id| Idx::new(id as u64)).collect();
@@ -119,14 +144,13 @@ impl CollectionIndex {
         for (row, (id, metadata)) in ids.iter().zip(metadata).enumerate() {
             self.slots.insert(*id, Slot { offset: PENDING | (first_row + row as u64), metadata });
         }
-        // Exact search until there is enough data to train on, then train, automatically;
-        // again each time the collection has outgrown its training.
-        if self.layout == Layout::Flat || self.outgrown() {
+        // Exact search until there is enough data to train on, then train, automatically
+        // (a small training: at most `min_train` vectors). Training again as the collection
+        // outgrows it happens in the background (`retrain_due`).
+        if self.layout == Layout::Flat {
             let target = planner.target(self.len(), self.dim)?;
             if target != Layout::Flat && self.len() >= target.min_train() {
-                // A retrain keeps the lists probed when their number stays (`set_nprobe`'s dial).
-                let nprobe =
-                    if target.nlist() == self.layout.nlist() { self.nprobe } else { planner.nprobe(target) };
+                let nprobe = planner.nprobe(target);
                 self.rebuild(target, nprobe)?;
                 return Ok(true);
             }
@@ -139,6 +163,93 @@ impl CollectionIndex {
         self.layout != Layout::Flat && self.len() >= RETRAIN_GROWTH * self.trained_on.max(1)
     }
 
+    /// Whether this copy should start a background retrain: outgrown, none running, and
+    /// enough vectors for the layout the size calls for.
+    pub fn retrain_due(&self, planner: &Planner) -> bool {
+        self.outgrown()
+            && self.changed_since_snapshot.is_none()
+            && planner
+                .target(self.len(), self.dim)
+                .is_ok_and(|t| t != Layout::Flat && self.len() >= t.min_train())
+    }
+
+    /// Takes a retrain's snapshot and starts recording the ids written from now on.
+    pub fn start_retrain(&mut self, planner: &Planner) -> Result<Retrain> {
+        let layout = planner.target(self.len(), self.dim)?;
+        // A retrain keeps the lists probed when their number stays (`set_nprobe`'s dial).
+        let nprobe = if layout.nlist() == self.layout.nlist() { self.nprobe } else { planner.nprobe(layout) };
+        let ids = self.ids();
+        let sample = self.read_exact(&training_sample(&ids, layout))?;
+        let index = new_index(self.dim, layout, self.metric)?;
+        self.changed_since_snapshot = Some(Vec::new());
+        Ok(Retrain {
+            collection: self.collection,
+            layout,
+            nprobe,
+            from: (self.layout, self.trained_on),
+            ids,
+            sample,
+            index,
+        })
+    }
+
+    /// Gives up on the running retrain (it failed): a later write starts another.
+    pub fn abandon_retrain(&mut self) {
+        self.changed_since_snapshot = None;
+    }
+
+    /// The exact vectors of those of `ids` still held, with their ids.
+    pub fn read_present(&self, ids: &[i64]) -> Result<(Vec<i64>, Vec<f32>)> {
+        let present: Vec<i64> = ids.iter().copied().filter(|id| self.slots.contains_key(id)).collect();
+        let data = self.read_exact(&present)?;
+        Ok((present, data))
+    }
+
+    /// Whether `retrain` may still be swapped into this copy: it started here (not in a copy
+    /// since reloaded) and nothing rebuilt the index meanwhile.
+    pub fn accepts(&self, retrain: &Retrain) -> bool {
+        self.changed_since_snapshot.is_some() && retrain.from == (self.layout, self.trained_on)
+    }
+
+    /// Applies the writes made since the snapshot to `retrain`'s index and swaps it in.
+    /// The caller checked [`accepts`](Self::accepts) and holds the state's write lock.
+    pub fn finish_retrain(&mut self, mut retrain: Retrain) -> Result<()> {
+        let mut changed = self.changed_since_snapshot.take().unwrap_or_default();
+        changed.sort_unstable();
+        changed.dedup();
+        let labels: Vec<Idx> = changed.iter().map(|&id| Idx::new(id as u64)).collect();
+        if !labels.is_empty() {
+            let selector = IdSelector::batch(&labels).map_err(faiss_error("id selector"))?;
+            retrain.index.remove_ids(&selector).map_err(faiss_error("remove while retraining"))?;
+        }
+        let (present, data) = self.read_present(&changed)?;
+        add(&mut retrain.index, &present, &data)?;
+        if retrain.index.ntotal() != self.slots.len() as u64 {
+            return Err(Error::backend(
+                format!(
+                    "{}: retrained index holds {} vectors, the collection {}",
+                    self.collection,
+                    retrain.index.ntotal(),
+                    self.slots.len()
+                ),
+                "retrain",
+            ));
+        }
+        log::info!(
+            "{}: retrained as {} over {} vectors ({} written meanwhile)",
+            self.collection,
+            retrain.layout.factory(),
+            retrain.ids.len(),
+            changed.len()
+        );
+        self.index = retrain.index;
+        self.layout = retrain.layout;
+        self.trained_on = retrain.ids.len();
+        self.set_nprobe(retrain.nprobe)?;
+        self.dirty = true;
+        Ok(())
+    }
+
     /// Removes records; ids not present are ignored.
     pub fn remove(&mut self, ids: &[i64]) -> Result<()> {
         let present: Vec<Idx> =
@@ -147,6 +258,9 @@ impl CollectionIndex {
             return Ok(());
         }
         self.dirty = true;
+        if let Some(changed) = &mut self.changed_since_snapshot {
+            changed.extend_from_slice(ids);
+        }
         let selector = IdSelector::batch(&present).map_err(faiss_error("id selector"))?;
         self.index.remove_ids(&selector).map_err(faiss_error("remove"))?;
         for id in ids {
@@ -178,25 +292,16 @@ impl CollectionIndex {
         let ids = self.ids();
         let mut index = new_index(self.dim, layout, self.metric)?;
         if !index.is_trained() {
-            // faiss samples at most 256 points per centroid itself; an evenly spaced sample
-            // of that size saves reading the rest back first.
-            let centroids = layout.nlist().unwrap_or(1) as usize;
-            let codebook = match layout {
-                Layout::IvfPq { nbits, .. } => 1usize << nbits,
-                _ => 1,
-            };
-            let cap = 256 * centroids.max(codebook);
-            let step = ids.len().div_ceil(cap).max(1);
-            let sample: Vec<i64> = ids.iter().copied().step_by(step).collect();
-            let data = self.read_exact(&sample)?;
+            let data = self.read_exact(&training_sample(&ids, layout))?;
             index.train(&data).map_err(faiss_error(format!("train {}", layout.factory())))?;
         }
         for chunk in ids.chunks(ADD_CHUNK) {
             let data = self.read_exact(chunk)?;
-            let labels: Vec<Idx> = chunk.iter().map(|&id| Idx::new(id as u64)).collect();
-            index.add_with_ids(&data, &labels).map_err(faiss_error("add while rebuilding"))?;
+            add(&mut index, chunk, &data)?;
         }
         log::info!("{}: rebuilt as {} over {} vectors", self.collection, layout.factory(), ids.len());
+        // A background retrain of the index replaced here would be out of date.
+        self.changed_since_snapshot = None;
         self.index = index;
         self.layout = layout;
         self.trained_on = if layout == Layout::Flat { 0 } else { ids.len() };
@@ -487,6 +592,7 @@ impl CollectionIndex {
             slots: records.into_iter().collect(),
             saved: Some(files.clone()),
             dirty: false,
+            changed_since_snapshot: None,
         };
         if loaded.index.ntotal() != loaded.slots.len() as u64 {
             return Err(Error::backend(
@@ -501,6 +607,48 @@ impl CollectionIndex {
         loaded.set_nprobe(files.nprobe)?;
         Ok(loaded)
     }
+}
+
+impl Retrain {
+    /// Trains the new index on the snapshot's sample (the long part: k-means).
+    pub fn train(&mut self) -> Result<()> {
+        if !self.index.is_trained() {
+            let sample = std::mem::take(&mut self.sample);
+            self.index.train(&sample).map_err(faiss_error(format!("train {}", self.layout.factory())))?;
+        }
+        Ok(())
+    }
+
+    /// The snapshot's ids, in chunks of [`ADD_CHUNK`].
+    pub fn chunks(&self) -> Vec<Vec<i64>> {
+        self.ids.chunks(ADD_CHUNK).map(<[i64]>::to_vec).collect()
+    }
+
+    /// Adds records read from the collection to the new index.
+    pub fn fill(&mut self, ids: &[i64], vectors: &[f32]) -> Result<()> {
+        add(&mut self.index, ids, vectors)
+    }
+}
+
+/// An evenly spaced sample of `ids` of the size training `layout` reads: faiss samples at
+/// most 256 points per centroid itself, so a sample of that size saves reading the rest.
+fn training_sample(ids: &[i64], layout: Layout) -> Vec<i64> {
+    let centroids = layout.nlist().unwrap_or(1) as usize;
+    let codebook = match layout {
+        Layout::IvfPq { nbits, .. } => 1usize << nbits,
+        _ => 1,
+    };
+    let cap = 256 * centroids.max(codebook);
+    let step = ids.len().div_ceil(cap).max(1);
+    ids.iter().copied().step_by(step).collect()
+}
+
+fn add(index: &mut IndexImpl, ids: &[i64], vectors: &[f32]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let labels: Vec<Idx> = ids.iter().map(|&id| Idx::new(id as u64)).collect();
+    index.add_with_ids(vectors, &labels).map_err(faiss_error("add"))
 }
 
 fn new_index(dim: usize, layout: Layout, metric: DistanceMetric) -> Result<IndexImpl> {
