@@ -7,6 +7,9 @@
 //! batches of 1, 16 and 256: queries/s) per type, and leaves the data in
 //! `target/bench-data/` so `cargo xtask bench --reference` can time Python faiss-cpu on it.
 //!
+//! `AIMDB_BENCH_INDEXES=flat,ivf` limits the run to those types (flat is always built: it
+//! is the exact answer recall is measured against).
+//!
 //! Data: `aimdb_testkit::synthetic::Clustered` with 1000 clusters, each varying along its own
 //! 16-dimensional subspace (deviation norm 0.5) plus isotropic noise of norm 0.1, seed 42.
 //! Queries are fresh draws from the same distribution.
@@ -40,6 +43,11 @@ fn size() -> usize {
         return n;
     }
     if std::env::args().any(|a| a == "--bench") { 1_000_000 } else { 20_000 }
+}
+
+/// Whether `AIMDB_BENCH_INDEXES` (a comma list; all when unset) names the index type.
+fn wanted(name: &str) -> bool {
+    std::env::var("AIMDB_BENCH_INDEXES").map_or(true, |list| list.split(',').any(|n| n.trim() == name))
 }
 
 fn embedder() -> EmbedderIdentity {
@@ -139,15 +147,18 @@ fn vector_benches(c: &mut Criterion) {
 
     let flat =
         build(&rt, "flat", |p| FaissConfig { index_type: IndexType::Flat, ..FaissConfig::new(p) }, &points);
-    let ivf =
-        build(&rt, "ivf", |p| FaissConfig { index_type: IndexType::Ivf, ..FaissConfig::new(p) }, &points);
-    let ivfpq =
-        build(&rt, "ivfpq", |p| FaissConfig { index_type: IndexType::IvfPq, ..FaissConfig::new(p) }, &points);
+    let ivf = wanted("ivf").then(|| {
+        build(&rt, "ivf", |p| FaissConfig { index_type: IndexType::Ivf, ..FaissConfig::new(p) }, &points)
+    });
+    let ivfpq = wanted("ivfpq").then(|| {
+        build(&rt, "ivfpq", |p| FaissConfig { index_type: IndexType::IvfPq, ..FaissConfig::new(p) }, &points)
+    });
     drop(points);
+    let indexes: Vec<&Built> = [Some(&flat), ivf.as_ref(), ivfpq.as_ref()].into_iter().flatten().collect();
 
     let truth: Vec<Vec<i64>> = queries.chunks_exact(DIM).map(|q| search(&rt, &flat.index, q)).collect();
     let mut summary = Vec::new();
-    for built in [&flat, &ivf, &ivfpq] {
+    for built in &indexes {
         let mut latencies = Vec::with_capacity(QUERIES);
         let (mut hits1, mut hits10) = (0usize, 0usize);
         for (q, truth) in queries.chunks_exact(DIM).zip(&truth) {
@@ -183,7 +194,7 @@ fn vector_benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("vector");
     group.sample_size(20);
-    for built in [&flat, &ivf, &ivfpq] {
+    for built in &indexes {
         let mut next = queries.chunks_exact(DIM).cycle();
         group.bench_function(format!("{}_query", built.name), |b| {
             b.iter(|| search(&rt, &built.index, next.next().expect("cycle")))

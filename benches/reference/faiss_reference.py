@@ -9,9 +9,11 @@ p50/p99 latency in ms, recall@10 against flat, and queries/s per batch size.
 Needs: pip install faiss-cpu numpy (cargo xtask bench --reference does this in a venv).
 
 usage: faiss_reference.py NLIST NPROBE
+AIMDB_BENCH_INDEXES=flat,ivf limits the run to those types, as in aimdb's bench.
 """
 import json
 import math
+import os
 import pathlib
 import sys
 import time
@@ -72,7 +74,10 @@ def main() -> None:
     p50, p99, truth = timed(flat, xq)
     rows = [("flat", build, p50, p99, truth, batched_qps(flat, xq))]
 
+    wanted = os.environ.get("AIMDB_BENCH_INDEXES", "flat,ivf,ivfpq").split(",")
     for name, factory, codebook in [("ivf", f"IVF{nlist},Flat", 1), ("ivfpq", f"IVF{nlist},PQ48x8np", 256)]:
+        if name not in wanted:
+            continue
         index = faiss.index_factory(DIM, factory, faiss.METRIC_INNER_PRODUCT)
         start = time.perf_counter()
         step = max(1, math.ceil(n / (256 * max(nlist, codebook))))

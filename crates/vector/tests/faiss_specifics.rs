@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use aimdb_core::config::{FaissConfig, IndexType};
-use aimdb_core::{Collection, EmbedderIdentity, VectorFilter, VectorIndex, VectorRecord};
+use aimdb_core::{Collection, DistanceMetric, EmbedderIdentity, VectorFilter, VectorIndex, VectorRecord};
 use aimdb_testkit::synthetic::Clustered;
 use aimdb_vector::FaissIndex;
 
@@ -435,4 +435,52 @@ async fn retrains_in_the_background_while_searches_and_writes_go_on() {
     let reopened = FaissIndex::open(&config).await.unwrap();
     assert_eq!(models_info(&reopened).await.vectors, 40_050);
     assert!(!reopened.retraining());
+}
+
+/// An exact collection of over 4M floats scans a single query on several threads (FAISS's
+/// kernels on each part, the parts merged): the same answer as scoring every vector, for
+/// each metric, with rows removed (FAISS compacts the matrix and its labels).
+#[tokio::test]
+async fn a_large_exact_scan_split_across_threads_answers_exactly() {
+    const D: usize = 128;
+    let n = 40_000;
+    let identity = EmbedderIdentity { kind: "test".into(), model: "split".into(), dim: D };
+    let data = Clustered { dim: D, clusters: 50, spread: 0.5, subspace: 0, noise: 0.0, seed: 21 };
+    let points = data.points(n, 1);
+    let queries = data.points(5, 2);
+    let removed: Vec<i64> = (1..=2_000).step_by(7).collect();
+    for metric in [DistanceMetric::Cosine, DistanceMetric::L2, DistanceMetric::Ip] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = FaissConfig { index_type: IndexType::Flat, metric, ..FaissConfig::new(dir.path()) };
+        let index = FaissIndex::open(&config).await.unwrap();
+        let records: Vec<VectorRecord> = points
+            .chunks_exact(D)
+            .enumerate()
+            .map(|(i, v)| VectorRecord { id: i as i64 + 1, vector: v.to_vec(), metadata: BTreeMap::new() })
+            .collect();
+        index.upsert(Collection::Models, &identity, records).await.unwrap();
+        index.remove(Collection::Models, &removed).await.unwrap();
+        for q in queries.chunks_exact(D) {
+            let hits =
+                index.search(Collection::Models, &identity, q, 10, &VectorFilter::default()).await.unwrap();
+            let mut truth: Vec<(i64, f32)> = points
+                .chunks_exact(D)
+                .enumerate()
+                .map(|(i, v)| {
+                    let raw = match metric {
+                        DistanceMetric::Cosine => aimdb_testkit::synthetic::cosine(q, v),
+                        DistanceMetric::Ip => q.iter().zip(v).map(|(a, b)| a * b).sum(),
+                        DistanceMetric::L2 => q.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum(),
+                    };
+                    (i as i64 + 1, metric.score(raw))
+                })
+                .filter(|(id, _)| !removed.contains(id))
+                .collect();
+            truth.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            for (hit, (id, score)) in hits.iter().zip(&truth) {
+                assert_eq!(hit.id, *id, "{metric}: {hits:?}");
+                assert!((hit.similarity_score - score).abs() <= 1e-4, "{metric}: {hit:?} vs {score}");
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! FAISS searches from several threads at once.
+//! FAISS searches from several threads at once, and one query's exact scan split across
+//! threads.
 //!
 //! The `faiss` crate's `Index::search` takes `&mut self`, so a shared index could only be
 //! searched by one thread at a time. FAISS's own `Index::search` is a `const` method, safe to
@@ -7,9 +8,15 @@
 //! `IndexImpl` that `index_factory` returns. This is the same call on `IndexImpl`.
 #![allow(unsafe_code)]
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
 use aimdb_core::{Error, Result};
 use faiss::index::{IndexImpl, SearchResult};
 use faiss::{Idx, Index};
+
+/// Rows scored per kernel call in a split scan: 4096 scores (16 KiB) stay in L1/L2.
+const SCAN_BLOCK: usize = 4096;
 
 /// Searches `index` for the `k` nearest of one `query` through a shared reference. The caller
 /// guarantees no thread modifies `index` meanwhile: it holds a read guard of the lock that
@@ -46,4 +53,130 @@ pub fn search(index: &IndexImpl, query: &[f32], k: usize) -> Result<SearchResult
         return Err(Error::backend(format!("faiss search (code {code})"), message));
     }
     Ok(SearchResult { distances, labels })
+}
+
+/// The exact matrix of an `IDMap2,Flat` index and its row labels, borrowed from FAISS.
+pub struct FlatView<'a> {
+    rows: &'a [f32],
+    labels: &'a [faiss_sys::idx_t],
+    dim: usize,
+}
+
+impl<'a> FlatView<'a> {
+    /// The matrix of `index` when it is an `IDMap2` over an `IndexFlat` (the exact layout),
+    /// `None` for any other index. The view borrows `index`: the caller holds the read guard
+    /// that every modification takes for writing, so the memory stays put while it lives.
+    pub fn of(index: &'a IndexImpl) -> Option<Self> {
+        let dim = index.d() as usize;
+        let ntotal = usize::try_from(index.ntotal()).ok()?;
+        // SAFETY: `inner_ptr` is the live index `index` owns; the casts return null unless
+        // the object is of that type; `xb` and `id_map` point into vectors the index owns,
+        // valid and unmodified while `index` is borrowed shared (see above); their sizes are
+        // checked against `ntotal * dim` and `ntotal` before the slices are made.
+        unsafe {
+            let idmap = faiss_sys::faiss_IndexIDMap2_cast(index.inner_ptr());
+            if idmap.is_null() {
+                return None;
+            }
+            let flat = faiss_sys::faiss_IndexFlat_cast(faiss_sys::faiss_IndexIDMap2_sub_index(idmap));
+            if flat.is_null() {
+                return None;
+            }
+            let (mut xb, mut xb_len) = (std::ptr::null_mut(), 0usize);
+            faiss_sys::faiss_IndexFlat_xb(flat, &mut xb, &mut xb_len);
+            let (mut ids, mut ids_len) = (std::ptr::null_mut(), 0usize);
+            faiss_sys::faiss_IndexIDMap2_id_map(idmap, &mut ids, &mut ids_len);
+            if ntotal == 0 || xb.is_null() || ids.is_null() || xb_len != ntotal * dim || ids_len != ntotal {
+                return None;
+            }
+            Some(FlatView {
+                rows: std::slice::from_raw_parts(xb, xb_len),
+                labels: std::slice::from_raw_parts(ids, ids_len),
+                dim,
+            })
+        }
+    }
+
+    /// The `k` best rows for `query` (largest inner product, or smallest squared L2
+    /// distance when `l2`), the matrix split into `threads` ranges scanned at once: one
+    /// thread alone does not reach the memory bandwidth. Best first, as FAISS answers.
+    pub fn search(&self, query: &[f32], k: usize, l2: bool, threads: usize) -> SearchResult {
+        let n = self.labels.len();
+        let per_thread = n.div_ceil(threads.max(1)).max(1);
+        let parts: Vec<Vec<Scored>> = std::thread::scope(|scope| {
+            let mut ranges = (0..n).step_by(per_thread).map(|start| start..(start + per_thread).min(n));
+            let mine = ranges.next().unwrap_or(0..0);
+            let others: Vec<_> =
+                ranges.map(|range| scope.spawn(move || self.scan(query, range, k, l2))).collect();
+            let mut parts = vec![self.scan(query, mine, k, l2)];
+            parts.extend(others.into_iter().map(|t| t.join().expect("scan thread")));
+            parts
+        });
+        let mut best: Vec<Scored> = parts.into_iter().flatten().collect();
+        best.sort_unstable_by(|a, b| b.cmp(a));
+        best.truncate(k);
+        let mut result = SearchResult { distances: vec![0.0; k], labels: vec![Idx::none(); k] };
+        for (i, s) in best.iter().enumerate() {
+            result.distances[i] = if l2 { -s.key } else { s.key };
+            result.labels[i] = Idx::new(self.labels[s.row] as u64);
+        }
+        result
+    }
+
+    /// The `k` best of `rows` (a range of row numbers), scored with FAISS's own kernels.
+    fn scan(&self, query: &[f32], rows: std::ops::Range<usize>, k: usize, l2: bool) -> Vec<Scored> {
+        let mut heap: BinaryHeap<std::cmp::Reverse<Scored>> = BinaryHeap::with_capacity(k + 1);
+        let mut scores = vec![0.0f32; SCAN_BLOCK];
+        let mut start = rows.start;
+        while start < rows.end {
+            let count = SCAN_BLOCK.min(rows.end - start);
+            let block = &self.rows[start * self.dim..(start + count) * self.dim];
+            // SAFETY: `scores` holds `count` floats, `block` `count * dim` (rows of `dim`) and
+            // `query` `dim`, as the kernels read and write; nothing else aliases `scores`.
+            unsafe {
+                let kernel =
+                    if l2 { faiss_sys::faiss_fvec_L2sqr_ny } else { faiss_sys::faiss_fvec_inner_products_ny };
+                kernel(scores.as_mut_ptr(), query.as_ptr(), block.as_ptr(), self.dim, count);
+            }
+            for (i, &score) in scores[..count].iter().enumerate() {
+                // Larger is better for both: L2 distances are negated.
+                let key = if l2 { -score } else { score };
+                if heap.len() < k {
+                    heap.push(std::cmp::Reverse(Scored { key, row: start + i }));
+                } else if heap.peek().is_some_and(|worst| key > worst.0.key) {
+                    heap.pop();
+                    heap.push(std::cmp::Reverse(Scored { key, row: start + i }));
+                }
+            }
+            start += count;
+        }
+        heap.into_iter().map(|r| r.0).collect()
+    }
+}
+
+/// A row and its score (larger is better); rows order ties so the result is deterministic.
+#[derive(Clone, Copy, Debug)]
+struct Scored {
+    key: f32,
+    row: usize,
+}
+
+impl PartialEq for Scored {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Scored {}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key.total_cmp(&other.key).then(other.row.cmp(&self.row))
+    }
 }
