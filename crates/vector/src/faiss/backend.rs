@@ -175,28 +175,6 @@ impl FaissIndex {
         *self.inner.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner) > 0
     }
 
-    /// Runs `retrain` on its own thread.
-    fn spawn_retrain(&self, retrain: Retrain) {
-        let inner = Arc::clone(&self.inner);
-        *inner.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
-        let collection = retrain.collection;
-        let spawned = std::thread::Builder::new().name(format!("aimdb-retrain-{collection}")).spawn({
-            let inner = Arc::clone(&inner);
-            move || {
-                if let Err(e) = inner.retrain(retrain) {
-                    log::warn!("{collection}: background retrain failed ({e}); the next write tries again");
-                    inner.abandon_retrain(collection);
-                }
-                inner.retrain_done();
-            }
-        });
-        if let Err(e) = spawned {
-            log::warn!("{collection}: no thread for a background retrain ({e}); the next write tries again");
-            inner.abandon_retrain(collection);
-            inner.retrain_done();
-        }
-    }
-
     /// Runs `f` in a blocking thread (FAISS calls are CPU-bound) holding the directory lock
     /// in `mode`, after catching up with what other processes wrote.
     async fn with_state<T, F>(&self, mode: LockMode, f: F) -> Result<T>
@@ -292,6 +270,48 @@ impl Inner {
             state.checkpoint(&self.dir)?;
         }
         f(self, &mut state)
+    }
+}
+
+/// Runs `retrain` on a thread of its own, counted in `inner.retrains` until it ends; false
+/// when no thread could be started.
+fn spawn_retrain(inner: &Arc<Inner>, retrain: Retrain) -> bool {
+    *inner.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+    let collection = retrain.collection;
+    let spawned = std::thread::Builder::new().name(format!("aimdb-retrain-{collection}")).spawn({
+        let inner = Arc::clone(inner);
+        move || {
+            let mut running = Running { inner, collection, ended: false };
+            match running.inner.retrain(retrain) {
+                Ok(()) => running.ended = true,
+                Err(e) => {
+                    log::warn!("{collection}: background retrain failed ({e}); the next write tries again")
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        log::warn!("{collection}: no thread for a background retrain ({e}); the next write tries again");
+        inner.retrain_done();
+        return false;
+    }
+    true
+}
+
+/// A background retrain's thread: however it ends, even by a panic, it is counted out, and
+/// unless it ended normally the collection is unmarked so a later write starts another.
+struct Running {
+    inner: Arc<Inner>,
+    collection: Collection,
+    ended: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.inner.abandon_retrain(self.collection);
+        }
+        self.inner.retrain_done();
     }
 }
 
@@ -512,16 +532,22 @@ impl VectorIndex for FaissIndex {
             metadata.push(record.metadata);
         }
         let change = Change::Upsert { collection, embedder: embedder.clone(), metric, ids, metadata };
-        let retrains = self
-            .with_state(LockMode::Exclusive, move |inner, state| {
-                state.write(inner, Entry { change, vectors })?;
-                Ok(state.start_retrains(&inner.planner))
-            })
-            .await?;
-        for retrain in retrains {
-            self.spawn_retrain(retrain);
-        }
-        Ok(())
+        let shared = Arc::clone(&self.inner);
+        self.with_state(LockMode::Exclusive, move |inner, state| {
+            state.write(inner, Entry { change, vectors })?;
+            // Started here, not after the await: a caller that stops waiting (a dropped
+            // request) must not leave a retrain marked as running that never runs.
+            for retrain in state.start_retrains(&inner.planner) {
+                let collection = retrain.collection;
+                if !spawn_retrain(&shared, retrain)
+                    && let Some(index) = state.collections.get_mut(&collection)
+                {
+                    index.abandon_retrain();
+                }
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn search(
