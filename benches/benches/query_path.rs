@@ -9,6 +9,10 @@
 //! so none is a stored text. The database is built once per size, by the store and then the
 //! open's self-repair (which embeds every model, with a progress bar), and kept in
 //! `target/bench-data/query-path-N/`. Prints and writes `target/criterion/query-path-summary.json`.
+//!
+//! It also leaves the models' embeddings and 200 embedded queries as a real-text corpus for
+//! the vector bench (`AIMDB_BENCH_DATA=target/bench-data/query-path-N/corpus`):
+//! `vectors.f32` (in id order) and `queries.f32`, little-endian f32 rows of 384.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -104,6 +108,34 @@ fn database(rt: &Runtime, n: usize) -> PathBuf {
     dir
 }
 
+/// Writes the corpus the vector bench reads: the models' vectors, from the index's exact
+/// vectors file (`[id: i64][f32; dim]` records, the manifest names it), and embedded queries.
+fn export_corpus(rt: &Runtime, db: &AiDatabase, dir: &Path, all: &[Vec<String>]) {
+    let out = dir.join("corpus");
+    if out.join("queries.f32").exists() {
+        return;
+    }
+    fs::create_dir_all(&out).expect("corpus dir");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("manifest.json")).expect("manifest"))
+            .expect("manifest json");
+    let models = &manifest["collections"]["models"];
+    let dim = models["dim"].as_u64().expect("dim") as usize;
+    let len = models["vectors_len"].as_u64().expect("vectors_len") as usize;
+    let bytes = fs::read(dir.join(models["vectors_file"].as_str().expect("vectors_file"))).expect("vectors");
+    // The last record of an id is its current vector.
+    let mut rows = std::collections::BTreeMap::new();
+    for record in bytes[..len].chunks_exact(8 + 4 * dim) {
+        rows.insert(i64::from_le_bytes(record[..8].try_into().expect("id")), &record[8..]);
+    }
+    let vectors: Vec<u8> = rows.values().flat_map(|v| v.iter().copied()).collect();
+    fs::write(out.join("vectors.f32"), vectors).expect("write vectors");
+    let texts: Vec<String> = (0..200).map(|i| query(all, 50_000 + i)).collect();
+    let queries = rt.block_on(db.embedder().embed(&texts)).expect("embed queries");
+    let floats: Vec<u8> = queries.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+    fs::write(out.join("queries.f32"), floats).expect("write queries");
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -125,6 +157,7 @@ fn query_path(c: &mut Criterion) {
     let dir = database(&rt, n);
     let db = rt.block_on(create_ai_database(config(&dir, MODEL))).expect("open");
     let all = sentences();
+    export_corpus(&rt, &db, &dir, &all);
     let index = db.index().expect("an index").clone();
     let identity = rt.block_on(db.embedder().identity()).expect("identity");
     let info = rt.block_on(index.info()).expect("info");

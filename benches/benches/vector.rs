@@ -7,6 +7,10 @@
 //! batches of 1, 16 and 256: queries/s) per type, and leaves the data in
 //! `target/bench-data/` so `cargo xtask bench --reference` can time Python faiss-cpu on it.
 //!
+//! `AIMDB_BENCH_DATA=DIR` takes the vectors from `DIR/vectors.f32` (the first N rows) and
+//! the queries from `DIR/queries.f32` instead: real all-MiniLM-L6-v2 embeddings of text
+//! are what the query-path bench leaves in `target/bench-data/query-path-100000/corpus`.
+//!
 //! `AIMDB_BENCH_INDEXES=flat,ivf` limits the run to those types (flat is always built: it
 //! is the exact answer recall is measured against).
 //!
@@ -43,6 +47,29 @@ fn size() -> usize {
         return n;
     }
     if std::env::args().any(|a| a == "--bench") { 1_000_000 } else { 20_000 }
+}
+
+/// Little-endian f32 rows of `DIM` from `path`, at most `rows` of them.
+fn read_f32(path: &Path, rows: usize) -> Vec<f32> {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes
+        .chunks_exact(4)
+        .take(rows * DIM)
+        .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .collect()
+}
+
+/// The vectors and queries: `AIMDB_BENCH_DATA`'s files, or the clustered data; and its name.
+fn dataset(n: usize) -> (Vec<f32>, Vec<f32>, String) {
+    match std::env::var_os("AIMDB_BENCH_DATA") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            let points = read_f32(&dir.join("vectors.f32"), n);
+            assert_eq!(points.len(), n * DIM, "{} holds fewer than {n} vectors", dir.display());
+            (points, read_f32(&dir.join("queries.f32"), QUERIES), dir.display().to_string())
+        }
+        None => (data().points(n, 1), data().points(QUERIES, 2), "clustered".to_owned()),
+    }
 }
 
 /// Whether `AIMDB_BENCH_INDEXES` (a comma list; all when unset) names the index type.
@@ -138,8 +165,8 @@ fn vector_benches(c: &mut Criterion) {
     let nlist = auto_nlist(n);
     let nprobe = auto_nprobe(nlist);
     eprintln!("vector bench: {n} x {DIM} clustered vectors, IVF nlist={nlist} nprobe={nprobe}");
-    let points = data().points(n, 1);
-    let queries = data().points(QUERIES, 2);
+    let (points, queries, source) = dataset(n);
+    eprintln!("vector bench: data {source}");
     let data_dir = target_dir().join("bench-data");
     fs::create_dir_all(&data_dir).expect("bench-data dir");
     write_f32(&data_dir.join("vectors.f32"), &points);
@@ -174,7 +201,7 @@ fn vector_benches(c: &mut Criterion) {
             .map(|&b| format!("\"qps_batch_{b}\":{:.1}", batched_qps(&rt, &built.index, &queries, b)))
             .collect();
         let line = format!(
-            "{{\"index\":\"{}\",\"n\":{n},\"dim\":{DIM},\"nlist\":{nlist},\"nprobe\":{nprobe},\"build_s\":{:.2},\
+            "{{\"index\":\"{}\",\"data\":\"{source}\",\"n\":{n},\"dim\":{DIM},\"nlist\":{nlist},\"nprobe\":{nprobe},\"build_s\":{:.2},\
              \"recall_at_1\":{:.4},\"recall_at_10\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"index_bytes\":{},{}}}",
             built.name,
             built.build_s,
