@@ -407,11 +407,13 @@ async fn retrains_in_the_background_while_searches_and_writes_go_on() {
     assert_eq!(hits[0].id, 1);
     assert!(index.retraining(), "a search was answered while the retrain ran");
 
-    // Writes meanwhile: new records, removals, replaced vectors.
+    // Writes meanwhile, from this handle and from another (as another process would): new
+    // records, removals, replaced vectors. The other's reach the swap through the journal.
+    let other = FaissIndex::open(&config).await.unwrap();
     let fresh = Clustered { seed: 9, ..data() }.points(110, 2);
-    index.upsert(Collection::Models, &embedder(), records(&fresh[..100 * DIM], 40_001)).await.unwrap();
+    other.upsert(Collection::Models, &embedder(), records(&fresh[..100 * DIM], 40_001)).await.unwrap();
     index.remove(Collection::Models, &(1..=50).collect::<Vec<i64>>()).await.unwrap();
-    index.upsert(Collection::Models, &embedder(), records(&fresh[100 * DIM..], 100)).await.unwrap();
+    other.upsert(Collection::Models, &embedder(), records(&fresh[100 * DIM..], 100)).await.unwrap();
     assert!(index.retraining(), "the writes went in while the retrain ran");
 
     index.flush().await.unwrap();
@@ -430,7 +432,9 @@ async fn retrains_in_the_background_while_searches_and_writes_go_on() {
     for id in [51i64, 20_000, 20_001, 40_000] {
         assert_eq!(search(points[(id as usize - 1) * DIM..][..DIM].to_vec()).await[0].id, id);
     }
-    // Another process (here a fresh handle) loads the retrained index.
+    // The other handle, and a fresh one, load the retrained index.
+    assert_eq!(models_info(&other).await.vectors, 40_050);
+    assert_eq!(search(fresh[105 * DIM..106 * DIM].to_vec()).await[0].id, 105);
     drop(index);
     let reopened = FaissIndex::open(&config).await.unwrap();
     assert_eq!(models_info(&reopened).await.vectors, 40_050);

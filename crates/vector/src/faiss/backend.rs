@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockWriteGuard};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use async_trait::async_trait;
 use super::collection::{CollectionIndex, Retrain};
 use super::journal::{self, Change, Entry, Journal};
 use super::layout::Planner;
-use super::lock::DirLock;
+use super::lock::{self, DirLock};
 use super::persist::{self, FORMAT, Manifest, ManifestId};
 use crate::common::{check_vector, prepare, query_vector};
 use aimdb_core::fslock::LockMode;
@@ -205,28 +206,48 @@ impl FaissIndex {
 impl Inner {
     /// Trains and fills `retrain`'s index off the locks (reading the snapshot's vectors a chunk
     /// at a time under a read guard), then swaps it in and checkpoints under the exclusive
-    /// lock. Gives up quietly when the copy it started from is gone (reloaded after another
-    /// process's checkpoint, reset, or rebuilt by `optimize`): a later write starts over.
-    fn retrain(&self, mut retrain: Retrain) -> Result<()> {
+    /// lock; again while the collection has outgrown the result meanwhile. `lock` (this
+    /// collection's retrain lock) is released inside the last swap's critical section, so a
+    /// write after it finds the lock free. Gives up quietly when the copy it started from is
+    /// gone (reloaded after another process's checkpoint, reset, or rebuilt by `optimize`):
+    /// a later write starts over.
+    fn retrain(&self, mut retrain: Retrain, lock: File) -> Result<()> {
         let collection = retrain.collection;
-        retrain.train()?;
-        for chunk in retrain.chunks() {
-            let state = self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let Some(index) = state.collections.get(&collection).filter(|c| c.accepts(&retrain)) else {
-                return Ok(());
-            };
-            let (ids, vectors) = index.read_present(&chunk)?;
-            drop(state);
-            retrain.fill(&ids, &vectors)?;
+        let mut lock = Some(lock);
+        loop {
+            retrain.train()?;
+            for chunk in retrain.chunks() {
+                let state = self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let Some(index) = state.collections.get(&collection).filter(|c| c.accepts(&retrain)) else {
+                    return Ok(());
+                };
+                let (ids, vectors) = index.read_present(&chunk)?;
+                drop(state);
+                retrain.fill(&ids, &vectors)?;
+            }
+            let next = self.run(LockMode::Exclusive, |inner, state| {
+                let Some(index) = state.collections.get_mut(&collection).filter(|c| c.accepts(&retrain))
+                else {
+                    return Ok(None);
+                };
+                index.finish_retrain(retrain).inspect_err(|_| state.stale = true)?;
+                // Other processes load the retrained index rather than train their own.
+                state.checkpoint(&inner.dir)?;
+                match state.collections.get_mut(&collection) {
+                    Some(index) if index.retrain_due(&inner.planner) => {
+                        index.start_retrain(&inner.planner).map(Some)
+                    }
+                    _ => {
+                        drop(lock.take());
+                        Ok(None)
+                    }
+                }
+            })?;
+            match next {
+                Some(again) => retrain = again,
+                None => return Ok(()),
+            }
         }
-        self.run(LockMode::Exclusive, move |inner, state| {
-            let Some(index) = state.collections.get_mut(&collection).filter(|c| c.accepts(&retrain)) else {
-                return Ok(());
-            };
-            index.finish_retrain(retrain).inspect_err(|_| state.stale = true)?;
-            // Other processes load the retrained index rather than train their own.
-            state.checkpoint(&inner.dir)
-        })
     }
 
     fn abandon_retrain(&self, collection: Collection) {
@@ -273,16 +294,16 @@ impl Inner {
     }
 }
 
-/// Runs `retrain` on a thread of its own, counted in `inner.retrains` until it ends; false
-/// when no thread could be started.
-fn spawn_retrain(inner: &Arc<Inner>, retrain: Retrain) -> bool {
+/// Runs `retrain` on a thread of its own, holding the collection's retrain `lock`, counted
+/// in `inner.retrains` until it ends; false when no thread could be started.
+fn spawn_retrain(inner: &Arc<Inner>, retrain: Retrain, lock: File) -> bool {
     *inner.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
     let collection = retrain.collection;
     let spawned = std::thread::Builder::new().name(format!("aimdb-retrain-{collection}")).spawn({
         let inner = Arc::clone(inner);
         move || {
             let mut running = Running { inner, collection, ended: false };
-            match running.inner.retrain(retrain) {
+            match running.inner.retrain(retrain, lock) {
                 Ok(()) => running.ended = true,
                 Err(e) => {
                     log::warn!("{collection}: background retrain failed ({e}); the next write tries again")
@@ -441,17 +462,28 @@ impl State {
         Ok(())
     }
 
-    /// Starts a background retrain of each collection that has outgrown its training.
-    fn start_retrains(&mut self, planner: &Planner) -> Vec<Retrain> {
-        self.collections
-            .values_mut()
-            .filter(|c| c.retrain_due(planner))
-            .filter_map(|c| {
-                c.start_retrain(planner)
-                    .inspect_err(|e| log::warn!("cannot start a background retrain: {e}"))
-                    .ok()
-            })
-            .collect()
+    /// Starts a background retrain of each collection that has outgrown its training, unless
+    /// another process (or handle) holds that collection's retrain lock: it is retraining.
+    fn start_retrains(&mut self, dir: &Path, planner: &Planner) -> Vec<(Retrain, File)> {
+        let mut started = Vec::new();
+        for (collection, index) in &mut self.collections {
+            if !index.retrain_due(planner) {
+                continue;
+            }
+            let lock = match lock::try_retrain_lock(dir, collection.as_str()) {
+                Ok(Some(lock)) => lock,
+                Ok(None) => continue,
+                Err(e) => {
+                    log::warn!("{collection}: cannot take the retrain lock: {e}");
+                    continue;
+                }
+            };
+            match index.start_retrain(planner) {
+                Ok(retrain) => started.push((retrain, lock)),
+                Err(e) => log::warn!("{collection}: cannot start a background retrain: {e}"),
+            }
+        }
+        started
     }
 
     fn journal_due(&self) -> bool {
@@ -537,9 +569,9 @@ impl VectorIndex for FaissIndex {
             state.write(inner, Entry { change, vectors })?;
             // Started here, not after the await: a caller that stops waiting (a dropped
             // request) must not leave a retrain marked as running that never runs.
-            for retrain in state.start_retrains(&inner.planner) {
+            for (retrain, lock) in state.start_retrains(&inner.dir, &inner.planner) {
                 let collection = retrain.collection;
-                if !spawn_retrain(&shared, retrain)
+                if !spawn_retrain(&shared, retrain, lock)
                     && let Some(index) = state.collections.get_mut(&collection)
                 {
                     index.abandon_retrain();

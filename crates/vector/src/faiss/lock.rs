@@ -86,6 +86,20 @@ impl DirLock {
     }
 }
 
+/// The lock a process holds while it retrains `collection` in the background (`flock` on
+/// `retrain-<collection>.lock`, tried without waiting): one process at a time trains, the
+/// others load its result. `None` while another holds it; released when dropped, or when
+/// the holder dies.
+pub fn try_retrain_lock(dir: &Path, collection: &str) -> io::Result<Option<File>> {
+    let path = dir.join(format!("retrain-{collection}.lock"));
+    let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 fn program() -> String {
     std::env::args()
         .next()
