@@ -414,12 +414,18 @@ async fn retrains_in_the_background_while_searches_and_writes_go_on() {
     other.upsert(Collection::Models, &embedder(), records(&fresh[..100 * DIM], 40_001)).await.unwrap();
     index.remove(Collection::Models, &(1..=50).collect::<Vec<i64>>()).await.unwrap();
     other.upsert(Collection::Models, &embedder(), records(&fresh[100 * DIM..], 100)).await.unwrap();
+    index.set_nprobe(Collection::Models, 500).await.unwrap();
     assert!(index.retraining(), "the writes went in while the retrain ran");
 
     index.flush().await.unwrap();
     assert!(!index.retraining());
     assert_eq!(trained_on(dir.path()), 40_000, "retrained on the doubled collection");
-    assert_eq!(models_info(&index).await.vectors, 40_000 + 100 - 50);
+    let info = models_info(&index).await;
+    assert_eq!(
+        (info.vectors, info.nprobe),
+        (40_000 + 100 - 50, Some(500)),
+        "the nprobe dialled meanwhile kept"
+    );
     let ids = index.ids(Collection::Models).await.unwrap();
     assert!(!ids.contains(&1) && !ids.contains(&50) && ids.contains(&51) && ids.contains(&40_100));
     for (id, q) in [
