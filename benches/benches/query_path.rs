@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use aimdb::Embedder;
 use aimdb::prelude::*;
+use aimdb_benches::{percentile, target_dir};
 use aimdb_core::{Collection, ModelId, VectorFilter};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
@@ -41,10 +42,6 @@ fn size() -> usize {
         return n;
     }
     if benchmarking() { 100_000 } else { 200 }
-}
-
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").join("target")
 }
 
 fn sentences() -> Vec<Vec<String>> {
@@ -143,10 +140,6 @@ fn export_corpus(rt: &Runtime, db: &AiDatabase, dir: &Path, all: &[Vec<String>])
     let queries = rt.block_on(db.embedder().embed(&texts)).expect("embed queries");
     let floats: Vec<u8> = queries.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
     fs::write(out.join("queries.f32"), floats).expect("write queries");
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn summary(name: &str, mut ms: Vec<f64>) -> String {

@@ -23,6 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use aimdb_benches::{percentile, target_dir};
 use aimdb_core::config::{FaissConfig, IndexType};
 use aimdb_core::{Collection, EmbedderIdentity, VectorFilter, VectorIndex, VectorRecord};
 use aimdb_testkit::synthetic::Clustered;
@@ -79,10 +80,6 @@ fn wanted(name: &str) -> bool {
 
 fn embedder() -> EmbedderIdentity {
     EmbedderIdentity { kind: "bench".into(), model: "clustered".into(), dim: DIM }
-}
-
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").join("target")
 }
 
 /// Writes `values` as little-endian f32 (what numpy's `fromfile(dtype="<f4")` reads).
@@ -144,10 +141,6 @@ fn batched_qps(rt: &Runtime, index: &FaissIndex, queries: &[f32], batch: usize) 
         done += batch;
     }
     done as f64 / start.elapsed().as_secs_f64()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn index_bytes(dir: &Path) -> u64 {

@@ -173,7 +173,7 @@ impl FaissIndex {
     /// go on, and swapped in when ready. [`flush`](VectorIndex::flush) (and so closing the
     /// database) waits for it.
     pub fn retraining(&self) -> bool {
-        *self.inner.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner) > 0
+        *self.inner.running() > 0
     }
 
     /// Runs `f` in a blocking thread (FAISS calls are CPU-bound) holding the directory lock
@@ -256,14 +256,19 @@ impl Inner {
         }
     }
 
+    /// The count of background retrains (a panic elsewhere never leaves it unusable).
+    fn running(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn retrain_done(&self) {
-        *self.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
+        *self.running() -= 1;
         self.retrained.notify_all();
     }
 
     /// Blocks until no background retrain runs.
     fn wait_for_retrains(&self) {
-        let running = self.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let running = self.running();
         drop(self.retrained.wait_while(running, |n| *n > 0));
     }
 
@@ -297,7 +302,7 @@ impl Inner {
 /// Runs `retrain` on a thread of its own, holding the collection's retrain `lock`, counted
 /// in `inner.retrains` until it ends; false when no thread could be started.
 fn spawn_retrain(inner: &Arc<Inner>, retrain: Retrain, lock: File) -> bool {
-    *inner.retrains.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+    *inner.running() += 1;
     let collection = retrain.collection;
     let spawned = std::thread::Builder::new().name(format!("aimdb-retrain-{collection}")).spawn({
         let inner = Arc::clone(inner);
