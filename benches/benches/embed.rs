@@ -25,6 +25,14 @@ fn embed(c: &mut Criterion) {
             let model = SentenceBert::load(&files, Device::Cpu, None).unwrap();
             group.sample_size(10);
             group.bench_function("minilm_2000", |b| b.iter(|| model.embed(&refs).unwrap()));
+            // One short text at a time, as a search query arrives: latency, not throughput.
+            let short: Vec<&str> = refs.iter().copied().filter(|t| t.split(' ').count() <= 10).collect();
+            let mut next = short.iter().cycle();
+            group.throughput(Throughput::Elements(1));
+            group.sample_size(100);
+            group.bench_function("minilm_one_short", |b| {
+                b.iter(|| model.embed(&[next.next().unwrap()]).unwrap())
+            });
             #[cfg(feature = "cuda")]
             {
                 let gpu = SentenceBert::load(&files, Device::new_cuda(0).unwrap(), None).unwrap();

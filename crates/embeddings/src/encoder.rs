@@ -1,29 +1,52 @@
-//! A BERT encoder for CPU inference: Candle's matmuls (one fused QKV projection
-//! per layer) with the element-wise work done in single fused passes over slices.
+//! A BERT encoder for CPU inference: matrix products on the `gemm` crate's kernels over
+//! plain slices (one fused QKV projection per layer, biases added by the product itself,
+//! attention read in place from the projection), and the element-wise work in single fused
+//! passes.
 //!
 //! Why not `candle_transformers::models::bert` on CPU: profiled on 2 cores it spent
 //! ~23% spinning in candle's element-wise thread pool and ~17% in scalar `erf` for
 //! GELU, and ran at 0.74x sentence-transformers. Here bias, GELU, mask and softmax,
-//! residual and LayerNorm each cost one pass, on rayon (candle's pool, via
-//! `Device::with_context`), and never enter that spinning pool.
+//! residual and LayerNorm each cost one pass. Work is split across threads (rayon; candle's
+//! pool, via `Device::with_context`) only when it is big enough to pay for waking them: a
+//! search query of a dozen tokens runs on the calling thread.
 //! The GPU path keeps candle-transformers' model, where those ops are cheap.
 
 use aimdb_core::{Error, Result};
-use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config;
 use rayon::prelude::*;
 
 use crate::fastmath::{exp, gelu_erf};
+use crate::matmul::{View, Weights, matmul};
 
 fn candle(what: &str) -> impl FnOnce(candle_core::Error) -> Error + '_ {
     move |e| Error::backend(format!("embedding model: {what}"), e)
 }
 
-/// A dense layer: `x [n, in] -> x W^T + b [n, out]`, W stored transposed.
+/// Multiply-adds below which a product runs on one thread.
+const PARALLEL_MACS: usize = 1 << 20;
+/// Elements below which an element-wise pass runs on one thread.
+const PARALLEL_FLOATS: usize = 1 << 15;
+
+/// `f(row index, row)` over the `width`-wide rows of `x`, on rayon when `x` is large.
+fn for_rows(x: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    if x.len() >= PARALLEL_FLOATS {
+        x.par_chunks_mut(width).enumerate().for_each(|(i, row)| f(i, row));
+    } else {
+        x.chunks_mut(width).enumerate().for_each(|(i, row)| f(i, row));
+    }
+}
+
+/// Threads for a product of `macs` multiply-adds.
+fn threads_for(macs: usize) -> usize {
+    if macs >= PARALLEL_MACS { rayon::current_num_threads() } else { 1 }
+}
+
+/// A dense layer: `x [n, in] -> x W^T + b [n, out]`.
 struct Dense {
-    weight_t: Tensor,
+    weights: Weights,
     bias: Vec<f32>,
+    inputs: usize,
 }
 
 impl Dense {
@@ -35,18 +58,13 @@ impl Dense {
             weights.push(vb.get((outputs, inputs), "weight")?);
             bias.extend(vb.get(outputs, "bias")?.to_vec1::<f32>()?);
         }
-        let weight = Tensor::cat(&weights, 0)?;
-        Ok(Dense { weight_t: weight.t()?.contiguous()?, bias })
+        let weight_t = candle_core::Tensor::cat(&weights, 0)?.t()?.contiguous()?.flatten_all()?.to_vec1()?;
+        Ok(Dense { weights: Weights::new(weight_t, inputs, bias.len()), bias, inputs })
     }
 
     /// `x [n, in]` to `[n, out]` with the bias added.
-    fn forward(&self, x: Vec<f32>, n: usize) -> candle_core::Result<Vec<f32>> {
-        let inputs = x.len() / n.max(1);
-        let x = Tensor::from_vec(x, (n, inputs), &Device::Cpu)?;
-        let mut y = x.matmul(&self.weight_t)?.flatten_all()?.to_vec1::<f32>()?;
-        let bias = &self.bias;
-        y.par_chunks_mut(bias.len()).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
-        Ok(y)
+    fn forward(&self, x: &[f32], n: usize) -> Vec<f32> {
+        self.weights.forward(x, n, &self.bias, threads_for(n * self.inputs * self.bias.len()))
     }
 }
 
@@ -68,8 +86,8 @@ impl LayerNorm {
     /// `x = LayerNorm(x + residual)`, row by row.
     fn add_and_norm(&self, x: &mut [f32], residual: &[f32]) {
         let h = self.weight.len();
-        x.par_chunks_mut(h).zip(residual.par_chunks(h)).for_each(|(row, res)| {
-            row.iter_mut().zip(res).for_each(|(v, r)| *v += r);
+        for_rows(x, h, |i, row| {
+            row.iter_mut().zip(&residual[i * h..][..h]).for_each(|(v, r)| *v += r);
             self.norm_row(row);
         });
     }
@@ -159,7 +177,7 @@ impl CpuEncoder {
         let h = self.hidden;
         let n = ids.len();
         let mut x = vec![0.0f32; n * h];
-        x.par_chunks_mut(h).enumerate().for_each(|(t, row)| {
+        for_rows(&mut x, h, |t, row| {
             let word = &self.word[ids[t] as usize * h..][..h];
             let pos = &self.position[(t % len) * h..][..h];
             for (((v, w), p), ty) in row.iter_mut().zip(word).zip(pos).zip(&self.token_type[..h]) {
@@ -168,70 +186,50 @@ impl CpuEncoder {
             self.embedding_norm.norm_row(row);
         });
         for layer in &self.layers {
-            x = self.layer(layer, x, lengths, len).map_err(candle("forward"))?;
+            x = self.layer(layer, x, lengths, len);
         }
         Ok(x)
     }
 
-    fn layer(
-        &self,
-        layer: &Layer,
-        x: Vec<f32>,
-        lengths: &[usize],
-        len: usize,
-    ) -> candle_core::Result<Vec<f32>> {
-        let (h, heads) = (self.hidden, self.heads);
-        let d = h / heads;
-        let batch = lengths.len();
-        let n = batch * len;
-        let qkv = layer.qkv.forward(x.clone(), n)?;
-
-        // [n, 3h] into q [b*heads, len, d], k^T [b*heads, d, len], v [b*heads, len, d].
-        let bh = batch * heads;
-        let (mut q, mut kt, mut v) = (vec![0.0; n * h], vec![0.0; n * h], vec![0.0; n * h]);
-        for b in 0..batch {
-            for t in 0..len {
-                let row = &qkv[(b * len + t) * 3 * h..][..3 * h];
-                for head in 0..heads {
-                    let g = b * heads + head;
-                    let src = head * d;
-                    q[(g * len + t) * d..][..d].copy_from_slice(&row[src..src + d]);
-                    v[(g * len + t) * d..][..d].copy_from_slice(&row[2 * h + src..2 * h + src + d]);
-                    for j in 0..d {
-                        kt[(g * d + j) * len + t] = row[h + src + j];
-                    }
-                }
-            }
-        }
-        let q = Tensor::from_vec(q, (bh, len, d), &Device::Cpu)?;
-        let kt = Tensor::from_vec(kt, (bh, d, len), &Device::Cpu)?;
-        let v = Tensor::from_vec(v, (bh, len, d), &Device::Cpu)?;
-        let mut scores = q.matmul(&kt)?.flatten_all()?.to_vec1::<f32>()?;
-        let scale = 1.0 / (d as f32).sqrt();
-        scores.par_chunks_mut(len * len).enumerate().for_each(|(g, matrix)| {
-            let valid = lengths[g / heads];
-            for row in matrix.chunks_mut(len) {
-                softmax_prefix(row, valid, scale);
-            }
-        });
-        let probs = Tensor::from_vec(scores, (bh, len, len), &Device::Cpu)?;
-        let context = probs.matmul(&v)?.flatten_all()?.to_vec1::<f32>()?;
+    fn layer(&self, layer: &Layer, x: Vec<f32>, lengths: &[usize], len: usize) -> Vec<f32> {
+        let h = self.hidden;
+        let n = lengths.len() * len;
+        let qkv = layer.qkv.forward(&x, n);
         let mut merged = vec![0.0; n * h];
-        for g in 0..bh {
-            let (b, head) = (g / heads, g % heads);
-            for t in 0..len {
-                merged[(b * len + t) * h + head * d..][..d]
-                    .copy_from_slice(&context[(g * len + t) * d..][..d]);
-            }
+        // One text's rows of the projection in, its rows of every head's context out.
+        let attend = |(b, out): (usize, &mut [f32])| {
+            self.attend(&qkv[b * len * 3 * h..][..len * 3 * h], out, lengths[b], len)
+        };
+        if n * len * h >= PARALLEL_MACS {
+            merged.par_chunks_mut(len * h).enumerate().for_each(attend);
+        } else {
+            merged.chunks_mut(len * h).enumerate().for_each(attend);
         }
-
-        let mut attended = layer.attention_out.forward(merged, n)?;
+        let mut attended = layer.attention_out.forward(&merged, n);
         layer.attention_norm.add_and_norm(&mut attended, &x);
-        let mut inner = layer.intermediate.forward(attended.clone(), n)?;
-        inner.par_chunks_mut(4096).for_each(|chunk| chunk.iter_mut().for_each(|v| *v = gelu_erf(*v)));
-        let mut out = layer.output.forward(inner, n)?;
+        let mut inner = layer.intermediate.forward(&attended, n);
+        for_rows(&mut inner, 4096, |_, chunk| chunk.iter_mut().for_each(|v| *v = gelu_erf(*v)));
+        let mut out = layer.output.forward(&inner, n);
         layer.output_norm.add_and_norm(&mut out, &attended);
-        Ok(out)
+        out
+    }
+
+    /// Self-attention of one text: `qkv` its `[len, 3h]` projection (queries, keys, values
+    /// side by side, each head `d` columns of each), `out` its `[len, h]` context; keys at
+    /// or past `valid` are padding.
+    fn attend(&self, qkv: &[f32], out: &mut [f32], valid: usize, len: usize) {
+        let h = self.hidden;
+        let d = h / self.heads;
+        let scale = 1.0 / (d as f32).sqrt();
+        let mut scores = vec![0.0; len * len];
+        for head in 0..self.heads {
+            let q = View::new(&qkv[head * d..], len, d, 3 * h, 1);
+            let kt = View::new(&qkv[h + head * d..], d, len, 1, 3 * h);
+            let v = View::new(&qkv[2 * h + head * d..], len, d, 3 * h, 1);
+            matmul(&mut scores, len, q, kt, false, 1);
+            scores.chunks_mut(len).for_each(|row| softmax_prefix(row, valid, scale));
+            matmul(&mut out[head * d..], h, View::rows(&scores, len, len), v, false, 1);
+        }
     }
 }
 

@@ -29,6 +29,7 @@ mod encoder;
 mod fastmath;
 mod files;
 mod hash;
+mod matmul;
 mod openai;
 mod sentence;
 mod text;
