@@ -28,13 +28,115 @@ const PARALLEL_MACS: usize = 1 << 20;
 /// Elements below which an element-wise pass runs on one thread.
 const PARALLEL_FLOATS: usize = 1 << 15;
 
-/// `f(row index, row)` over the `width`-wide rows of `x`, on rayon when `x` is large.
-fn for_rows(x: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    if x.len() >= PARALLEL_FLOATS {
-        x.par_chunks_mut(width).enumerate().for_each(|(i, row)| f(i, row));
-    } else {
-        x.chunks_mut(width).enumerate().for_each(|(i, row)| f(i, row));
+/// One element-wise pass, row by row. `row` is `#[inline(always)]` in every implementation,
+/// so it is compiled into [`for_rows`]'s SIMD-dispatched loop (a closure would not be).
+trait RowPass: Sync {
+    fn row(&self, index: usize, row: &mut [f32]);
+}
+
+/// `pass` over the `width`-wide rows of `x`, on rayon when `x` is large, and compiled for
+/// the widest SIMD the CPU has (the crate's baseline is SSE2): pulp's dispatch.
+fn for_rows(x: &mut [f32], width: usize, pass: &impl RowPass) {
+    struct Rows<'a, P> {
+        rows: &'a mut [f32],
+        width: usize,
+        first: usize,
+        pass: &'a P,
     }
+    impl<P: RowPass> pulp::WithSimd for Rows<'_, P> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _: S) {
+            for (i, row) in self.rows.chunks_mut(self.width).enumerate() {
+                self.pass.row(self.first + i, row);
+            }
+        }
+    }
+    let arch = pulp::Arch::new();
+    if x.len() >= PARALLEL_FLOATS {
+        // Chunks of ~4096 elements: one dispatch each, and enough of them to share out.
+        let per = (4096 / width).max(1);
+        x.par_chunks_mut(per * width).enumerate().for_each(|(c, rows)| {
+            arch.dispatch(Rows { rows, width, first: per * c, pass })
+        });
+    } else {
+        arch.dispatch(Rows { rows: x, width, first: 0, pass });
+    }
+}
+
+/// GELU of every element.
+struct Gelu;
+
+impl RowPass for Gelu {
+    #[inline(always)]
+    fn row(&self, _: usize, row: &mut [f32]) {
+        row.iter_mut().for_each(|v| *v = gelu_erf(*v));
+    }
+}
+
+/// `row = LayerNorm(row + residual row)`.
+struct AddNorm<'a> {
+    norm: &'a LayerNorm,
+    residual: &'a [f32],
+}
+
+impl RowPass for AddNorm<'_> {
+    #[inline(always)]
+    fn row(&self, i: usize, row: &mut [f32]) {
+        let h = row.len();
+        row.iter_mut().zip(&self.residual[i * h..][..h]).for_each(|(v, r)| *v += r);
+        self.norm.norm_row(row);
+    }
+}
+
+/// Token `t`'s input: word + position + token type embeddings, normalised.
+struct Embed<'a> {
+    encoder: &'a CpuEncoder,
+    ids: &'a [u32],
+    len: usize,
+}
+
+impl RowPass for Embed<'_> {
+    #[inline(always)]
+    fn row(&self, t: usize, row: &mut [f32]) {
+        let (e, h) = (self.encoder, row.len());
+        let word = &e.word[self.ids[t] as usize * h..][..h];
+        let pos = &e.position[(t % self.len) * h..][..h];
+        for (((v, w), p), ty) in row.iter_mut().zip(word).zip(pos).zip(&e.token_type[..h]) {
+            *v = w + p + ty;
+        }
+        e.embedding_norm.norm_row(row);
+    }
+}
+
+/// Text `b`'s self-attention: its rows of the fused projection in, its rows of every
+/// head's context out.
+struct Attend<'a> {
+    encoder: &'a CpuEncoder,
+    qkv: &'a [f32],
+    lengths: &'a [usize],
+    len: usize,
+}
+
+impl RowPass for Attend<'_> {
+    #[inline(always)]
+    fn row(&self, b: usize, out: &mut [f32]) {
+        let span = self.len * 3 * self.encoder.hidden;
+        self.encoder.attend(&self.qkv[b * span..][..span], out, self.lengths[b], self.len);
+    }
+}
+
+/// The sum of `f(x)` over `xs` in 16 lanes, an order the compiler may vectorise (a plain
+/// fold is one scalar chain: floating-point addition is not reassociated).
+#[inline(always)]
+fn sum_by(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut lanes = [0.0f32; 16];
+    let chunks = xs.chunks_exact(16);
+    let rest: f32 = chunks.remainder().iter().map(|&x| f(x)).sum();
+    for chunk in chunks {
+        lanes.iter_mut().zip(chunk).for_each(|(lane, &x)| *lane += f(x));
+    }
+    lanes.iter().sum::<f32>() + rest
 }
 
 /// Threads for a product of `macs` multiply-adds.
@@ -85,17 +187,14 @@ impl LayerNorm {
 
     /// `x = LayerNorm(x + residual)`, row by row.
     fn add_and_norm(&self, x: &mut [f32], residual: &[f32]) {
-        let h = self.weight.len();
-        for_rows(x, h, |i, row| {
-            row.iter_mut().zip(&residual[i * h..][..h]).for_each(|(v, r)| *v += r);
-            self.norm_row(row);
-        });
+        for_rows(x, self.weight.len(), &AddNorm { norm: self, residual });
     }
 
+    #[inline(always)]
     fn norm_row(&self, row: &mut [f32]) {
         let n = row.len() as f32;
-        let mean = row.iter().sum::<f32>() / n;
-        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+        let mean = sum_by(row, |v| v) / n;
+        let var = sum_by(row, |v| (v - mean) * (v - mean)) / n;
         let inv = 1.0 / (var + self.eps).sqrt();
         for ((v, w), b) in row.iter_mut().zip(&self.weight).zip(&self.bias) {
             *v = (*v - mean) * inv * w + b;
@@ -177,14 +276,7 @@ impl CpuEncoder {
         let h = self.hidden;
         let n = ids.len();
         let mut x = vec![0.0f32; n * h];
-        for_rows(&mut x, h, |t, row| {
-            let word = &self.word[ids[t] as usize * h..][..h];
-            let pos = &self.position[(t % len) * h..][..h];
-            for (((v, w), p), ty) in row.iter_mut().zip(word).zip(pos).zip(&self.token_type[..h]) {
-                *v = w + p + ty;
-            }
-            self.embedding_norm.norm_row(row);
-        });
+        for_rows(&mut x, h, &Embed { encoder: self, ids, len });
         for layer in &self.layers {
             x = self.layer(layer, x, lengths, len);
         }
@@ -195,20 +287,14 @@ impl CpuEncoder {
         let h = self.hidden;
         let n = lengths.len() * len;
         let qkv = layer.qkv.forward(&x, n);
+        // Attention is cheap next to the products (a short text's is under 1%): one pass
+        // per text, parallel when the batch is large.
         let mut merged = vec![0.0; n * h];
-        // One text's rows of the projection in, its rows of every head's context out.
-        let attend = |(b, out): (usize, &mut [f32])| {
-            self.attend(&qkv[b * len * 3 * h..][..len * 3 * h], out, lengths[b], len)
-        };
-        if n * len * h >= PARALLEL_MACS {
-            merged.par_chunks_mut(len * h).enumerate().for_each(attend);
-        } else {
-            merged.chunks_mut(len * h).enumerate().for_each(attend);
-        }
+        for_rows(&mut merged, len * h, &Attend { encoder: self, qkv: &qkv, lengths, len });
         let mut attended = layer.attention_out.forward(&merged, n);
         layer.attention_norm.add_and_norm(&mut attended, &x);
         let mut inner = layer.intermediate.forward(&attended, n);
-        for_rows(&mut inner, 4096, |_, chunk| chunk.iter_mut().for_each(|v| *v = gelu_erf(*v)));
+        for_rows(&mut inner, 4096, &Gelu);
         let mut out = layer.output.forward(&inner, n);
         layer.output_norm.add_and_norm(&mut out, &attended);
         out
@@ -217,6 +303,7 @@ impl CpuEncoder {
     /// Self-attention of one text: `qkv` its `[len, 3h]` projection (queries, keys, values
     /// side by side, each head `d` columns of each), `out` its `[len, h]` context; keys at
     /// or past `valid` are padding.
+    #[inline(always)]
     fn attend(&self, qkv: &[f32], out: &mut [f32], valid: usize, len: usize) {
         let h = self.hidden;
         let d = h / self.heads;
@@ -234,15 +321,13 @@ impl CpuEncoder {
 }
 
 /// Softmax of `row[..valid] * scale`; padded keys get probability 0.
+#[inline(always)]
 fn softmax_prefix(row: &mut [f32], valid: usize, scale: f32) {
     let (keys, padding) = row.split_at_mut(valid.min(row.len()));
     let max = keys.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s * scale));
-    let mut sum = 0.0;
-    for s in keys.iter_mut() {
-        *s = exp(*s * scale - max);
-        sum += *s;
-    }
-    let inv = 1.0 / sum;
+    // exp in a loop of its own, summed in lanes: both vectorise.
+    keys.iter_mut().for_each(|s| *s = exp(*s * scale - max));
+    let inv = 1.0 / sum_by(keys, |s| s);
     keys.iter_mut().for_each(|s| *s *= inv);
     padding.fill(0.0);
 }
