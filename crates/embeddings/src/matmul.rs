@@ -201,34 +201,23 @@ impl Weights {
         let inputs = self.inputs;
         assert!(x.len() == rows * inputs && out.len() == rows * cols);
         assert!(first * PANEL + cols <= self.outputs && bias.len() >= (first * PANEL + cols).div_ceil(PANEL) * PANEL);
-        // Blocks of nearly equal size, each interleaved `[inputs][block rows]`: the kernel
-        // broadcasts a block's values at one input in order.
+        // Blocks of nearly equal size.
         let count = rows.div_ceil(BLOCK_ROWS);
         let bounds: Vec<usize> = (0..=count).map(|b| rows * b / count).collect();
-        let mut xt = vec![0.0; rows * inputs];
-        for b in 0..count {
-            let (r0, r1) = (bounds[b], bounds[b + 1]);
-            let block = &mut xt[r0 * inputs..r1 * inputs];
-            for (r, row) in x[r0 * inputs..r1 * inputs].chunks(inputs).enumerate() {
-                for (k, v) in row.iter().enumerate() {
-                    block[k * (r1 - r0) + r] = *v;
-                }
-            }
-        }
         for (i, col) in (0..cols).step_by(PANEL).enumerate() {
             let p = first + i;
             let panel = &self.data[p * inputs * PANEL..][..inputs * PANEL];
             let width = PANEL.min(cols - col);
             for b in 0..count {
                 let (r0, r1) = (bounds[b], bounds[b + 1]);
-                // SAFETY: the kernel reads `inputs * (r1 - r0)` of this block's `xt`, the
+                // SAFETY: the kernel reads this block's `r1 - r0` rows of `x`, the
                 // whole panel, 64 of `bias` (asserted above to hold whole panels), and
                 // writes `width` columns at `col` of `r1 - r0 <= 6` rows `cols` apart, within
                 // `out` as sliced; it needs AVX-512F, which `packed` records was detected.
                 unsafe {
                     kernel::run(
                         r1 - r0,
-                        &xt[r0 * inputs..r1 * inputs],
+                        &x[r0 * inputs..r1 * inputs],
                         panel,
                         &bias[p * PANEL..][..PANEL],
                         &mut out[r0 * cols + col..],
@@ -256,16 +245,16 @@ fn avx512() -> bool {
 mod kernel {
     use std::arch::x86_64::*;
 
-    /// `out[r][..width] = bias + sum_k xt[k][r] * panel[k][..]` for `rows` rows, over one
+    /// `out[r][..width] = bias + sum_k x[r][k] * panel[k][..]` for `rows` rows, over one
     /// panel of `[inputs][64]`; dispatched on the row count so each kernel keeps its
     /// accumulators in registers.
     ///
     /// # Safety
-    /// AVX-512F present; `xt` holds `inputs * rows` elements, `panel` `inputs * 64`, `bias`
+    /// AVX-512F present; `x` holds `rows * inputs` elements, `panel` `inputs * 64`, `bias`
     /// 64 and `out` `(rows - 1) * out_rs + width`, `width <= 64`, `rows <= 6`.
     pub(super) unsafe fn run(
         rows: usize,
-        xt: &[f32],
+        x: &[f32],
         panel: &[f32],
         bias: &[f32],
         out: &mut [f32],
@@ -273,7 +262,7 @@ mod kernel {
         width: usize,
     ) {
         let inputs = panel.len() / 64;
-        let args = (xt.as_ptr(), panel.as_ptr(), bias.as_ptr(), out.as_mut_ptr(), out_rs, width, inputs);
+        let args = (x.as_ptr(), panel.as_ptr(), bias.as_ptr(), out.as_mut_ptr(), out_rs, width, inputs);
         macro_rules! dispatch {
             ($($r:literal)*) => {
                 match rows {
@@ -289,7 +278,7 @@ mod kernel {
     type Args = (*const f32, *const f32, *const f32, *mut f32, usize, usize, usize);
 
     #[target_feature(enable = "avx512f")]
-    unsafe fn block<const R: usize>((xt, panel, bias, out, out_rs, width, inputs): Args) {
+    unsafe fn block<const R: usize>((x, panel, bias, out, out_rs, width, inputs): Args) {
         // SAFETY: every pointer stays within the bounds `run`'s contract states.
         unsafe {
             let mut start = [_mm512_setzero_ps(); 4];
@@ -305,9 +294,9 @@ mod kernel {
                     _mm512_loadu_ps(w.add(32)),
                     _mm512_loadu_ps(w.add(48)),
                 ];
-                let x = xt.add(k * R);
+                // Row r's input k: R streams, each read in order.
                 for (r, a) in acc.iter_mut().enumerate() {
-                    let b = _mm512_set1_ps(*x.add(r));
+                    let b = _mm512_set1_ps(*x.add(r * inputs + k));
                     for v in 0..4 {
                         a[v] = _mm512_fmadd_ps(w[v], b, a[v]);
                     }
