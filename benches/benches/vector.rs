@@ -4,8 +4,10 @@
 //! `cargo xtask test` smoke-runs it on 20k. Besides criterion's single-query timings it prints
 //! and writes (`target/criterion/vector-summary.json`) build time, recall@10 against exact
 //! search, p50/p99 latency, index size and batched-search throughput (`search_many` in
-//! batches of 1, 16 and 256: queries/s) per type, and leaves the data in
-//! `target/bench-data/` so `cargo xtask bench --reference` can time Python faiss-cpu on it.
+//! batches of 1, 16 and 256: queries/s) per type, for flat also the time to read the
+//! vectors once on every core (its p50 over that: 1.0 is the memory-bandwidth floor), and
+//! leaves the data in `target/bench-data/` so `cargo xtask bench --reference` can time
+//! Python faiss-cpu on it.
 //!
 //! `AIMDB_BENCH_DATA=DIR` takes the vectors from `DIR/vectors.f32` (the first N rows) and
 //! the queries from `DIR/queries.f32` instead: real all-MiniLM-L6-v2 embeddings of text
@@ -152,6 +154,28 @@ fn index_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// The time to read `values` once on every core (up to 8), best of 5: the floor an exact
+/// scan of that many vectors approaches, its memory-bandwidth time on this machine.
+fn read_once_ms(values: &[f32]) -> f64 {
+    fn xor(xs: &[f32]) -> u32 {
+        // Integer XOR reassociates freely, so the loop vectorises; it only keeps the reads alive.
+        xs.iter().fold(0, |acc, x| acc ^ x.to_bits())
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = values.len().div_ceil(threads);
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            let total = std::thread::scope(|s| {
+                let parts: Vec<_> = values.chunks(chunk).map(|part| s.spawn(move || xor(part))).collect();
+                parts.into_iter().fold(0, |acc, p| acc ^ p.join().expect("reader"))
+            });
+            std::hint::black_box(total);
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn vector_benches(c: &mut Criterion) {
     let rt = Runtime::new().expect("runtime");
     let n = size();
@@ -173,6 +197,12 @@ fn vector_benches(c: &mut Criterion) {
     let ivfpq = wanted("ivfpq").then(|| {
         build(&rt, "ivfpq", |p| FaissConfig { index_type: IndexType::IvfPq, ..FaissConfig::new(p) }, &points)
     });
+    let read_ms = read_once_ms(&points);
+    eprintln!(
+        "vector bench: reading the {} MB of vectors once takes {read_ms:.2} ms ({:.1} GB/s)",
+        points.len() * 4 / 1_000_000,
+        points.len() as f64 * 4.0 / read_ms / 1e6
+    );
     drop(points);
     let indexes: Vec<&Built> = [Some(&flat), ivf.as_ref(), ivfpq.as_ref()].into_iter().flatten().collect();
 
@@ -193,9 +223,16 @@ fn vector_benches(c: &mut Criterion) {
             .iter()
             .map(|&b| format!("\"qps_batch_{b}\":{:.1}", batched_qps(&rt, &built.index, &queries, b)))
             .collect();
+        // The exact scan against the time to read its vectors once (1.0 = at bandwidth).
+        let bandwidth = if built.name == "flat" {
+            let p50 = percentile(&latencies, 0.5);
+            format!(",\"read_once_ms\":{read_ms:.3},\"p50_over_read_once\":{:.2}", p50 / read_ms)
+        } else {
+            String::new()
+        };
         let line = format!(
             "{{\"index\":\"{}\",\"data\":\"{source}\",\"n\":{n},\"dim\":{DIM},\"nlist\":{nlist},\"nprobe\":{nprobe},\"build_s\":{:.2},\
-             \"recall_at_1\":{:.4},\"recall_at_10\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"index_bytes\":{},{}}}",
+             \"recall_at_1\":{:.4},\"recall_at_10\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"index_bytes\":{},{}{bandwidth}}}",
             built.name,
             built.build_s,
             hits1 as f64 / QUERIES as f64,

@@ -180,6 +180,29 @@ fn unsafe_lives_in_audited_files() {
 }
 
 #[test]
+fn default_builds_run_on_any_avx2_cpu() {
+    // FAISS is compiled from source with these flags; AVX-512 ones (or -march=native) would
+    // make every binary built on a newer machine die with SIGILL on an AVX2-only CPU.
+    // AVX-512 is opt-in (README, Performance); Rust code picks it at run time.
+    let config = read(root().join(".cargo/config.toml"));
+    let line = config.lines().find(|l| l.starts_with("CXXFLAGS_x86_64")).expect("FAISS's CXXFLAGS");
+    assert!(line.contains("-mavx2"), "FAISS must keep its AVX2 kernels: {line}");
+    for flag in ["avx512", "-march", "x86-64-v4"] {
+        assert!(!line.contains(flag), "default FAISS flags must not need `{flag}`: {line}");
+    }
+    for file in rust_files(&root().join("crates")) {
+        let text = fs::read_to_string(&file).unwrap();
+        if text.contains("target_feature(enable = \"avx512") {
+            assert!(
+                text.contains("is_x86_feature_detected!(\"avx512"),
+                "{} uses AVX-512 without detecting it",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
 fn fixtures_match_the_shared_reference() {
     // fixtures/ is a copy so the repository tests alone; ../shared is the reference.
     let shared = root().join("../shared/fixtures");

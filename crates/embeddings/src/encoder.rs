@@ -56,9 +56,9 @@ fn for_rows(x: &mut [f32], width: usize, pass: &impl RowPass) {
     if x.len() >= PARALLEL_FLOATS {
         // Chunks of ~4096 elements: one dispatch each, and enough of them to share out.
         let per = (4096 / width).max(1);
-        x.par_chunks_mut(per * width).enumerate().for_each(|(c, rows)| {
-            arch.dispatch(Rows { rows, width, first: per * c, pass })
-        });
+        x.par_chunks_mut(per * width)
+            .enumerate()
+            .for_each(|(c, rows)| arch.dispatch(Rows { rows, width, first: per * c, pass }));
     } else {
         arch.dispatch(Rows { rows: x, width, first: 0, pass });
     }

@@ -200,7 +200,10 @@ impl Weights {
     fn rows(&self, x: &[f32], rows: usize, bias: &[f32], first: usize, out: &mut [f32], cols: usize) {
         let inputs = self.inputs;
         assert!(x.len() == rows * inputs && out.len() == rows * cols);
-        assert!(first * PANEL + cols <= self.outputs && bias.len() >= (first * PANEL + cols).div_ceil(PANEL) * PANEL);
+        assert!(
+            first * PANEL + cols <= self.outputs
+                && bias.len() >= (first * PANEL + cols).div_ceil(PANEL) * PANEL
+        );
         // Blocks of nearly equal size.
         let count = rows.div_ceil(BLOCK_ROWS);
         let bounds: Vec<usize> = (0..=count).map(|b| rows * b / count).collect();
@@ -377,12 +380,17 @@ mod tests {
                 for n in [0, 1, 5, 13, 14, 15, 29, 40, 100] {
                     let x = data(n * inputs, n);
                     let mut expected = naive(View::rows(&x, n, inputs), View::rows(&w, inputs, outputs));
-                    expected.chunks_mut(outputs).for_each(|r| r.iter_mut().zip(&bias).for_each(|(v, b)| *v += b));
+                    expected
+                        .chunks_mut(outputs)
+                        .for_each(|r| r.iter_mut().zip(&bias).for_each(|(v, b)| *v += b));
                     for threads in [1, 2] {
                         let y = pool.install(|| weights.forward(&x, n, &bias, threads));
                         assert_eq!(y.len(), expected.len());
                         for (i, (a, b)) in y.iter().zip(&expected).enumerate() {
-                            assert!((a - b).abs() < 1e-4, "{inputs}x{outputs} n {n} packed {layout} threads {threads} at {i}: {a} vs {b}");
+                            assert!(
+                                (a - b).abs() < 1e-4,
+                                "{inputs}x{outputs} n {n} packed {layout} threads {threads} at {i}: {a} vs {b}"
+                            );
                         }
                     }
                 }
