@@ -8,7 +8,8 @@
 //! GELU, and ran at 0.74x sentence-transformers. Here bias, GELU, mask and softmax,
 //! residual and LayerNorm each cost one pass. Work is split across threads (rayon; candle's
 //! pool, via `Device::with_context`) only when it is big enough to pay for waking them: a
-//! search query of a dozen tokens runs on the calling thread.
+//! search query's element-wise passes and attention run on the calling thread, and only its
+//! products (split by the weights' panels) use the other cores.
 //! The GPU path keeps candle-transformers' model, where those ops are cheap.
 
 use aimdb_core::{Error, Result};
@@ -287,7 +288,7 @@ impl CpuEncoder {
         let h = self.hidden;
         let n = lengths.len() * len;
         let qkv = layer.qkv.forward(&x, n);
-        // Attention is cheap next to the products (a short text's is under 1%): one pass
+        // Attention is cheap next to the products (a few percent of the time): one pass
         // per text, parallel when the batch is large.
         let mut merged = vec![0.0; n * h];
         for_rows(&mut merged, len * h, &Attend { encoder: self, qkv: &qkv, lengths, len });
