@@ -148,8 +148,6 @@ fn threads_for(macs: usize) -> usize {
 /// A dense layer: `x [n, in] -> x W^T + b [n, out]`.
 struct Dense {
     weights: Weights,
-    bias: Vec<f32>,
-    inputs: usize,
 }
 
 impl Dense {
@@ -162,12 +160,12 @@ impl Dense {
             bias.extend(vb.get(outputs, "bias")?.to_vec1::<f32>()?);
         }
         let weight_t = candle_core::Tensor::cat(&weights, 0)?.t()?.contiguous()?.flatten_all()?.to_vec1()?;
-        Ok(Dense { weights: Weights::new(weight_t, inputs, bias.len()), bias, inputs })
+        Ok(Dense { weights: Weights::new(weight_t, bias, inputs) })
     }
 
     /// `x [n, in]` to `[n, out]` with the bias added.
     fn forward(&self, x: &[f32], n: usize) -> Vec<f32> {
-        self.weights.forward(x, n, &self.bias, threads_for(n * self.inputs * self.bias.len()))
+        self.weights.forward(x, n, threads_for(self.weights.macs(n)))
     }
 }
 

@@ -101,11 +101,13 @@ const BLOCK_ROWS: usize = 6;
 /// each thread then reads its share of the weights, not all of them.
 const SPLIT_PANELS_ROWS: usize = 64;
 
-/// A dense layer's weights `W^T` (`[inputs, outputs]`), laid out for the fastest kernel
-/// this CPU has.
+/// A dense layer's weights `W^T` (`[inputs, outputs]`) and bias, laid out for the fastest
+/// kernel this CPU has.
 #[derive(Debug)]
 pub(crate) struct Weights {
     data: Vec<f32>,
+    /// `outputs` long, padded with zeros to whole panels when `packed`.
+    bias: Vec<f32>,
     inputs: usize,
     outputs: usize,
     /// `data` is in panels: panel `p` holds columns `64p..64p + 64` as `[inputs][64]`,
@@ -114,16 +116,18 @@ pub(crate) struct Weights {
 }
 
 impl Weights {
-    /// `w_t` is `[inputs, outputs]` row-major; packed into panels when AVX-512 is there.
-    pub(crate) fn new(w_t: Vec<f32>, inputs: usize, outputs: usize) -> Self {
-        Self::with_layout(w_t, inputs, outputs, avx512())
+    /// `w_t` is `[inputs, bias.len()]` row-major; packed into panels when AVX-512 is there.
+    pub(crate) fn new(w_t: Vec<f32>, bias: Vec<f32>, inputs: usize) -> Self {
+        Self::with_layout(w_t, bias, inputs, avx512())
     }
 
-    pub(crate) fn with_layout(w_t: Vec<f32>, inputs: usize, outputs: usize, packed: bool) -> Self {
+    pub(crate) fn with_layout(w_t: Vec<f32>, mut bias: Vec<f32>, inputs: usize, packed: bool) -> Self {
+        let outputs = bias.len();
         assert_eq!(w_t.len(), inputs * outputs, "weights are not {inputs}x{outputs}");
         if !packed {
-            return Weights { data: w_t, inputs, outputs, packed };
+            return Weights { data: w_t, bias, inputs, outputs, packed };
         }
+        bias.resize(outputs.div_ceil(PANEL) * PANEL, 0.0);
         let panels = outputs.div_ceil(PANEL);
         let mut data = vec![0.0; panels * inputs * PANEL];
         for (p, panel) in data.chunks_mut(inputs * PANEL).enumerate() {
@@ -132,28 +136,30 @@ impl Weights {
                 row[..cols].copy_from_slice(&w_t[k * outputs + p * PANEL..][..cols]);
             }
         }
-        Weights { data, inputs, outputs, packed }
+        Weights { data, bias, inputs, outputs, packed }
+    }
+
+    /// Multiply-adds of a product with `n` rows.
+    pub(crate) fn macs(&self, n: usize) -> usize {
+        n * self.inputs * self.outputs
     }
 
     /// `x [n, inputs] W + bias` as `[n, outputs]`; work split over up to `threads`.
-    pub(crate) fn forward(&self, x: &[f32], n: usize, bias: &[f32], threads: usize) -> Vec<f32> {
+    pub(crate) fn forward(&self, x: &[f32], n: usize, threads: usize) -> Vec<f32> {
         let (inputs, outputs) = (self.inputs, self.outputs);
         assert_eq!(x.len(), n * inputs, "input is not {n}x{inputs}");
-        assert_eq!(bias.len(), outputs, "bias is not {outputs} long");
         let mut y = vec![0.0; n * outputs];
         if n == 0 {
             return y;
         }
         if !self.packed {
-            y.chunks_mut(outputs).for_each(|row| row.copy_from_slice(bias));
+            y.chunks_mut(outputs).for_each(|row| row.copy_from_slice(&self.bias));
             let w = View::rows(&self.data, inputs, outputs);
             matmul(&mut y, outputs, View::rows(x, n, inputs), w, true, threads);
             return y;
         }
-        let mut padded = bias.to_vec();
-        padded.resize(outputs.div_ceil(PANEL) * PANEL, 0.0);
         if threads == 1 {
-            self.rows(x, n, &padded, 0, &mut y, outputs);
+            self.rows(x, n, 0, &mut y, outputs);
         } else if n > SPLIT_PANELS_ROWS {
             // Rows split evenly between the threads.
             let mut parts = Vec::with_capacity(threads);
@@ -165,7 +171,7 @@ impl Weights {
                 (rest, start) = (tail, start + rows);
             }
             parts.into_par_iter().for_each(|(start, rows, part)| {
-                self.rows(&x[start * inputs..][..rows * inputs], rows, &padded, 0, part, outputs);
+                self.rows(&x[start * inputs..][..rows * inputs], rows, 0, part, outputs);
             });
         } else {
             // Few rows (a search query): the panels are split instead, each thread writing
@@ -179,7 +185,7 @@ impl Weights {
                 .map(|first| {
                     let cols = (per * PANEL).min(outputs - first * PANEL);
                     let mut piece = vec![0.0; n * cols];
-                    self.rows(x, n, &padded, first, &mut piece, cols);
+                    self.rows(x, n, first, &mut piece, cols);
                     (first * PANEL, piece)
                 })
                 .collect();
@@ -197,13 +203,10 @@ impl Weights {
     /// (`[rows, cols]`, `cols` the columns from panel `first` that `out` holds). Panels
     /// outer, blocks of rows inner: each panel is read from memory once and stays in
     /// cache while every block uses it.
-    fn rows(&self, x: &[f32], rows: usize, bias: &[f32], first: usize, out: &mut [f32], cols: usize) {
+    fn rows(&self, x: &[f32], rows: usize, first: usize, out: &mut [f32], cols: usize) {
         let inputs = self.inputs;
         assert!(x.len() == rows * inputs && out.len() == rows * cols);
-        assert!(
-            first * PANEL + cols <= self.outputs
-                && bias.len() >= (first * PANEL + cols).div_ceil(PANEL) * PANEL
-        );
+        assert!(first * PANEL + cols <= self.outputs);
         // Blocks of nearly equal size.
         let count = rows.div_ceil(BLOCK_ROWS);
         let bounds: Vec<usize> = (0..=count).map(|b| rows * b / count).collect();
@@ -214,7 +217,7 @@ impl Weights {
             for b in 0..count {
                 let (r0, r1) = (bounds[b], bounds[b + 1]);
                 // SAFETY: the kernel reads this block's `r1 - r0` rows of `x`, the
-                // whole panel, 64 of `bias` (asserted above to hold whole panels), and
+                // whole panel, 64 of the bias (padded to whole panels at load), and
                 // writes `width` columns at `col` of `r1 - r0 <= 6` rows `cols` apart, within
                 // `out` as sliced; it needs AVX-512F, which `packed` records was detected.
                 unsafe {
@@ -222,7 +225,7 @@ impl Weights {
                         r1 - r0,
                         &x[r0 * inputs..r1 * inputs],
                         panel,
-                        &bias[p * PANEL..][..PANEL],
+                        &self.bias[p * PANEL..][..PANEL],
                         &mut out[r0 * cols + col..],
                         cols,
                         width,
@@ -376,7 +379,7 @@ mod tests {
             let w = data(inputs * outputs, 3);
             let bias = data(outputs, 4);
             for layout in [false, avx512()] {
-                let weights = Weights::with_layout(w.clone(), inputs, outputs, layout);
+                let weights = Weights::with_layout(w.clone(), bias.clone(), inputs, layout);
                 for n in [0, 1, 5, 13, 14, 15, 29, 40, 100] {
                     let x = data(n * inputs, n);
                     let mut expected = naive(View::rows(&x, n, inputs), View::rows(&w, inputs, outputs));
@@ -384,7 +387,7 @@ mod tests {
                         .chunks_mut(outputs)
                         .for_each(|r| r.iter_mut().zip(&bias).for_each(|(v, b)| *v += b));
                     for threads in [1, 2] {
-                        let y = pool.install(|| weights.forward(&x, n, &bias, threads));
+                        let y = pool.install(|| weights.forward(&x, n, threads));
                         assert_eq!(y.len(), expected.len());
                         for (i, (a, b)) in y.iter().zip(&expected).enumerate() {
                             assert!(
