@@ -16,6 +16,10 @@
 //! `AIMDB_BENCH_INDEXES=flat,ivf` limits the run to those types (flat is always built: it
 //! is the exact answer recall is measured against).
 //!
+//! `AIMDB_BENCH_DEVICE=cuda` (built with `--features gpu`) also opens each index to search on
+//! that device (`FaissConfig::device`) and measures it the same way, as `flat_cuda`, ...;
+//! its build time is the copy to the GPU (the first search).
+//!
 //! Data: `aimdb_testkit::synthetic::Clustered` with 1000 clusters, each varying along its own
 //! 16-dimensional subspace (deviation norm 0.5) plus isotropic noise of norm 0.1, seed 42.
 //! Queries are fresh draws from the same distribution.
@@ -26,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use aimdb_benches::{percentile, target_dir};
-use aimdb_core::config::{FaissConfig, IndexType};
+use aimdb_core::config::{FaissConfig, IndexType, VectorDevice};
 use aimdb_core::{Collection, EmbedderIdentity, VectorFilter, VectorIndex, VectorRecord};
 use aimdb_testkit::synthetic::Clustered;
 use aimdb_vector::FaissIndex;
@@ -93,17 +97,19 @@ fn write_f32(path: &Path, values: &[f32]) {
 }
 
 struct Built {
-    name: &'static str,
+    name: String,
     index: FaissIndex,
-    _dir: tempfile::TempDir,
+    config: FaissConfig,
+    _dir: Option<tempfile::TempDir>,
     build_s: f64,
 }
 
 fn build(rt: &Runtime, name: &'static str, config: impl Fn(&Path) -> FaissConfig, points: &[f32]) -> Built {
     let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(dir.path());
     let start = Instant::now();
     let index = rt.block_on(async {
-        let index = FaissIndex::open(&config(dir.path())).await.expect("open");
+        let index = FaissIndex::open(&config).await.expect("open");
         // One batch: training sees the whole collection, as after a reindex.
         let records = points
             .chunks_exact(DIM)
@@ -115,7 +121,17 @@ fn build(rt: &Runtime, name: &'static str, config: impl Fn(&Path) -> FaissConfig
         index.flush().await.expect("flush");
         index
     });
-    Built { name, index, _dir: dir, build_s: start.elapsed().as_secs_f64() }
+    Built { name: name.to_owned(), index, config, _dir: Some(dir), build_s: start.elapsed().as_secs_f64() }
+}
+
+/// `built`'s directory opened to search on `device`, its vectors copied there by a first search.
+fn on_device(rt: &Runtime, built: &Built, device: &VectorDevice, query: &[f32]) -> Built {
+    let config = built.config.clone().with_device(device.clone());
+    let start = Instant::now();
+    let index = rt.block_on(FaissIndex::open(&config)).expect("open on the device");
+    search(rt, &index, query);
+    let name = format!("{}_{}", built.name, device.to_string().replace([':', ','], "_"));
+    Built { name, index, config, _dir: None, build_s: start.elapsed().as_secs_f64() }
 }
 
 fn search(rt: &Runtime, index: &FaissIndex, q: &[f32]) -> Vec<i64> {
@@ -204,7 +220,15 @@ fn vector_benches(c: &mut Criterion) {
         points.len() as f64 * 4.0 / read_ms / 1e6
     );
     drop(points);
-    let indexes: Vec<&Built> = [Some(&flat), ivf.as_ref(), ivfpq.as_ref()].into_iter().flatten().collect();
+    let mut on_cpu: Vec<&Built> = [Some(&flat), ivf.as_ref(), ivfpq.as_ref()].into_iter().flatten().collect();
+    let device: Option<VectorDevice> =
+        std::env::var("AIMDB_BENCH_DEVICE").ok().map(|d| d.parse().expect("AIMDB_BENCH_DEVICE"));
+    let gpu: Vec<Built> = device
+        .iter()
+        .flat_map(|device| on_cpu.iter().map(|built| on_device(&rt, built, device, &queries[..DIM])))
+        .collect();
+    on_cpu.extend(&gpu);
+    let indexes = on_cpu;
 
     let truth: Vec<Vec<i64>> = queries.chunks_exact(DIM).map(|q| search(&rt, &flat.index, q)).collect();
     let mut summary = Vec::new();

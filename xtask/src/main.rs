@@ -218,6 +218,8 @@ fn test(extra: &[String]) -> Result<(), String> {
         // The Python extension module is tested from Python (below), on its installed wheel.
         vec!["test", "--workspace", "--exclude", "aimdb-python", "--no-fail-fast"],
         vec!["test", "--package", "aimdb-benches", "--benches"],
+        // GPU search keeps compiling (no CUDA needed to build it); its tests skip without a GPU.
+        vec!["test", "--package", "aimdb-vector", "--features", "gpu", "--test", "gpu_search"],
     ];
     runs[0].extend(extra.iter().map(String::as_str));
     // Real servers for the backend suites, stopped again whatever the tests do.

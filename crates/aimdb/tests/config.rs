@@ -207,3 +207,35 @@ fn one_scheme_table() {
     let unknown = config_error(from_yaml_str("backend: ftp\n"));
     assert!(unknown.contains("postgresql") && unknown.contains("chromadb"), "{unknown}");
 }
+
+#[test]
+fn faiss_device_selects_gpus_and_rejects_anything_else() {
+    use aimdb_core::config::VectorDevice;
+    let device = |value: &str| {
+        let yaml = format!(
+            "metadata:\n  url: sqlite://x\nvectors:\n  kind: faiss\n  path: /i\n  device: \"{value}\"\n"
+        );
+        from_yaml_str(&yaml).map(|config| match config.vectors {
+            Some(VectorConfig::Faiss(faiss)) => faiss.device,
+            other => panic!("faiss expected, got {other:?}"),
+        })
+    };
+    assert_eq!(device("cpu").unwrap(), VectorDevice::Cpu);
+    assert_eq!(device("cuda").unwrap(), VectorDevice::Cuda(vec![0]));
+    assert_eq!(device("CUDA:1").unwrap(), VectorDevice::Cuda(vec![1]));
+    assert_eq!(device("cuda:0,1").unwrap(), VectorDevice::Cuda(vec![0, 1]));
+    assert_eq!(device("cuda:all").unwrap(), VectorDevice::CudaAll);
+    for bad in ["tpu", "cuda:", "cuda:x", "cuda:0,-1"] {
+        let message = match device(bad) {
+            Err(Error::Config { message, .. }) => message,
+            other => panic!("{bad}: expected a Config error, got {other:?}"),
+        };
+        assert!(message.contains("vectors.device"), "{bad}: {message}");
+    }
+    // Unset means the CPU, and the CPU is not written back out.
+    let faiss = aimdb_core::config::FaissConfig::new("/i");
+    assert_eq!(faiss.device, VectorDevice::Cpu);
+    assert!(!serde_json::to_string(&faiss).unwrap().contains("device"));
+    let on_two = faiss.with_device(VectorDevice::Cuda(vec![0, 1]));
+    assert!(serde_json::to_string(&on_two).unwrap().contains("\"device\":\"cuda:0,1\""));
+}

@@ -323,6 +323,83 @@ pub struct FaissConfig {
     /// How vectors are compared (default cosine).
     #[serde(default)]
     pub metric: DistanceMetric,
+    /// Where searches run (default `cpu`): `cuda` searches on GPU 0, `cuda:N` on GPU N,
+    /// `cuda:0,1` shards the vectors across those GPUs, `cuda:all` across every visible one.
+    /// Needs aimdb-vector's `gpu` feature; the files and the CPU index stay as they are.
+    #[serde(default, skip_serializing_if = "VectorDevice::is_cpu")]
+    pub device: VectorDevice,
+}
+
+/// Where a FAISS directory's searches run (`FaissConfig::device`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum VectorDevice {
+    /// FAISS on the CPU.
+    #[default]
+    Cpu,
+    /// These CUDA devices (ordinals), each holding one shard of every collection's vectors;
+    /// an ordinal may repeat (several shards on one GPU).
+    Cuda(Vec<usize>),
+    /// Every visible CUDA device, one shard each.
+    CudaAll,
+}
+
+impl VectorDevice {
+    /// Whether searches run on the CPU.
+    pub fn is_cpu(&self) -> bool {
+        *self == VectorDevice::Cpu
+    }
+}
+
+impl std::str::FromStr for VectorDevice {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        let bad = || {
+            Error::config(format!(
+                "vectors.device: expected cpu, cuda, cuda:N, cuda:N,M,... or cuda:all, got `{s}`"
+            ))
+        };
+        match s.split_once(':') {
+            None if s == "cpu" => Ok(VectorDevice::Cpu),
+            None if s == "cuda" || s == "gpu" => Ok(VectorDevice::Cuda(vec![0])),
+            Some(("cuda" | "gpu", "all")) => Ok(VectorDevice::CudaAll),
+            Some(("cuda" | "gpu", list)) => {
+                let ordinals: Vec<usize> =
+                    list.split(',').map(|n| n.trim().parse().map_err(|_| bad())).collect::<Result<_>>()?;
+                Ok(VectorDevice::Cuda(ordinals))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl TryFrom<String> for VectorDevice {
+    type Error = Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl From<VectorDevice> for String {
+    fn from(device: VectorDevice) -> String {
+        device.to_string()
+    }
+}
+
+impl fmt::Display for VectorDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VectorDevice::Cpu => f.write_str("cpu"),
+            VectorDevice::CudaAll => f.write_str("cuda:all"),
+            VectorDevice::Cuda(ordinals) => {
+                let list: Vec<String> = ordinals.iter().map(usize::to_string).collect();
+                write!(f, "cuda:{}", list.join(","))
+            }
+        }
+    }
 }
 
 impl FaissConfig {
@@ -337,7 +414,15 @@ impl FaissConfig {
             nbits: None,
             lock_timeout_ms: None,
             metric: DistanceMetric::Cosine,
+            device: VectorDevice::Cpu,
         }
+    }
+
+    /// Searches on `device` instead of the CPU.
+    #[must_use]
+    pub fn with_device(mut self, device: VectorDevice) -> Self {
+        self.device = device;
+        self
     }
 
     /// Another distance metric.

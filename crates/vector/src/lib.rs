@@ -28,6 +28,8 @@ pub mod chroma;
 mod common;
 #[cfg(feature = "faiss")]
 pub mod faiss;
+#[cfg(feature = "gpu")]
+mod gpu;
 
 #[cfg(feature = "chroma")]
 pub use crate::chroma::ChromaIndex;

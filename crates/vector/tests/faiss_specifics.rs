@@ -494,3 +494,18 @@ async fn a_large_exact_scan_split_across_threads_answers_exactly() {
         }
     }
 }
+
+/// A build without the `gpu` feature says so, instead of searching on the CPU unasked.
+#[cfg(not(feature = "gpu"))]
+#[tokio::test]
+async fn cuda_device_without_the_gpu_feature_is_a_config_error() {
+    use aimdb_core::config::VectorDevice;
+    let dir = tempfile::tempdir().unwrap();
+    let config = FaissConfig::new(dir.path()).with_device(VectorDevice::Cuda(vec![0]));
+    match FaissIndex::open(&config).await {
+        Err(aimdb_core::Error::Config { message, .. }) => {
+            assert!(message.contains("`gpu` feature"), "{message}")
+        }
+        other => panic!("expected a Config error, got {other:?}"),
+    }
+}

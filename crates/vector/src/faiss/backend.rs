@@ -14,7 +14,7 @@ use aimdb_core::{
 };
 use async_trait::async_trait;
 
-use super::collection::{CollectionIndex, Retrain};
+use super::collection::{CollectionIndex, Gpus, Retrain};
 use super::journal::{self, Change, Entry, Journal};
 use super::layout::Planner;
 use super::lock::{self, DirLock};
@@ -57,6 +57,8 @@ struct Inner {
     /// Background retrains running in this process, and their end signalled.
     retrains: Mutex<usize>,
     retrained: Condvar,
+    /// Where searches run when not on the CPU (`device: cuda`).
+    gpus: Option<Arc<Gpus>>,
 }
 
 /// This process's copy of the index: the last checkpoint it loaded plus the journal entries
@@ -96,20 +98,24 @@ impl FaissIndex {
         let nq = queries.len() / embedder.dim.max(1);
         let embedder = embedder.clone();
         let filter = filter.clone();
+        let gpus = self.inner.gpus.clone();
+        let on_cpu = gpus.is_none();
         let search = move |state: &State| {
             if let Some(stored) = &state.embedder {
                 check_embedder(stored, &embedder)?;
                 check_metric(state.metric, metric)?;
             }
             match state.collections.get(&collection) {
-                Some(index) => index.search_many(&queries, k, &filter),
+                Some(index) => index.search_many(&queries, k, &filter, gpus.as_deref()),
                 None => Ok(vec![Vec::new(); nq]),
             }
         };
         // A small search costs less than the hop to a blocking thread and back (two
         // wake-ups, ~30 µs): on a current copy it runs here, which is what lets two
         // clients of a server search at nearly twice one client's rate on two cores.
-        if let Ok(state) = self.inner.state.try_read()
+        // GPU searches may first copy the vectors over: never on the async thread.
+        if on_cpu
+            && let Ok(state) = self.inner.state.try_read()
             && state.is_current(&self.inner.dir)?
             && state
                 .collections
@@ -127,7 +133,9 @@ impl FaissIndex {
         let metric = config.metric;
         let dir = config.path.clone();
         let timeout = config.lock_timeout_ms.map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis);
+        let device = config.device.clone();
         let inner = tokio::task::spawn_blocking(move || {
+            let gpus = open_gpus(&device)?;
             std::fs::create_dir_all(&dir).map_err(io_error("create index directory"))?;
             let lock = DirLock::open(&dir, timeout).map_err(io_error("open lock file"))?;
             let inner = Inner {
@@ -138,6 +146,7 @@ impl FaissIndex {
                 state: RwLock::new(State::default()),
                 retrains: Mutex::new(0),
                 retrained: Condvar::new(),
+                gpus,
             };
             inner.run(LockMode::Shared, |_, _| Ok(()))?;
             if lock_state(&inner.state).journal.is_none() {
@@ -201,6 +210,21 @@ impl FaissIndex {
             .await
             .map_err(|e| Error::backend("faiss task", e))?
     }
+}
+
+/// The GPUs `device` names, `None` for the CPU.
+fn open_gpus(device: &aimdb_core::config::VectorDevice) -> Result<Option<Arc<Gpus>>> {
+    if device.is_cpu() {
+        return Ok(None);
+    }
+    #[cfg(feature = "gpu")]
+    {
+        Ok(Some(Arc::new(Gpus::open(device)?)))
+    }
+    #[cfg(not(feature = "gpu"))]
+    Err(Error::config(format!(
+        "vectors.device = {device} needs aimdb-vector built with its `gpu` feature (this build searches on the CPU only)"
+    )))
 }
 
 impl Inner {

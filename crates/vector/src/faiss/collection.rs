@@ -15,6 +15,8 @@ use super::layout::{Layout, Planner};
 use super::persist::{self, CollectionFiles};
 use super::vectors::VectorFile;
 use crate::common::raw;
+#[cfg(feature = "gpu")]
+use crate::gpu::{self, Mirror};
 
 /// Compressed scores are re-ranked on exact vectors; this many candidates per result, and at
 /// least `REFINE_MIN`. At 1M x 384 (PQ48, nprobe 64) 64 candidates gave recall@10 0.73, 256
@@ -38,6 +40,14 @@ const PENDING: u64 = 1 << 63;
 /// embeddings inserted by name). Retraining at each doubling costs at most one training's
 /// worth of work per vector added, amortised; it runs in the background ([`Retrain`]).
 const RETRAIN_GROWTH: usize = 2;
+
+/// The GPUs searches run on (`device: cuda`); a type with no values without the `gpu` feature.
+#[cfg(feature = "gpu")]
+pub(crate) type Gpus = crate::gpu::Gpus;
+/// The GPUs searches run on (`device: cuda`); a type with no values without the `gpu` feature.
+#[cfg(not(feature = "gpu"))]
+#[derive(Debug)]
+pub(crate) enum Gpus {}
 
 pub(crate) fn faiss_error(what: impl Into<String>) -> impl FnOnce(faiss::error::Error) -> Error {
     let what = what.into();
@@ -79,6 +89,9 @@ pub(crate) struct CollectionIndex {
     /// snapshot, which it applies again at the swap. `None` otherwise (and in a reloaded copy,
     /// which makes a running retrain give up).
     changed_since_snapshot: Option<Vec<i64>>,
+    /// The vectors on the GPUs, copied at the first GPU search after a change.
+    #[cfg(feature = "gpu")]
+    mirror: std::sync::Mutex<Option<std::sync::Arc<Mirror>>>,
 }
 
 /// A retrain of one collection off the locks: [`CollectionIndex::start_retrain`] takes the
@@ -115,6 +128,8 @@ impl CollectionIndex {
             saved: None,
             dirty: true,
             changed_since_snapshot: None,
+            #[cfg(feature = "gpu")]
+            mirror: Default::default(),
         })
     }
 
@@ -138,6 +153,7 @@ impl CollectionIndex {
         metadata: Vec<BTreeMap<String, String>>,
     ) -> Result<bool> {
         self.dirty = true;
+        self.drop_mirror();
         if let Some(changed) = &mut self.changed_since_snapshot {
             changed.extend_from_slice(ids);
         }
@@ -251,6 +267,7 @@ impl CollectionIndex {
         // Lists probed as dialled meanwhile (`set_nprobe`) when their number stays.
         let nprobe = if retrain.layout.nlist() == self.layout.nlist() { self.nprobe } else { retrain.nprobe };
         self.index = retrain.index;
+        self.drop_mirror();
         self.layout = retrain.layout;
         self.trained_on = retrain.ids.len();
         self.set_nprobe(nprobe)?;
@@ -266,6 +283,7 @@ impl CollectionIndex {
             return Ok(());
         }
         self.dirty = true;
+        self.drop_mirror();
         if let Some(changed) = &mut self.changed_since_snapshot {
             changed.extend_from_slice(ids);
         }
@@ -311,6 +329,7 @@ impl CollectionIndex {
         // A background retrain of the index replaced here would be out of date.
         self.changed_since_snapshot = None;
         self.index = index;
+        self.drop_mirror();
         self.layout = layout;
         self.trained_on = if layout == Layout::Flat { 0 } else { ids.len() };
         self.set_nprobe(nprobe)?;
@@ -406,6 +425,7 @@ impl CollectionIndex {
         queries: &[f32],
         k: usize,
         filter: &VectorFilter,
+        gpus: Option<&Gpus>,
     ) -> Result<Vec<Vec<VectorHit>>> {
         let n = self.len();
         let nq = queries.len() / self.dim.max(1);
@@ -414,21 +434,89 @@ impl CollectionIndex {
         }
         let k = k.min(n);
         let filtered = !filter.equals.is_empty();
-        let mut want = if self.layout.lossy() { (k * REFINE_FACTOR).max(REFINE_MIN) } else { k };
-        if filtered {
-            want *= FILTER_OVERFETCH;
+        let overfetch = if filtered { FILTER_OVERFETCH } else { 1 };
+        #[cfg(feature = "gpu")]
+        if let Some(gpus) = gpus
+            && (k * overfetch).min(n) <= gpu::MAX_K
+        {
+            let want = (k * overfetch).min(n);
+            let found = self.search_gpu(gpus, queries, want)?;
+            return queries
+                .chunks_exact(self.dim)
+                .zip(found)
+                .map(|(query, candidates)| self.hits(query, k, want, filter, candidates, true))
+                .collect();
         }
-        let want = want.min(n);
+        #[cfg(not(feature = "gpu"))]
+        let _ = gpus;
+        let want = if self.layout.lossy() { (k * REFINE_FACTOR).max(REFINE_MIN) } else { k };
+        let want = (want * overfetch).min(n);
         let result = self.scan(queries, nq, want)?;
         queries
             .chunks_exact(self.dim)
             .enumerate()
             .map(|(q, query)| {
                 let found = (q * want)..((q + 1) * want);
-                let candidates = result.labels[found.clone()].iter().zip(&result.distances[found]);
-                self.hits(query, k, want, filter, candidates)
+                let candidates = result.labels[found.clone()]
+                    .iter()
+                    .zip(&result.distances[found])
+                    .filter_map(|(label, &raw)| Some((label.get()? as i64, raw)))
+                    .collect();
+                self.hits(query, k, want, filter, candidates, !self.layout.lossy())
             })
             .collect()
+    }
+
+    /// The GPUs' `want` best candidates for each query, exactly scored: over every vector
+    /// of an exact collection, over the lists FAISS's quantizer probes of an IVF one.
+    #[cfg(feature = "gpu")]
+    fn search_gpu(&self, gpus: &Gpus, queries: &[f32], want: usize) -> Result<Vec<Vec<(i64, f32)>>> {
+        let mirror = self.mirror(gpus)?;
+        let probed = super::concurrent::ivf_probes(&self.index, queries)?;
+        gpus.search(&mirror, queries, want, probed.as_deref())
+    }
+
+    /// This collection's vectors on the GPUs, copied there first if a change dropped them.
+    #[cfg(feature = "gpu")]
+    fn mirror(&self, gpus: &Gpus) -> Result<std::sync::Arc<Mirror>> {
+        let mut mirror = self.mirror.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(mirror) = mirror.as_ref() {
+            return Ok(mirror.clone());
+        }
+        let started = std::time::Instant::now();
+        // IVF rows go list by list, with each row's list, so the probed lists can be told.
+        let (ids, lists) = match super::concurrent::ivf_lists(&self.index) {
+            Some(by_list) => {
+                let nlist = by_list.len();
+                let mut ids = Vec::with_capacity(self.len());
+                let mut lists = Vec::with_capacity(self.len());
+                for (list, members) in by_list.into_iter().enumerate() {
+                    lists.extend(std::iter::repeat_n(list as i32, members.len()));
+                    ids.extend(members);
+                }
+                (ids, Some((lists, nlist)))
+            }
+            None => (self.ids(), None),
+        };
+        let vectors = self.read_exact(&ids)?;
+        let uploaded = std::sync::Arc::new(gpus.upload(self.dim, self.metric, ids, &vectors, lists)?);
+        log::info!(
+            "{}: {} vectors copied to {} in {:.0?}",
+            self.collection,
+            self.len(),
+            gpus.device(),
+            started.elapsed()
+        );
+        *mirror = Some(uploaded.clone());
+        Ok(uploaded)
+    }
+
+    /// Forgets the GPUs' copy after a change (the next GPU search copies again).
+    fn drop_mirror(&mut self) {
+        #[cfg(feature = "gpu")]
+        {
+            *self.mirror.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        }
     }
 
     /// FAISS's `want` best candidates for each query. Through a shared reference: searches of
@@ -446,18 +534,20 @@ impl CollectionIndex {
         super::concurrent::search(&self.index, queries, want)
     }
 
-    /// One query's answer from FAISS's `candidates` (`want` of them, label and raw metric).
-    fn hits<'a>(
+    /// One query's answer from `candidates` (`want` of them, id and raw metric; `exact` when
+    /// those are exact values, not compressed-code estimates).
+    fn hits(
         &self,
         query: &[f32],
         k: usize,
         want: usize,
         filter: &VectorFilter,
-        candidates: impl Iterator<Item = (&'a faiss::Idx, &'a f32)>,
+        candidates: Vec<(i64, f32)>,
+        exact: bool,
     ) -> Result<Vec<VectorHit>> {
         let filtered = !filter.equals.is_empty();
         let mut hits: Vec<(i64, f32)> = candidates
-            .filter_map(|(label, &raw)| Some((label.get()? as i64, raw)))
+            .into_iter()
             .filter(|(id, _)| self.slots.get(id).is_some_and(|slot| filter.matches(&slot.metadata)))
             .collect();
         if filtered && hits.len() < k && want < self.len() {
@@ -470,7 +560,7 @@ impl CollectionIndex {
                 .map(|(&id, _)| id)
                 .collect();
             hits = self.exact_raw(query, &matching)?;
-        } else if self.layout.lossy() {
+        } else if !exact {
             let ids: Vec<i64> = hits.iter().map(|&(id, _)| id).collect();
             hits = self.exact_raw(query, &ids)?;
         }
@@ -615,6 +705,8 @@ impl CollectionIndex {
             saved: Some(files.clone()),
             dirty: false,
             changed_since_snapshot: None,
+            #[cfg(feature = "gpu")]
+            mirror: Default::default(),
         };
         if loaded.index.ntotal() != loaded.slots.len() as u64 {
             return Err(Error::backend(

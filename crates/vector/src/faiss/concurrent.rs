@@ -22,16 +22,29 @@ const SCAN_BLOCK: usize = 4096;
 /// guarantees no thread modifies `index` meanwhile: it holds a read guard of the lock that
 /// every modification takes for writing.
 pub fn search(index: &IndexImpl, query: &[f32], k: usize) -> Result<SearchResult> {
-    let nq = query.len() / index.d() as usize;
+    // SAFETY: `inner_ptr` is the live FAISS index `index` owns for as long as the borrow.
+    unsafe { search_raw(index.inner_ptr(), index.d() as usize, query, k) }
+}
+
+/// [`search`] on a raw FAISS index of `dim` dimensions.
+///
+/// # Safety
+/// `index` points to a live FAISS index that nothing modifies until this returns.
+unsafe fn search_raw(
+    index: *mut faiss_sys::FaissIndex,
+    dim: usize,
+    query: &[f32],
+    k: usize,
+) -> Result<SearchResult> {
+    let nq = query.len() / dim.max(1);
     let mut distances = vec![0f32; k * nq];
     let mut labels = vec![Idx::none(); k * nq];
-    // SAFETY: `inner_ptr` is the live FAISS index `index` owns for as long as the borrow; the
-    // query holds `nq * d` floats and the outputs `k * nq` entries, as `faiss_Index_search`
-    // reads and writes; `Idx` is `#[repr(transparent)]` over `idx_t`; a const search does not
-    // modify the index, and no modification runs concurrently (see above).
+    // SAFETY: `index` is live and unmodified (the caller's promise); the query holds `nq * d`
+    // floats and the outputs `k * nq` entries, as `faiss_Index_search` reads and writes;
+    // `Idx` is `#[repr(transparent)]` over `idx_t`; a const search does not modify the index.
     let code = unsafe {
         faiss_sys::faiss_Index_search(
-            index.inner_ptr(),
+            index,
             nq as faiss_sys::idx_t,
             query.as_ptr(),
             k as faiss_sys::idx_t,
@@ -53,6 +66,56 @@ pub fn search(index: &IndexImpl, query: &[f32], k: usize) -> Result<SearchResult
         return Err(Error::backend(format!("faiss search (code {code})"), message));
     }
     Ok(SearchResult { distances, labels })
+}
+
+/// The entity ids in each inverted list of an IVF (or IVF-PQ) index, list by list; `None`
+/// for any other index. The caller holds the read guard, as for [`search`].
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+pub fn ivf_lists(index: &IndexImpl) -> Option<Vec<Vec<i64>>> {
+    // SAFETY: `inner_ptr` is the live index `index` owns; the cast returns null unless it is
+    // an `IndexIVF`; each list is read into a buffer of the size FAISS reports for it, and no
+    // modification runs meanwhile (the read guard).
+    unsafe {
+        let ivf = faiss_sys::faiss_IndexIVF_cast(index.inner_ptr());
+        if ivf.is_null() {
+            return None;
+        }
+        let lists = (0..faiss_sys::faiss_IndexIVF_nlist(ivf))
+            .map(|list| {
+                let mut ids = vec![0 as faiss_sys::idx_t; faiss_sys::faiss_IndexIVF_get_list_size(ivf, list)];
+                if !ids.is_empty() {
+                    faiss_sys::faiss_IndexIVF_invlists_get_ids(ivf, list, ids.as_mut_ptr());
+                }
+                ids
+            })
+            .collect();
+        Some(lists)
+    }
+}
+
+/// Which lists an IVF index probes for each of `queries`: its own quantizer asked for the
+/// `nprobe` nearest centroids, as `IndexIVF::search` asks it. `nq x nlist` flags (1 =
+/// probed); `None` for an index that is not an inverted file.
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+pub fn ivf_probes(index: &IndexImpl, queries: &[f32]) -> Result<Option<Vec<u8>>> {
+    // SAFETY: as in `ivf_lists`; the quantizer is owned by the IVF index and lives as long.
+    unsafe {
+        let ivf = faiss_sys::faiss_IndexIVF_cast(index.inner_ptr());
+        if ivf.is_null() {
+            return Ok(None);
+        }
+        let nlist = faiss_sys::faiss_IndexIVF_nlist(ivf);
+        let nprobe = faiss_sys::faiss_IndexIVF_nprobe(ivf).clamp(1, nlist.max(1));
+        let dim = index.d() as usize;
+        let probes = search_raw(faiss_sys::faiss_IndexIVF_quantizer(ivf), dim, queries, nprobe)?;
+        let mut flags = vec![0u8; queries.len() / dim.max(1) * nlist];
+        for (q, labels) in probes.labels.chunks_exact(nprobe).enumerate() {
+            for list in labels.iter().filter_map(|l| l.get()).filter(|&l| (l as usize) < nlist) {
+                flags[q * nlist + list as usize] = 1;
+            }
+        }
+        Ok(Some(flags))
+    }
 }
 
 /// The exact matrix of an `IDMap2,Flat` index and its row labels, borrowed from FAISS.
