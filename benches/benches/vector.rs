@@ -3,9 +3,10 @@
 //! `cargo xtask bench` runs it on 1M vectors (set `AIMDB_BENCH_VECTORS` for another size);
 //! `cargo xtask test` smoke-runs it on 20k. Besides criterion's single-query timings it prints
 //! and writes (`target/criterion/vector-summary.json`) build time, recall@10 against exact
-//! search, p50/p99 latency, index size and batched-search throughput (`search_many` in
-//! batches of 1, 16 and 256: queries/s) per type, for flat also the time to read the
-//! vectors once on every core (its p50 over that: 1.0 is the memory-bandwidth floor), and
+//! search, p50/p99 latency, index size, batched-search throughput (`search_many` in batches
+//! of 1, 16 and 256: queries/s) and one search right after a write, per type; for flat also
+//! the time to read the vectors once on every core (its p50 over that: 1.0 is the
+//! memory-bandwidth floor), and
 //! leaves the data in `target/bench-data/` so `cargo xtask bench --reference` can time
 //! Python faiss-cpu on it.
 //!
@@ -247,6 +248,18 @@ fn vector_benches(c: &mut Criterion) {
             .iter()
             .map(|&b| format!("\"qps_batch_{b}\":{:.1}", batched_qps(&rt, &built.index, &queries, b)))
             .collect();
+        // One write, then the next search: on a GPU, whether the copy there took the write in
+        // place or was copied afresh.
+        let record = VectorRecord {
+            id: (n + 1) as i64,
+            vector: queries[..DIM].to_vec(),
+            metadata: Default::default(),
+        };
+        rt.block_on(built.index.upsert(Collection::Models, &embedder(), vec![record])).expect("upsert");
+        let start = Instant::now();
+        search(&rt, &built.index, &queries[DIM..2 * DIM]);
+        let after_write_ms = start.elapsed().as_secs_f64() * 1e3;
+        rt.block_on(built.index.remove(Collection::Models, &[(n + 1) as i64])).expect("remove");
         // The exact scan against the time to read its vectors once (1.0 = at bandwidth).
         let bandwidth = if built.name == "flat" {
             let p50 = percentile(&latencies, 0.5);
@@ -256,7 +269,8 @@ fn vector_benches(c: &mut Criterion) {
         };
         let line = format!(
             "{{\"index\":\"{}\",\"data\":\"{source}\",\"n\":{n},\"dim\":{DIM},\"nlist\":{nlist},\"nprobe\":{nprobe},\"build_s\":{:.2},\
-             \"recall_at_1\":{:.4},\"recall_at_10\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"index_bytes\":{},{}{bandwidth}}}",
+             \"recall_at_1\":{:.4},\"recall_at_10\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"index_bytes\":{},{},\
+             \"search_after_write_ms\":{after_write_ms:.3}{bandwidth}}}",
             built.name,
             built.build_s,
             hits1 as f64 / QUERIES as f64,

@@ -149,6 +149,7 @@ async fn ivf_search_probes_the_cpu_lists() {
     .await;
     let gpu = on_gpu(&config, device()).await;
     compare(&cpu, &gpu, "ivf nlist 64 nprobe 4").await;
+    write_and_compare(&cpu, &gpu, "ivf").await;
 }
 
 #[tokio::test]
@@ -204,12 +205,14 @@ async fn ivfpq_on_the_gpu_scores_exactly_and_finds_at_least_as_much() {
 }
 
 #[tokio::test]
-async fn shards_merge_and_changes_reach_the_gpu() {
+async fn shards_merge_and_writes_reach_the_gpu() {
     if !gpu_here().await {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (cpu, config) = cpu_index(dir.path(), |c| FaissConfig { index_type: IndexType::Flat, ..c }).await;
+    let metric = DistanceMetric::L2;
+    let (cpu, config) =
+        cpu_index(dir.path(), |c| FaissConfig { index_type: IndexType::Flat, metric, ..c }).await;
     // Two shards on one GPU: the same merge as across GPUs.
     let two = match device() {
         VectorDevice::Cuda(ordinals) => VectorDevice::Cuda(vec![ordinals[0], ordinals[0]]),
@@ -217,13 +220,19 @@ async fn shards_merge_and_changes_reach_the_gpu() {
     };
     let gpu = on_gpu(&config, two).await;
     compare(&cpu, &gpu, "two shards").await;
-    // Writes through the GPU handle: the copy on the GPU is refreshed.
-    gpu.upsert(Collection::Models, &embedder(), records(&data().points(500, 3), N as i64 + 1)).await.unwrap();
-    gpu.remove(Collection::Models, &(1..=2_000).collect::<Vec<i64>>()).await.unwrap();
-    compare(&cpu, &gpu, "two shards after writes").await;
-    let hits = gpu
-        .search(Collection::Models, &embedder(), &queries(1)[0], 50, &VectorFilter::default())
-        .await
-        .unwrap();
+    write_and_compare(&cpu, &gpu, "two shards").await;
+}
+
+/// Writes through `gpu` that its copy takes in place (appends, replacements, removals), then
+/// one larger than its spare room (copied afresh), each followed by the comparison.
+async fn write_and_compare(cpu: &FaissIndex, gpu: &FaissIndex, what: &str) {
+    let models = Collection::Models;
+    gpu.upsert(models, &embedder(), records(&data().points(500, 3), N as i64 + 1)).await.unwrap();
+    gpu.upsert(models, &embedder(), records(&data().points(100, 4), 3_001)).await.unwrap();
+    gpu.remove(models, &(1..=2_000).collect::<Vec<i64>>()).await.unwrap();
+    compare(cpu, gpu, &format!("{what}, after writes")).await;
+    let hits = gpu.search(models, &embedder(), &queries(1)[0], 50, &VectorFilter::default()).await.unwrap();
     assert!(hits.iter().all(|h| h.id > 2_000), "removed ids are gone: {hits:?}");
+    gpu.upsert(models, &embedder(), records(&data().points(8_000, 5), 2 * N as i64)).await.unwrap();
+    compare(cpu, gpu, &format!("{what}, after a large write")).await;
 }

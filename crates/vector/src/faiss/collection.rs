@@ -89,7 +89,8 @@ pub(crate) struct CollectionIndex {
     /// snapshot, which it applies again at the swap. `None` otherwise (and in a reloaded copy,
     /// which makes a running retrain give up).
     changed_since_snapshot: Option<Vec<i64>>,
-    /// The vectors on the GPUs, copied at the first GPU search after a change.
+    /// The vectors on the GPUs: copied at the first GPU search, then changed in place by
+    /// writes while it has room (`Mirror`), dropped by a rebuild.
     #[cfg(feature = "gpu")]
     mirror: std::sync::Mutex<Option<std::sync::Arc<Mirror>>>,
 }
@@ -153,7 +154,6 @@ impl CollectionIndex {
         metadata: Vec<BTreeMap<String, String>>,
     ) -> Result<bool> {
         self.dirty = true;
-        self.drop_mirror();
         if let Some(changed) = &mut self.changed_since_snapshot {
             changed.extend_from_slice(ids);
         }
@@ -161,6 +161,7 @@ impl CollectionIndex {
         self.remove(&existing)?;
         let labels: Vec<Idx> = ids.iter().map(|&id| Idx::new(id as u64)).collect();
         self.index.add_with_ids(vectors, &labels).map_err(faiss_error("add"))?;
+        self.mirror_append(ids, vectors);
         let first_row = (self.pending.len() / self.dim) as u64;
         self.pending.extend_from_slice(vectors);
         for (row, (id, metadata)) in ids.iter().zip(metadata).enumerate() {
@@ -283,7 +284,7 @@ impl CollectionIndex {
             return Ok(());
         }
         self.dirty = true;
-        self.drop_mirror();
+        self.mirror_remove(ids);
         if let Some(changed) = &mut self.changed_since_snapshot {
             changed.extend_from_slice(ids);
         }
@@ -476,7 +477,7 @@ impl CollectionIndex {
         gpus.search(&mirror, queries, want, probed.as_deref())
     }
 
-    /// This collection's vectors on the GPUs, copied there first if a change dropped them.
+    /// This collection's vectors on the GPUs, copied there first if there is no copy yet.
     #[cfg(feature = "gpu")]
     fn mirror(&self, gpus: &Gpus) -> Result<std::sync::Arc<Mirror>> {
         let mut mirror = self.mirror.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -509,6 +510,49 @@ impl CollectionIndex {
         );
         *mirror = Some(uploaded.clone());
         Ok(uploaded)
+    }
+
+    /// Adds rows just added to FAISS to the GPUs' copy, or drops the copy when it has no room
+    /// (or the device fails): the next GPU search copies afresh.
+    fn mirror_append(&mut self, ids: &[i64], vectors: &[f32]) {
+        #[cfg(feature = "gpu")]
+        {
+            let by_lists = self.layout.nlist().is_some();
+            let lists = match by_lists.then(|| super::concurrent::ivf_assign(&self.index, vectors)) {
+                Some(Ok(lists)) => lists,
+                Some(Err(_)) => return self.drop_mirror(),
+                None => None,
+            };
+            self.update_mirror(|mirror| mirror.append(ids, vectors, lists.as_deref()));
+        }
+        #[cfg(not(feature = "gpu"))]
+        let _ = (ids, vectors);
+    }
+
+    /// Masks removed rows in the GPUs' copy (dropping it once too many are masked).
+    fn mirror_remove(&mut self, ids: &[i64]) {
+        #[cfg(feature = "gpu")]
+        self.update_mirror(|mirror| mirror.remove(ids));
+        #[cfg(not(feature = "gpu"))]
+        let _ = ids;
+    }
+
+    /// Changes the GPUs' copy in place with `change`, or drops it when `change` says it no
+    /// longer fits or fails. Writes hold the state's write lock, so no search shares it.
+    #[cfg(feature = "gpu")]
+    fn update_mirror(&mut self, change: impl FnOnce(&mut Mirror) -> Result<bool>) {
+        let slot = self.mirror.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let kept = match slot.as_mut().map(std::sync::Arc::get_mut) {
+            None => return,
+            Some(Some(mirror)) => change(mirror).unwrap_or_else(|e| {
+                log::warn!("{}: updating the GPU copy failed ({e}); copying it afresh", self.collection);
+                false
+            }),
+            Some(None) => false,
+        };
+        if !kept {
+            *slot = None;
+        }
     }
 
     /// Forgets the GPUs' copy after a change (the next GPU search copies again).

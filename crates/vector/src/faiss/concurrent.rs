@@ -93,6 +93,23 @@ pub fn ivf_lists(index: &IndexImpl) -> Option<Vec<Vec<i64>>> {
     }
 }
 
+/// The list an IVF index puts each of `vectors` in (its quantizer's nearest centroid, as
+/// `IndexIVF::add` assigns); `None` for an index that is not an inverted file.
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+pub fn ivf_assign(index: &IndexImpl, vectors: &[f32]) -> Result<Option<Vec<i32>>> {
+    // SAFETY: as in `ivf_lists`; the quantizer is owned by the IVF index and lives as long.
+    unsafe {
+        let ivf = faiss_sys::faiss_IndexIVF_cast(index.inner_ptr());
+        if ivf.is_null() {
+            return Ok(None);
+        }
+        // One call for the whole batch, as `IndexIVF::add_with_ids` makes: the quantizer's
+        // arithmetic (BLAS or not) depends on how many vectors it is asked about at once.
+        let nearest = search_raw(faiss_sys::faiss_IndexIVF_quantizer(ivf), index.d() as usize, vectors, 1)?;
+        Ok(Some(nearest.labels.iter().map(|l| l.get().map_or(-1, |l| l as i32)).collect()))
+    }
+}
+
 /// Which lists an IVF index probes for each of `queries`: its own quantizer asked for the
 /// `nprobe` nearest centroids, as `IndexIVF::search` asks it. `nq x nlist` flags (1 =
 /// probed); `None` for an index that is not an inverted file.

@@ -10,11 +10,12 @@ __device__ __forceinline__ bool better(float va, int ia, float vb, int ib) {
 }
 
 // Turns inner products into what the top-k selects: minus half the squared norm for L2
-// (ranks as -|q - x|^2 / 2 up to a per-query constant), and -inf outside the probed lists.
+// (ranks as -|q - x|^2 / 2 up to a per-query constant), and -inf outside the probed lists
+// and for removed rows.
 extern "C" __global__ void adjust(float* scores, long long total, long long rows,
                                   const float* half_norms, int use_norms,
                                   const int* lists, const unsigned char* probed, int use_lists,
-                                  int nlist) {
+                                  int nlist, const unsigned char* alive, int use_alive) {
     const float neg_inf = __int_as_float(0xff800000);
     for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < total;
          e += (long long)gridDim.x * blockDim.x) {
@@ -23,6 +24,7 @@ extern "C" __global__ void adjust(float* scores, long long total, long long rows
         float s = scores[e];
         if (use_norms) s -= half_norms[r];
         if (use_lists && !probed[q * nlist + lists[r]]) s = neg_inf;
+        if (use_alive && !alive[r]) s = neg_inf;
         scores[e] = s;
     }
 }

@@ -13,11 +13,12 @@
 //!   collections are scored on the exact vectors in the probed lists (the CPU re-ranks its
 //!   compressed candidates on them), so their recall is at least the CPU's.
 //!
-//! Every listed device holds one contiguous shard of each collection's vectors; each shard
-//! answers its `k` best and the host merges them (FAISS's `index_cpu_to_all_gpus` with
-//! `shard = true`).
+//! Every listed device holds one shard of each collection's vectors (an even split, then
+//! appends go where there is most room); each shard answers its `k` best and the host merges
+//! them (FAISS's `index_cpu_to_all_gpus` with `shard = true`).
 #![allow(unsafe_code)]
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aimdb_core::config::VectorDevice;
@@ -40,8 +41,8 @@ const SCORE_BUDGET: usize = 1 << 27;
 /// Threads per block of the top-k kernel (two candidates each).
 const TOPK_THREADS: u32 = (CHUNK / 2) as u32;
 
-/// Per query, (row in the mirror, selection score) of its best rows.
-type Candidates = Vec<Vec<(usize, f32)>>;
+/// Per query, (entity id, selection score) of its best rows.
+type Candidates = Vec<Vec<(i64, f32)>>;
 
 fn cuda_error(what: &'static str) -> impl FnOnce(cudarc::driver::DriverError) -> Error {
     move |e| Error::backend(format!("cuda: {what}: {e}"), e)
@@ -73,11 +74,13 @@ struct Shard {
     busy: Mutex<()>,
 }
 
-/// One collection's vectors on the shards, split into contiguous parts.
+/// One collection's vectors on the shards, one part each. Writes change it in place (rows
+/// appended into spare room, removed rows masked) until it would need more room or holds
+/// too many removed rows; then it is dropped and copied afresh at the next search.
 pub struct Mirror {
-    /// Entity id of each row, over all parts in order.
-    ids: Vec<i64>,
     parts: Vec<Part>,
+    /// Where each live entity's row is: (part, row).
+    rows: HashMap<i64, (usize, usize)>,
     dim: usize,
     l2: bool,
     /// IVF lists (0 for an exact collection).
@@ -86,19 +89,126 @@ pub struct Mirror {
 
 impl std::fmt::Debug for Mirror {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mirror").field("rows", &self.ids.len()).field("parts", &self.parts.len()).finish()
+        f.debug_struct("Mirror").field("rows", &self.rows.len()).field("parts", &self.parts.len()).finish()
     }
 }
 
 struct Part {
     shard: usize,
-    first: usize,
-    rows: usize,
+    stream: Arc<CudaStream>,
+    /// Entity id of each row in use; a removed row keeps its id and is masked by `alive`.
+    ids: Vec<i64>,
+    /// Rows the device buffers have room for.
+    capacity: usize,
     vectors: CudaSlice<f32>,
     /// Half of each row's squared norm (L2 only).
     half_norms: Option<CudaSlice<f32>>,
     /// Each row's IVF list (IVF only).
     lists: Option<CudaSlice<i32>>,
+    /// 1 for each live row, 0 for a removed one; copied to the device once a row is removed.
+    alive: Vec<u8>,
+    alive_on_device: Option<CudaSlice<u8>>,
+    removed: usize,
+}
+
+impl Part {
+    fn free(&self) -> usize {
+        self.capacity - self.ids.len()
+    }
+
+    /// Copies `rows` (of `dim`) and their norms and lists into the room after the rows in use.
+    fn append(&mut self, ids: &[i64], rows: &[f32], dim: usize, lists: Option<&[i32]>) -> Result<()> {
+        let (start, end) = (self.ids.len(), self.ids.len() + ids.len());
+        let stream = self.stream.clone();
+        stream
+            .memcpy_htod(rows, &mut self.vectors.slice_mut(start * dim..end * dim))
+            .map_err(cuda_error("copy vectors"))?;
+        if let Some(norms) = &mut self.half_norms {
+            stream
+                .memcpy_htod(&half_norms(rows, dim), &mut norms.slice_mut(start..end))
+                .map_err(cuda_error("copy norms"))?;
+        }
+        if let (Some(on_device), Some(lists)) = (&mut self.lists, lists) {
+            stream
+                .memcpy_htod(lists, &mut on_device.slice_mut(start..end))
+                .map_err(cuda_error("copy lists"))?;
+        }
+        self.ids.extend_from_slice(ids);
+        self.alive.resize(end, 1);
+        if let Some(alive) = &mut self.alive_on_device {
+            stream
+                .memcpy_htod(&self.alive[start..end], &mut alive.slice_mut(start..end))
+                .map_err(cuda_error("copy flags"))?;
+        }
+        Ok(())
+    }
+
+    /// Copies the live-row flags to the device after rows were removed.
+    fn sync_alive(&mut self) -> Result<()> {
+        let alive = match &mut self.alive_on_device {
+            Some(alive) => alive,
+            None => self
+                .alive_on_device
+                .insert(self.stream.alloc_zeros(self.capacity).map_err(cuda_error("alloc flags"))?),
+        };
+        self.stream
+            .memcpy_htod(&self.alive, &mut alive.slice_mut(..self.alive.len()))
+            .map_err(cuda_error("copy flags"))
+    }
+}
+
+fn half_norms(rows: &[f32], dim: usize) -> Vec<f32> {
+    rows.chunks_exact(dim).map(|row| row.iter().map(|x| x * x).sum::<f32>() / 2.0).collect()
+}
+
+impl Mirror {
+    /// Whether this mirror scores by IVF lists (and so needs each appended row's list).
+    pub fn by_lists(&self) -> bool {
+        self.nlist > 0
+    }
+
+    /// Masks the rows of `ids` (those present). `Ok(false)` once a quarter of the rows are
+    /// removed ones: the caller drops the mirror rather than scan the dead weight.
+    pub fn remove(&mut self, ids: &[i64]) -> Result<bool> {
+        let mut touched = vec![false; self.parts.len()];
+        for id in ids {
+            if let Some((p, row)) = self.rows.remove(id) {
+                let part = &mut self.parts[p];
+                part.alive[row] = 0;
+                part.removed += 1;
+                touched[p] = true;
+            }
+        }
+        for (part, _) in self.parts.iter_mut().zip(touched).filter(|(_, touched)| *touched) {
+            part.sync_alive()?;
+        }
+        let (removed, rows): (usize, usize) =
+            self.parts.iter().fold((0, 0), |(r, n), part| (r + part.removed, n + part.ids.len()));
+        Ok(removed * 4 <= rows)
+    }
+
+    /// Appends rows for `ids` (not present; `lists` gives each one's IVF list for an IVF
+    /// mirror) into the part with the most room. `Ok(false)` when none has room for them.
+    pub fn append(&mut self, ids: &[i64], vectors: &[f32], lists: Option<&[i32]>) -> Result<bool> {
+        if ids.is_empty() {
+            return Ok(true);
+        }
+        if self.by_lists() != lists.is_some() {
+            return Ok(false);
+        }
+        let Some((p, part)) = self.parts.iter_mut().enumerate().max_by_key(|(_, part)| part.free()) else {
+            return Ok(false);
+        };
+        if part.free() < ids.len() {
+            return Ok(false);
+        }
+        let first = part.ids.len();
+        part.append(ids, vectors, self.dim, lists)?;
+        for (i, &id) in ids.iter().enumerate() {
+            self.rows.insert(id, (p, first + i));
+        }
+        Ok(true)
+    }
 }
 
 impl Gpus {
@@ -148,8 +258,9 @@ impl Gpus {
         &self.device
     }
 
-    /// Copies a collection's vectors (`ids.len()` rows of `dim`) to the shards. `lists` gives
-    /// each row's IVF list and the number of lists, for an IVF collection.
+    /// Copies a collection's vectors (`ids.len()` rows of `dim`) to the shards, with room for
+    /// a quarter more. `lists` gives each row's IVF list and the number of lists, for an IVF
+    /// collection.
     pub fn upload(
         &self,
         dim: usize,
@@ -163,30 +274,38 @@ impl Gpus {
         let l2 = metric == DistanceMetric::L2;
         let nlist = lists.as_ref().map_or(0, |(_, nlist)| *nlist);
         let mut parts = Vec::with_capacity(self.shards.len());
+        let mut rows = HashMap::with_capacity(n);
         for (i, shard) in self.shards.iter().enumerate() {
             let (first, end) = (n * i / self.shards.len(), n * (i + 1) / self.shards.len());
-            let stream = &shard.stream;
-            let rows = &vectors[first * dim..end * dim];
-            let half_norms = l2.then(|| {
-                let norms: Vec<f32> =
-                    rows.chunks_exact(dim).map(|row| row.iter().map(|x| x * x).sum::<f32>() / 2.0).collect();
-                stream.clone_htod(&norms)
-            });
-            parts.push(Part {
+            let capacity = (end - first) + (end - first) / 4 + 256;
+            let stream = shard.stream.clone();
+            let alloc = "alloc the collection's copy";
+            let mut part = Part {
                 shard: i,
-                first,
-                rows: end - first,
-                vectors: stream.clone_htod(rows).map_err(cuda_error("copy vectors"))?,
-                half_norms: half_norms.transpose().map_err(cuda_error("copy norms"))?,
-                lists: match &lists {
-                    Some((lists, _)) => {
-                        Some(stream.clone_htod(&lists[first..end]).map_err(cuda_error("copy lists"))?)
-                    }
-                    None => None,
+                ids: Vec::with_capacity(capacity),
+                capacity,
+                vectors: stream.alloc_zeros(capacity * dim).map_err(cuda_error(alloc))?,
+                half_norms: if l2 {
+                    Some(stream.alloc_zeros(capacity).map_err(cuda_error(alloc))?)
+                } else {
+                    None
                 },
-            });
+                lists: if nlist > 0 {
+                    Some(stream.alloc_zeros(capacity).map_err(cuda_error(alloc))?)
+                } else {
+                    None
+                },
+                alive: Vec::with_capacity(capacity),
+                alive_on_device: None,
+                removed: 0,
+                stream,
+            };
+            let lists = lists.as_ref().map(|(lists, _)| &lists[first..end]);
+            part.append(&ids[first..end], &vectors[first * dim..end * dim], dim, lists)?;
+            rows.extend(ids[first..end].iter().enumerate().map(|(row, &id)| (id, (i, row))));
+            parts.push(part);
         }
-        Ok(Mirror { ids, parts, dim, l2, nlist })
+        Ok(Mirror { parts, rows, dim, l2, nlist })
     }
 
     /// The `k` (at most [`MAX_K`]) best rows of `mirror` for each query (concatenated, `dim`
@@ -204,22 +323,22 @@ impl Gpus {
         if k == 0 || nq == 0 {
             return Ok(vec![Vec::new(); nq]);
         }
-        let answers: Vec<Result<Candidates>> = std::thread::scope(|scope| {
-            let running: Vec<_> = mirror
-                .parts
-                .iter()
-                .map(|part| {
-                    let shard = &self.shards[part.shard];
-                    scope.spawn(move || shard.search(part, mirror, queries, nq, k, probed))
-                })
-                .collect();
-            running
-                .into_iter()
-                .map(|handle| {
-                    handle.join().unwrap_or_else(|_| Err(Error::config("cuda: a shard's search panicked")))
-                })
-                .collect()
-        });
+        let search = |part: &Part| self.shards[part.shard].search(part, mirror, queries, nq, k, probed);
+        // Shards search at once, each from a thread of its own; one shard needs none.
+        let answers: Vec<Result<Candidates>> = match mirror.parts.as_slice() {
+            [part] => vec![search(part)],
+            parts => std::thread::scope(|scope| {
+                let running: Vec<_> = parts.iter().map(|part| scope.spawn(move || search(part))).collect();
+                running
+                    .into_iter()
+                    .map(|handle| {
+                        handle
+                            .join()
+                            .unwrap_or_else(|_| Err(Error::backend("cuda: a shard's search", "panicked")))
+                    })
+                    .collect()
+            }),
+        };
         let mut merged: Candidates = vec![Vec::new(); nq];
         for answer in answers {
             for (all, best) in merged.iter_mut().zip(answer?) {
@@ -234,7 +353,7 @@ impl Gpus {
                 best.truncate(k);
                 let norm = if mirror.l2 { query.iter().map(|x| x * x).sum::<f32>() } else { 0.0 };
                 best.into_iter()
-                    .map(|(row, s)| (mirror.ids[row], if mirror.l2 { (norm - 2.0 * s).max(0.0) } else { s }))
+                    .map(|(id, s)| (id, if mirror.l2 { (norm - 2.0 * s).max(0.0) } else { s }))
                     .collect()
             })
             .collect())
@@ -260,7 +379,7 @@ impl Shard {
         })
     }
 
-    /// `part`'s `k` best rows for each query, as (row in the mirror, selection score).
+    /// `part`'s `k` best live rows for each query, as (entity id, selection score).
     fn search(
         &self,
         part: &Part,
@@ -270,11 +389,12 @@ impl Shard {
         k: usize,
         probed: Option<&[u8]>,
     ) -> Result<Candidates> {
-        if part.rows == 0 {
+        let rows = part.ids.len();
+        if rows == part.removed {
             return Ok(vec![Vec::new(); nq]);
         }
         let _busy = self.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (dim, rows, stream) = (mirror.dim, part.rows, &self.stream);
+        let (dim, stream) = (mirror.dim, &self.stream);
         let on_device = stream.clone_htod(queries).map_err(cuda_error("copy queries"))?;
         let probed = match probed {
             Some(flags) => Some(stream.clone_htod(flags).map_err(cuda_error("copy probed lists"))?),
@@ -308,9 +428,12 @@ impl Shard {
                 .map_err(|e| Error::backend(format!("cublas sgemm: {e}"), e))?;
             let (total, rows_i64) = ((b * rows) as i64, rows as i64);
             let lists = part.lists.as_ref().zip(probed.as_ref());
-            if part.half_norms.is_some() || lists.is_some() {
+            let alive = part.alive_on_device.as_ref().filter(|_| part.removed > 0);
+            if part.half_norms.is_some() || lists.is_some() || alive.is_some() {
                 let norms = part.half_norms.as_ref().unwrap_or(&self.none_f32);
                 let (use_norms, use_lists) = (part.half_norms.is_some() as i32, lists.is_some() as i32);
+                let use_alive = alive.is_some() as i32;
+                let alive = alive.unwrap_or(&self.none_u8);
                 let (row_lists, flags) = match lists {
                     Some((row_lists, flags)) => {
                         (row_lists.as_view(), flags.slice(start * mirror.nlist..(start + b) * mirror.nlist))
@@ -321,9 +444,10 @@ impl Shard {
                 let blocks = (b * rows).div_ceil(256).min(1 << 20) as u32;
                 let launch =
                     LaunchConfig { grid_dim: (blocks, 1, 1), block_dim: (256, 1, 1), shared_mem_bytes: 0 };
-                // SAFETY: `adjust` reads and writes `total` scores, reads `norms[r]` and
-                // `row_lists[r]` for r < rows only when their flags are set (then they hold
-                // `rows` entries), and `flags[q * nlist + list]` for q < b, list < nlist.
+                // SAFETY: `adjust` reads and writes `total` scores, reads `norms[r]`,
+                // `row_lists[r]` and `alive[r]` for r < rows only when their flags are set
+                // (then they hold at least `rows` entries), and `flags[q * nlist + list]` for
+                // q < b, list < nlist.
                 unsafe {
                     stream
                         .launch_builder(&self.adjust)
@@ -336,6 +460,8 @@ impl Shard {
                         .arg(&flags)
                         .arg(&use_lists)
                         .arg(&nlist)
+                        .arg(alive)
+                        .arg(&use_alive)
                         .launch(launch)
                 }
                 .map_err(cuda_error("launch adjust"))?;
@@ -345,7 +471,7 @@ impl Shard {
                 best.push(
                     (q * k..(q + 1) * k)
                         .filter(|&i| positions[i] >= 0 && values[i] > f32::NEG_INFINITY)
-                        .map(|i| (part.first + positions[i] as usize, values[i]))
+                        .map(|i| (part.ids[positions[i] as usize], values[i]))
                         .collect(),
                 );
             }
