@@ -317,6 +317,20 @@ pub fn mlflow_python() -> Result<PathBuf, String> {
     python_venv("mlflow-venv", &["mlflow-skinny>=3,<4", "pytest", "pandas"], "mlflow, pytest, pandas")
 }
 
+/// The folder holding NVIDIA's `libnvrtc` (PyPI's `nvidia-cuda-nvrtc`, CUDA 13.0, no GPU
+/// needed), cached like the services: GPU search's kernels compile with it in CI.
+pub fn nvrtc_lib_dir() -> Result<PathBuf, String> {
+    let python = python_venv("nvrtc-venv", &["nvidia-cuda-nvrtc==13.0.*"], "nvidia")?;
+    let out = Command::new(&python)
+        .args(["-c", "import glob, sys; print(glob.glob(sys.prefix + '/lib/python*/site-packages/nvidia/cu13/lib')[0])"])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(format!("no nvidia/cu13/lib in the venv of {}", python.display()));
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
 /// Bash: wait (bounded) until something listens on `port`.
 fn wait_for_port(port: u16) -> String {
     format!(
