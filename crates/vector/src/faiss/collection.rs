@@ -517,6 +517,10 @@ impl CollectionIndex {
     fn mirror_append(&mut self, ids: &[i64], vectors: &[f32]) {
         #[cfg(feature = "gpu")]
         {
+            // No copy, nothing to keep current (and no quantizer search to pay for).
+            if self.mirror.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).is_none() {
+                return;
+            }
             let by_lists = self.layout.nlist().is_some();
             let lists = match by_lists.then(|| super::concurrent::ivf_assign(&self.index, vectors)) {
                 Some(Ok(lists)) => lists,

@@ -97,17 +97,10 @@ pub fn ivf_lists(index: &IndexImpl) -> Option<Vec<Vec<i64>>> {
 /// `IndexIVF::add` assigns); `None` for an index that is not an inverted file.
 #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
 pub fn ivf_assign(index: &IndexImpl, vectors: &[f32]) -> Result<Option<Vec<i32>>> {
-    // SAFETY: as in `ivf_lists`; the quantizer is owned by the IVF index and lives as long.
-    unsafe {
-        let ivf = faiss_sys::faiss_IndexIVF_cast(index.inner_ptr());
-        if ivf.is_null() {
-            return Ok(None);
-        }
-        // One call for the whole batch, as `IndexIVF::add_with_ids` makes: the quantizer's
-        // arithmetic (BLAS or not) depends on how many vectors it is asked about at once.
-        let nearest = search_raw(faiss_sys::faiss_IndexIVF_quantizer(ivf), index.d() as usize, vectors, 1)?;
-        Ok(Some(nearest.labels.iter().map(|l| l.get().map_or(-1, |l| l as i32)).collect()))
-    }
+    // One call for the whole batch, as `IndexIVF::add_with_ids` makes: the quantizer's
+    // arithmetic (BLAS or not) depends on how many vectors it is asked about at once.
+    Ok(nearest_lists(index, vectors, Some(1))?
+        .map(|(_, nearest, _)| nearest.labels.iter().map(|l| l.get().map_or(-1, |l| l as i32)).collect()))
 }
 
 /// Which lists an IVF index probes for each of `queries`: its own quantizer asked for the
@@ -115,6 +108,24 @@ pub fn ivf_assign(index: &IndexImpl, vectors: &[f32]) -> Result<Option<Vec<i32>>
 /// probed); `None` for an index that is not an inverted file.
 #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
 pub fn ivf_probes(index: &IndexImpl, queries: &[f32]) -> Result<Option<Vec<u8>>> {
+    let Some((nlist, probes, nprobe)) = nearest_lists(index, queries, None)? else { return Ok(None) };
+    let mut flags = vec![0u8; probes.labels.len() / nprobe * nlist];
+    for (q, labels) in probes.labels.chunks_exact(nprobe).enumerate() {
+        for list in labels.iter().filter_map(|l| l.get()).filter(|&l| (l as usize) < nlist) {
+            flags[q * nlist + list as usize] = 1;
+        }
+    }
+    Ok(Some(flags))
+}
+
+/// An IVF index's lists nearest each of `vectors` by its own quantizer: `k` of them, or its
+/// `nprobe` when `None`; with the number of lists and the `k` used. `None` for an index that
+/// is not an inverted file. The caller holds the read guard, as for [`search`].
+fn nearest_lists(
+    index: &IndexImpl,
+    vectors: &[f32],
+    k: Option<usize>,
+) -> Result<Option<(usize, SearchResult, usize)>> {
     // SAFETY: as in `ivf_lists`; the quantizer is owned by the IVF index and lives as long.
     unsafe {
         let ivf = faiss_sys::faiss_IndexIVF_cast(index.inner_ptr());
@@ -122,16 +133,9 @@ pub fn ivf_probes(index: &IndexImpl, queries: &[f32]) -> Result<Option<Vec<u8>>>
             return Ok(None);
         }
         let nlist = faiss_sys::faiss_IndexIVF_nlist(ivf);
-        let nprobe = faiss_sys::faiss_IndexIVF_nprobe(ivf).clamp(1, nlist.max(1));
-        let dim = index.d() as usize;
-        let probes = search_raw(faiss_sys::faiss_IndexIVF_quantizer(ivf), dim, queries, nprobe)?;
-        let mut flags = vec![0u8; queries.len() / dim.max(1) * nlist];
-        for (q, labels) in probes.labels.chunks_exact(nprobe).enumerate() {
-            for list in labels.iter().filter_map(|l| l.get()).filter(|&l| (l as usize) < nlist) {
-                flags[q * nlist + list as usize] = 1;
-            }
-        }
-        Ok(Some(flags))
+        let k = k.unwrap_or_else(|| faiss_sys::faiss_IndexIVF_nprobe(ivf)).clamp(1, nlist.max(1));
+        let nearest = search_raw(faiss_sys::faiss_IndexIVF_quantizer(ivf), index.d() as usize, vectors, k)?;
+        Ok(Some((nlist, nearest, k)))
     }
 }
 
