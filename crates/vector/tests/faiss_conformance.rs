@@ -78,3 +78,48 @@ mod ivfpq {
     }
     aimdb_testkit::vector_index_suite!(async { Some(harness(config, 0.85, "ivfpq")) });
 }
+
+/// The same suite with every search on a CUDA GPU (`device: cuda`, the `gpu` feature): flat
+/// and IVF, the layouts GPU search answers as the CPU does. Where no GPU opens, each case
+/// skips (and fails with `AIMDB_REQUIRE_GPU` set, as on the GPU machine).
+#[cfg(feature = "gpu")]
+mod on_gpu {
+    use super::*;
+    use aimdb_core::config::VectorDevice;
+
+    async fn gpu_harness(
+        config: fn(&std::path::Path) -> FaissConfig,
+        min_recall: f64,
+        kind: &'static str,
+    ) -> Option<Faiss> {
+        let probe = tempfile::tempdir().expect("temp dir");
+        match FaissIndex::open(&config(probe.path())).await {
+            Ok(_) => Some(harness(config, min_recall, kind)),
+            Err(e) if std::env::var_os("AIMDB_REQUIRE_GPU").is_some() => panic!("no GPU search: {e}"),
+            Err(_) => None,
+        }
+    }
+
+    mod flat {
+        use super::*;
+        fn config(path: &std::path::Path) -> FaissConfig {
+            FaissConfig { index_type: IndexType::Flat, ..FaissConfig::new(path) }
+                .with_device(VectorDevice::Cuda(vec![0]))
+        }
+        aimdb_testkit::vector_index_suite!(async { gpu_harness(config, 1.0, "flat").await });
+    }
+
+    mod ivf {
+        use super::*;
+        fn config(path: &std::path::Path) -> FaissConfig {
+            FaissConfig {
+                index_type: IndexType::Ivf,
+                nlist: Some(16),
+                nprobe: Some(4),
+                ..FaissConfig::new(path)
+            }
+            .with_device(VectorDevice::Cuda(vec![0]))
+        }
+        aimdb_testkit::vector_index_suite!(async { gpu_harness(config, 0.9, "ivf").await });
+    }
+}
