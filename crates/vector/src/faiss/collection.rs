@@ -438,9 +438,9 @@ impl CollectionIndex {
         let overfetch = if filtered { FILTER_OVERFETCH } else { 1 };
         #[cfg(feature = "gpu")]
         if let Some(gpus) = gpus
-            && (k * overfetch).min(n) <= gpu::MAX_K
+            && let want = (k * overfetch).min(n)
+            && want <= gpu::MAX_K
         {
-            let want = (k * overfetch).min(n);
             let found = self.search_gpu(gpus, queries, want)?;
             return queries
                 .chunks_exact(self.dim)

@@ -230,15 +230,12 @@ impl Gpus {
                  and put them on LD_LIBRARY_PATH)"
             )));
         }
+        let count = CudaContext::device_count().map_err(cuda_error("count devices"))?.max(0) as usize;
         let ordinals = match device {
             VectorDevice::Cpu => Vec::new(),
             VectorDevice::Cuda(ordinals) => ordinals.clone(),
-            VectorDevice::CudaAll => {
-                let count = CudaContext::device_count().map_err(cuda_error("count devices"))?;
-                (0..count.max(0) as usize).collect()
-            }
+            VectorDevice::CudaAll => (0..count).collect(),
         };
-        let count = CudaContext::device_count().map_err(cuda_error("count devices"))?.max(0) as usize;
         if ordinals.is_empty() || ordinals.iter().any(|&o| o >= count) {
             return Err(Error::config(format!(
                 "vectors.device = {device}: this machine has {count} CUDA device(s)"
