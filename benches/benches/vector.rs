@@ -6,9 +6,8 @@
 //! search, p50/p99 latency, index size, batched-search throughput (`search_many` in batches
 //! of 1, 16 and 256: queries/s) and one search right after a write, per type; for flat also
 //! the time to read the vectors once on every core (its p50 over that: 1.0 is the
-//! memory-bandwidth floor), and
-//! leaves the data in `target/bench-data/` so `cargo xtask bench --reference` can time
-//! Python faiss-cpu on it.
+//! memory-bandwidth floor), and leaves the data in `target/bench-data/` so
+//! `cargo xtask bench --reference` can time Python faiss-cpu on it.
 //!
 //! `AIMDB_BENCH_DATA=DIR` takes the vectors from `DIR/vectors.f32` (the first N rows) and
 //! the queries from `DIR/queries.f32` instead: real all-MiniLM-L6-v2 embeddings of text
@@ -18,7 +17,7 @@
 //! is the exact answer recall is measured against).
 //!
 //! `AIMDB_BENCH_DEVICE=cuda` (built with `--features gpu`) also opens each index to search on
-//! that device (`FaissConfig::device`) and measures it the same way, as `flat_cuda`, ...;
+//! that device (`FaissConfig::device`) and measures it the same way, as `flat_cuda_0`, ...;
 //! its build time is the copy to the GPU (the first search).
 //!
 //! Data: `aimdb_testkit::synthetic::Clustered` with 1000 clusters, each varying along its own
@@ -221,15 +220,15 @@ fn vector_benches(c: &mut Criterion) {
         points.len() as f64 * 4.0 / read_ms / 1e6
     );
     drop(points);
-    let mut on_cpu: Vec<&Built> = [Some(&flat), ivf.as_ref(), ivfpq.as_ref()].into_iter().flatten().collect();
+    let mut indexes: Vec<&Built> =
+        [Some(&flat), ivf.as_ref(), ivfpq.as_ref()].into_iter().flatten().collect();
     let device: Option<VectorDevice> =
         std::env::var("AIMDB_BENCH_DEVICE").ok().map(|d| d.parse().expect("AIMDB_BENCH_DEVICE"));
-    let gpu: Vec<Built> = device
+    let on_gpu: Vec<Built> = device
         .iter()
-        .flat_map(|device| on_cpu.iter().map(|built| on_device(&rt, built, device, &queries[..DIM])))
+        .flat_map(|device| indexes.iter().map(|built| on_device(&rt, built, device, &queries[..DIM])))
         .collect();
-    on_cpu.extend(&gpu);
-    let indexes = on_cpu;
+    indexes.extend(&on_gpu);
 
     let truth: Vec<Vec<i64>> = queries.chunks_exact(DIM).map(|q| search(&rt, &flat.index, q)).collect();
     let mut summary = Vec::new();
