@@ -117,18 +117,14 @@ impl SentenceBert {
             .map_err(|e| Error::Backend { message: "tokenize".into(), source: Some(e) })?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
-        // On CPU, candle's own warm thread pool serves every parallel section of the
-        // forward passes (measured: +10% over the global pool on 2 cores).
-        self.device.with_context(|| {
-            let mut out = vec![Vec::new(); texts.len()];
-            for chunk in order.chunks(BATCH) {
-                let batch: Vec<_> = chunk.iter().map(|&i| &encodings[i]).collect();
-                for (&i, v) in chunk.iter().zip(self.forward(&batch)?) {
-                    out[i] = v;
-                }
+        let mut out = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(BATCH) {
+            let batch: Vec<_> = chunk.iter().map(|&i| &encodings[i]).collect();
+            for (&i, v) in chunk.iter().zip(self.forward(&batch)?) {
+                out[i] = v;
             }
-            Ok(out)
-        })
+        }
+        Ok(out)
     }
 
     fn forward(&self, batch: &[&tokenizers::Encoding]) -> Result<Vec<Vec<f32>>> {

@@ -6,8 +6,8 @@
 //! Why not `candle_transformers::models::bert` on CPU: profiled on 2 cores it spent
 //! ~23% spinning in candle's element-wise thread pool and ~17% in scalar `erf` for
 //! GELU, and ran at 0.74x sentence-transformers. Here bias, GELU, mask and softmax,
-//! residual and LayerNorm each cost one pass. Work is split across threads (rayon; candle's
-//! pool, via `Device::with_context`) only when it is big enough to pay for waking them: a
+//! residual and LayerNorm each cost one pass. Work is split across threads ([`crate::team`]:
+//! candle's spinning barrier pool) only when it is big enough to pay for the hand-over: a
 //! search query's element-wise passes and attention run on the calling thread, and only its
 //! products (split by the weights' panels) use the other cores.
 //! The GPU path keeps candle-transformers' model, where those ops are cheap.
@@ -15,10 +15,10 @@
 use aimdb_core::{Error, Result};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config;
-use rayon::prelude::*;
 
 use crate::fastmath::{exp, gelu_erf};
 use crate::matmul::{View, Weights, matmul};
+use crate::team;
 
 fn candle(what: &str) -> impl FnOnce(candle_core::Error) -> Error + '_ {
     move |e| Error::backend(format!("embedding model: {what}"), e)
@@ -35,7 +35,7 @@ trait RowPass: Sync {
     fn row(&self, index: usize, row: &mut [f32]);
 }
 
-/// `pass` over the `width`-wide rows of `x`, on rayon when `x` is large, and compiled for
+/// `pass` over the `width`-wide rows of `x`, on every thread when `x` is large, and compiled for
 /// the widest SIMD the CPU has (the crate's baseline is SSE2): pulp's dispatch.
 fn for_rows(x: &mut [f32], width: usize, pass: &impl RowPass) {
     struct Rows<'a, P> {
@@ -57,9 +57,9 @@ fn for_rows(x: &mut [f32], width: usize, pass: &impl RowPass) {
     if x.len() >= PARALLEL_FLOATS {
         // Chunks of ~4096 elements: one dispatch each, and enough of them to share out.
         let per = (4096 / width).max(1);
-        x.par_chunks_mut(per * width)
-            .enumerate()
-            .for_each(|(c, rows)| arch.dispatch(Rows { rows, width, first: per * c, pass }));
+        team::for_each(x.chunks_mut(per * width).enumerate().collect(), |(c, rows)| {
+            arch.dispatch(Rows { rows, width, first: per * c, pass })
+        });
     } else {
         arch.dispatch(Rows { rows: x, width, first: 0, pass });
     }
@@ -140,11 +140,6 @@ fn sum_by(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     lanes.iter().sum::<f32>() + rest
 }
 
-/// Threads for a product of `macs` multiply-adds.
-fn threads_for(macs: usize) -> usize {
-    if macs >= PARALLEL_MACS { rayon::current_num_threads() } else { 1 }
-}
-
 /// A dense layer: `x [n, in] -> x W^T + b [n, out]`.
 struct Dense {
     weights: Weights,
@@ -165,7 +160,7 @@ impl Dense {
 
     /// `x [n, in]` to `[n, out]` with the bias added.
     fn forward(&self, x: &[f32], n: usize) -> Vec<f32> {
-        self.weights.forward(x, n, threads_for(self.weights.macs(n)))
+        self.weights.forward(x, n, self.weights.macs(n) >= PARALLEL_MACS)
     }
 }
 
@@ -312,9 +307,9 @@ impl CpuEncoder {
             let q = View::new(&qkv[head * d..], len, d, 3 * h, 1);
             let kt = View::new(&qkv[h + head * d..], d, len, 1, 3 * h);
             let v = View::new(&qkv[2 * h + head * d..], len, d, 3 * h, 1);
-            matmul(&mut scores, len, q, kt, false, 1);
+            matmul(&mut scores, len, q, kt, false);
             scores.chunks_mut(len).for_each(|row| softmax_prefix(row, valid, scale));
-            matmul(&mut out[head * d..], h, View::rows(&scores, len, len), v, false, 1);
+            matmul(&mut out[head * d..], h, View::rows(&scores, len, len), v, false);
         }
     }
 }

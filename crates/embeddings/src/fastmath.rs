@@ -11,12 +11,16 @@ pub(crate) fn exp(x: f32) -> f32 {
     // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer without a libm call.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let p = 1.0
         + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // 2^n assembled in the exponent bits; n is in [-126, 127] after the clamp.
-    let scale = f32::from_bits((((n as i32) + 127) as u32) << 23);
+    // 2^n assembled in the exponent bits. `shifted`'s bits are ROUND's plus n (n is in
+    // [-126, 127] after the clamp), so adding the bias and shifting leaves n + 127 in the
+    // exponent field: integer operations that vectorise, where `n as i32` (a saturating
+    // conversion) was compiled lane by lane.
+    let scale = f32::from_bits(shifted.to_bits().wrapping_add(127) << 23);
     p * scale
 }
 

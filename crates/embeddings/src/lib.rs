@@ -32,6 +32,7 @@ mod hash;
 mod matmul;
 mod openai;
 mod sentence;
+mod team;
 mod text;
 
 pub use bert::{BATCH, SentenceBert};

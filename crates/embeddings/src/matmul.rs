@@ -19,7 +19,6 @@
 #![allow(unsafe_code)]
 
 use gemm::Parallelism;
-use rayon::prelude::*;
 
 /// A read-only `rows x cols` matrix in `data`: element `(i, j)` at `i * rs + j * cs`.
 #[derive(Clone, Copy, Debug)]
@@ -50,8 +49,8 @@ impl<'a> View<'a> {
 
 /// `dst[i * dst_rs + j] = sum_k a[i, k] * b[k, j]` for `i < a.rows`, `j < b.cols`; with
 /// `accumulate`, added to what `dst` holds instead.
-/// `threads > 1` splits the product over the current rayon pool.
-pub(crate) fn matmul(dst: &mut [f32], dst_rs: usize, a: View, b: View, accumulate: bool, threads: usize) {
+/// On the calling thread: [`Weights::forward`] shares a layer's product out between threads.
+pub(crate) fn matmul(dst: &mut [f32], dst_rs: usize, a: View, b: View, accumulate: bool) {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     assert_eq!(b.rows, k, "inner dimensions differ: {m}x{k} times {}x{n}", b.rows);
     assert!(m == 0 || n == 0 || (dst_rs >= n && (m - 1) * dst_rs + n <= dst.len()), "destination too small");
@@ -64,7 +63,6 @@ pub(crate) fn matmul(dst: &mut [f32], dst_rs: usize, a: View, b: View, accumulat
         }
         return;
     }
-    let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
     // SAFETY: the asserts above (and in `View::new`) keep every element read within `a.data`
     // and `b.data` and every element written within `dst`, whose rows (n wide, dst_rs >= n
     // apart) do not overlap; `dst` is borrowed mutably, so nothing else aliases it.
@@ -88,7 +86,7 @@ pub(crate) fn matmul(dst: &mut [f32], dst_rs: usize, a: View, b: View, accumulat
             false,
             false,
             false,
-            parallelism,
+            Parallelism::None,
         )
     }
 }
@@ -144,22 +142,18 @@ impl Weights {
         n * self.inputs * self.outputs
     }
 
-    /// `x [n, inputs] W + bias` as `[n, outputs]`; work split over up to `threads`.
-    pub(crate) fn forward(&self, x: &[f32], n: usize, threads: usize) -> Vec<f32> {
+    /// `x [n, inputs] W + bias` as `[n, outputs]`; with `parallel`, split between the
+    /// encoder's threads ([`crate::team`]).
+    pub(crate) fn forward(&self, x: &[f32], n: usize, parallel: bool) -> Vec<f32> {
         let (inputs, outputs) = (self.inputs, self.outputs);
         assert_eq!(x.len(), n * inputs, "input is not {n}x{inputs}");
         let mut y = vec![0.0; n * outputs];
+        let threads = if parallel { crate::team::threads() } else { 1 };
         if n == 0 {
             return y;
         }
-        if !self.packed {
-            y.chunks_mut(outputs).for_each(|row| row.copy_from_slice(&self.bias));
-            let w = View::rows(&self.data, inputs, outputs);
-            matmul(&mut y, outputs, View::rows(x, n, inputs), w, true, threads);
-            return y;
-        }
         if threads == 1 {
-            self.rows(x, n, 0, &mut y, outputs);
+            self.columns(x, n, 0, &mut y, outputs);
         } else if n > SPLIT_PANELS_ROWS {
             // Rows split evenly between the threads.
             let mut parts = Vec::with_capacity(threads);
@@ -170,33 +164,41 @@ impl Weights {
                 parts.push((start, rows, part));
                 (rest, start) = (tail, start + rows);
             }
-            parts.into_par_iter().for_each(|(start, rows, part)| {
-                self.rows(&x[start * inputs..][..rows * inputs], rows, 0, part, outputs);
+            crate::team::for_each(parts, |(start, rows, part)| {
+                self.columns(&x[start * inputs..][..rows * inputs], rows, 0, part, outputs);
             });
         } else {
-            // Few rows (a search query): the panels are split instead, each thread writing
-            // its columns into a buffer of its own.
+            // Few rows (a search query): whole panels are split instead, so each thread reads
+            // its share of the weights, writing its columns into a buffer of its own.
             let panels = outputs.div_ceil(PANEL);
             let per = panels.div_ceil(threads);
-            let pieces: Vec<(usize, Vec<f32>)> = (0..panels)
-                .step_by(per)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .map(|first| {
-                    let cols = (per * PANEL).min(outputs - first * PANEL);
-                    let mut piece = vec![0.0; n * cols];
-                    self.rows(x, n, first, &mut piece, cols);
-                    (first * PANEL, piece)
-                })
-                .collect();
+            let firsts: Vec<usize> = (0..panels).step_by(per).collect();
+            let pieces = crate::team::map(firsts, |first| {
+                let cols = (per * PANEL).min(outputs - first * PANEL);
+                let mut piece = vec![0.0; n * cols];
+                self.columns(x, n, first * PANEL, &mut piece, cols);
+                (first * PANEL, piece)
+            });
             for (col, piece) in pieces {
-                let cols = piece.len() / n.max(1);
+                let cols = piece.len() / n;
                 for (row, src) in y.chunks_mut(outputs).zip(piece.chunks(cols)) {
                     row[col..col + cols].copy_from_slice(src);
                 }
             }
         }
         y
+    }
+
+    /// Rows `x [rows, inputs]` times the `cols` columns of the weights from `col` on (a
+    /// multiple of [`PANEL`]), bias added, into `out` (`[rows, cols]`), on this thread.
+    fn columns(&self, x: &[f32], rows: usize, col: usize, out: &mut [f32], cols: usize) {
+        if self.packed {
+            return self.rows(x, rows, col / PANEL, out, cols);
+        }
+        let outputs = self.outputs;
+        out.chunks_mut(cols).for_each(|row| row.copy_from_slice(&self.bias[col..col + cols]));
+        let w = View::new(&self.data[col..], self.inputs, cols, outputs, 1);
+        matmul(out, cols, View::rows(x, rows, self.inputs), w, true);
     }
 
     /// Rows `x [rows, inputs]` times the panels from `first` on, bias added, into `out`
@@ -354,16 +356,14 @@ mod tests {
         let a = View::new(&a_data[k..], m, k, 3 * k, 1);
         let b = View::new(&b_data, k, n, 1, k);
         let expected = naive(a, b);
-        for threads in [1, 2] {
-            let mut dst = vec![0.0; m * n];
-            matmul(&mut dst, n, a, b, false, threads);
-            for (x, y) in dst.iter().zip(&expected) {
-                assert!((x - y).abs() < 1e-4, "{x} vs {y}");
-            }
+        let mut dst = vec![0.0; m * n];
+        matmul(&mut dst, n, a, b, false);
+        for (x, y) in dst.iter().zip(&expected) {
+            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
         }
         // Accumulating into a wider destination leaves the columns beside it alone.
         let mut dst = vec![1.0; m * (n + 3)];
-        matmul(&mut dst, n + 3, a, b, true, 1);
+        matmul(&mut dst, n + 3, a, b, true);
         for i in 0..m {
             for j in 0..n + 3 {
                 let want = if j < n { expected[i * n + j] + 1.0 } else { 1.0 };
@@ -374,7 +374,6 @@ mod tests {
 
     #[test]
     fn packed_and_plain_weights_give_the_product_plus_bias() {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         for (inputs, outputs) in [(40, 70), (24, 64), (16, 32), (9, 130), (300, 96)] {
             let w = data(inputs * outputs, 3);
             let bias = data(outputs, 4);
@@ -386,13 +385,13 @@ mod tests {
                     expected
                         .chunks_mut(outputs)
                         .for_each(|r| r.iter_mut().zip(&bias).for_each(|(v, b)| *v += b));
-                    for threads in [1, 2] {
-                        let y = pool.install(|| weights.forward(&x, n, threads));
+                    for parallel in [false, true] {
+                        let y = weights.forward(&x, n, parallel);
                         assert_eq!(y.len(), expected.len());
                         for (i, (a, b)) in y.iter().zip(&expected).enumerate() {
                             assert!(
                                 (a - b).abs() < 1e-4,
-                                "{inputs}x{outputs} n {n} packed {layout} threads {threads} at {i}: {a} vs {b}"
+                                "{inputs}x{outputs} n {n} packed {layout} parallel {parallel} at {i}: {a} vs {b}"
                             );
                         }
                     }
@@ -411,6 +410,6 @@ mod tests {
     #[should_panic(expected = "destination too small")]
     fn a_short_destination_panics() {
         let a = [1.0; 6];
-        matmul(&mut [0.0; 4], 3, View::rows(&a, 2, 3), View::rows(&a, 3, 2), false, 1);
+        matmul(&mut [0.0; 4], 3, View::rows(&a, 2, 3), View::rows(&a, 3, 2), false);
     }
 }
