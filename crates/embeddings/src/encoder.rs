@@ -17,7 +17,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config;
 
 use crate::fastmath::{exp, gelu_erf};
-use crate::matmul::{View, Weights, matmul};
+use crate::matmul::{Unpacked, View, Weights, matmul};
 use crate::team;
 
 fn candle(what: &str) -> impl FnOnce(candle_core::Error) -> Error + '_ {
@@ -146,16 +146,17 @@ struct Dense {
 }
 
 impl Dense {
-    fn load(vbs: &[VarBuilder], inputs: usize, outputs: usize) -> candle_core::Result<Self> {
-        // Several source layers (Q, K, V) become one projection: rows are concatenated.
+    /// The layer's weights as stored; several source layers (Q, K, V) become one
+    /// projection: their rows are concatenated.
+    fn read(vbs: &[VarBuilder], inputs: usize, outputs: usize) -> candle_core::Result<Unpacked> {
         let mut weights = Vec::new();
         let mut bias = Vec::new();
         for vb in vbs {
             weights.push(vb.get((outputs, inputs), "weight")?);
             bias.extend(vb.get(outputs, "bias")?.to_vec1::<f32>()?);
         }
-        let weight_t = candle_core::Tensor::cat(&weights, 0)?.t()?.contiguous()?.flatten_all()?.to_vec1()?;
-        Ok(Dense { weights: Weights::new(weight_t, bias, inputs) })
+        let w_t = candle_core::Tensor::cat(&weights, 0)?.t()?.contiguous()?.flatten_all()?.to_vec1()?;
+        Ok(Unpacked { w_t, bias, inputs })
     }
 
     /// `x [n, in]` to `[n, out]` with the bias added.
@@ -228,21 +229,36 @@ impl CpuEncoder {
     fn load_inner(vb: VarBuilder, c: &Config) -> candle_core::Result<Self> {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let e = vb.pp("embeddings");
-        let layers = (0..c.num_hidden_layers)
-            .map(|n| {
-                let l = vb.pp(format!("encoder.layer.{n}"));
-                let a = l.pp("attention");
-                let s = a.pp("self");
-                Ok(Layer {
-                    qkv: Dense::load(&[s.pp("query"), s.pp("key"), s.pp("value")], h, h)?,
-                    attention_out: Dense::load(&[a.pp("output.dense")], h, h)?,
-                    attention_norm: LayerNorm::load(a.pp("output.LayerNorm"), h, c.layer_norm_eps)?,
-                    intermediate: Dense::load(&[l.pp("intermediate.dense")], h, i)?,
-                    output: Dense::load(&[l.pp("output.dense")], i, h)?,
-                    output_norm: LayerNorm::load(l.pp("output.LayerNorm"), h, c.layer_norm_eps)?,
-                })
+        // Every layer's dense weights are read first, then packed together (one block of
+        // memory for all of them).
+        let mut dense = Vec::with_capacity(4 * c.num_hidden_layers);
+        let mut norms = Vec::with_capacity(c.num_hidden_layers);
+        for n in 0..c.num_hidden_layers {
+            let l = vb.pp(format!("encoder.layer.{n}"));
+            let a = l.pp("attention");
+            let s = a.pp("self");
+            dense.push(Dense::read(&[s.pp("query"), s.pp("key"), s.pp("value")], h, h)?);
+            dense.push(Dense::read(&[a.pp("output.dense")], h, h)?);
+            dense.push(Dense::read(&[l.pp("intermediate.dense")], h, i)?);
+            dense.push(Dense::read(&[l.pp("output.dense")], i, h)?);
+            norms.push((
+                LayerNorm::load(a.pp("output.LayerNorm"), h, c.layer_norm_eps)?,
+                LayerNorm::load(l.pp("output.LayerNorm"), h, c.layer_norm_eps)?,
+            ));
+        }
+        let mut packed = Weights::all(dense).map_err(candle_core::Error::wrap)?.into_iter();
+        let mut next = || Dense { weights: packed.next().expect("four dense layers per layer") };
+        let layers = norms
+            .into_iter()
+            .map(|(attention_norm, output_norm)| Layer {
+                qkv: next(),
+                attention_out: next(),
+                attention_norm,
+                intermediate: next(),
+                output: next(),
+                output_norm,
             })
-            .collect::<candle_core::Result<_>>()?;
+            .collect();
         let table = |name: &str, rows: usize| -> candle_core::Result<Vec<f32>> {
             e.get((rows, h), name)?.flatten_all()?.to_vec1()
         };
