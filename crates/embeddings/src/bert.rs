@@ -111,10 +111,13 @@ impl SentenceBert {
     /// Texts are sorted by token count and run in batches of [`BATCH`], so each batch
     /// pads only to its own longest text; results come back in the order given.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::Backend { message: "tokenize".into(), source: Some(e) })?;
+        let tokenize = |e| Error::Backend { message: "tokenize".into(), source: Some(e) };
+        // One text (a search query) on this thread: `encode_batch` hands even one text to
+        // rayon's pool, whose wake-up costs more than tokenizing it.
+        let encodings = match texts {
+            [text] => vec![self.tokenizer.encode(*text, true).map_err(tokenize)?],
+            _ => self.tokenizer.encode_batch(texts.to_vec(), true).map_err(tokenize)?,
+        };
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
         let mut out = vec![Vec::new(); texts.len()];
