@@ -481,7 +481,8 @@ mod tests {
                 let (inputs, outputs) = (dense.inputs, dense.bias.len());
                 for n in [0, 1, 5, 13, 14, 15, 29, 40, 100] {
                     let x = data(n * inputs, n);
-                    let mut expected = naive(View::rows(&x, n, inputs), View::rows(&dense.w_t, inputs, outputs));
+                    let mut expected =
+                        naive(View::rows(&x, n, inputs), View::rows(&dense.w_t, inputs, outputs));
                     expected
                         .chunks_mut(outputs)
                         .for_each(|r| r.iter_mut().zip(&dense.bias).for_each(|(v, b)| *v += b));
