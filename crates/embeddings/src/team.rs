@@ -18,8 +18,8 @@ pub(crate) fn threads() -> usize {
 
 /// `f` of every item, in order, the items shared out between [`threads`] threads.
 ///
-/// Items are handed out one at a time from a shared cursor, so a thread that finishes
-/// early takes the next one.
+/// Items are handed out from a shared cursor in small chunks (about an eighth of each
+/// thread's share), so a thread that finishes early takes the next chunk.
 pub(crate) fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     if items.len() <= 1 {
         return items.into_iter().map(f).collect();
