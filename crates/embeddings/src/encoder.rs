@@ -35,9 +35,9 @@ trait RowPass: Sync {
     fn row(&self, index: usize, row: &mut [f32]);
 }
 
-/// `pass` over the `width`-wide rows of `x`, on every thread when `x` is large, and compiled for
+/// `pass` over the `width`-wide rows of `x`, on every thread when `parallel` and `x` is large, and compiled for
 /// the widest SIMD the CPU has (the crate's baseline is SSE2): pulp's dispatch.
-fn for_rows(x: &mut [f32], width: usize, pass: &impl RowPass) {
+fn for_rows(x: &mut [f32], width: usize, pass: &impl RowPass, parallel: bool) {
     struct Rows<'a, P> {
         rows: &'a mut [f32],
         width: usize,
@@ -54,7 +54,7 @@ fn for_rows(x: &mut [f32], width: usize, pass: &impl RowPass) {
         }
     }
     let arch = pulp::Arch::new();
-    if x.len() >= PARALLEL_FLOATS {
+    if parallel && x.len() >= PARALLEL_FLOATS {
         // Chunks of ~4096 elements: one dispatch each, and enough of them to share out.
         let per = (4096 / width).max(1);
         team::for_each(x.chunks_mut(per * width).enumerate().collect(), |(c, rows)| {
@@ -159,9 +159,10 @@ impl Dense {
         Ok(Unpacked { w_t, bias, inputs })
     }
 
-    /// `x [n, in]` to `[n, out]` with the bias added.
-    fn forward(&self, x: &[f32], n: usize) -> Vec<f32> {
-        self.weights.forward(x, n, self.weights.macs(n) >= PARALLEL_MACS)
+    /// `x [n, in]` to `[n, out]` with the bias added; with `parallel`, on every thread
+    /// when the product is large.
+    fn forward(&self, x: &[f32], n: usize, parallel: bool) -> Vec<f32> {
+        self.weights.forward(x, n, parallel && self.weights.macs(n) >= PARALLEL_MACS)
     }
 }
 
@@ -181,8 +182,8 @@ impl LayerNorm {
     }
 
     /// `x = LayerNorm(x + residual)`, row by row.
-    fn add_and_norm(&self, x: &mut [f32], residual: &[f32]) {
-        for_rows(x, self.weight.len(), &AddNorm { norm: self, residual });
+    fn add_and_norm(&self, x: &mut [f32], residual: &[f32], parallel: bool) {
+        for_rows(x, self.weight.len(), &AddNorm { norm: self, residual }, parallel);
     }
 
     #[inline(always)]
@@ -275,8 +276,16 @@ impl CpuEncoder {
     }
 
     /// Hidden states `[batch * len, hidden]` for token ids padded to `len`;
-    /// `lengths[b]` tokens of row `b` are real, the rest padding.
-    pub(crate) fn forward(&self, ids: &[u32], lengths: &[usize], len: usize) -> Result<Vec<f32>> {
+    /// `lengths[b]` tokens of row `b` are real, the rest padding. With `parallel`, large
+    /// products and passes are shared out between the threads ([`crate::team`]); without,
+    /// everything runs on the calling thread.
+    pub(crate) fn forward(
+        &self,
+        ids: &[u32],
+        lengths: &[usize],
+        len: usize,
+        parallel: bool,
+    ) -> Result<Vec<f32>> {
         if len > self.max_positions {
             return Err(Error::invalid(
                 "text",
@@ -286,27 +295,27 @@ impl CpuEncoder {
         let h = self.hidden;
         let n = ids.len();
         let mut x = vec![0.0f32; n * h];
-        for_rows(&mut x, h, &Embed { encoder: self, ids, len });
+        for_rows(&mut x, h, &Embed { encoder: self, ids, len }, parallel);
         for layer in &self.layers {
-            x = self.layer(layer, x, lengths, len);
+            x = self.layer(layer, x, lengths, len, parallel);
         }
         Ok(x)
     }
 
-    fn layer(&self, layer: &Layer, x: Vec<f32>, lengths: &[usize], len: usize) -> Vec<f32> {
+    fn layer(&self, layer: &Layer, x: Vec<f32>, lengths: &[usize], len: usize, parallel: bool) -> Vec<f32> {
         let h = self.hidden;
         let n = lengths.len() * len;
-        let qkv = layer.qkv.forward(&x, n);
+        let qkv = layer.qkv.forward(&x, n, parallel);
         // Attention is cheap next to the products (a few percent of the time): one pass
         // per text, parallel when the batch is large.
         let mut merged = vec![0.0; n * h];
-        for_rows(&mut merged, len * h, &Attend { encoder: self, qkv: &qkv, lengths, len });
-        let mut attended = layer.attention_out.forward(&merged, n);
-        layer.attention_norm.add_and_norm(&mut attended, &x);
-        let mut inner = layer.intermediate.forward(&attended, n);
-        for_rows(&mut inner, 4096, &Gelu);
-        let mut out = layer.output.forward(&inner, n);
-        layer.output_norm.add_and_norm(&mut out, &attended);
+        for_rows(&mut merged, len * h, &Attend { encoder: self, qkv: &qkv, lengths, len }, parallel);
+        let mut attended = layer.attention_out.forward(&merged, n, parallel);
+        layer.attention_norm.add_and_norm(&mut attended, &x, parallel);
+        let mut inner = layer.intermediate.forward(&attended, n, parallel);
+        for_rows(&mut inner, 4096, &Gelu, parallel);
+        let mut out = layer.output.forward(&inner, n, parallel);
+        layer.output_norm.add_and_norm(&mut out, &attended, parallel);
         out
     }
 

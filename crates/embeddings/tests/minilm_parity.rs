@@ -85,6 +85,11 @@ fn check_parity(model: &SentenceBert) {
         let alone = &model.embed(&[text]).unwrap()[0];
         assert!(cosine(alone, batched) > 0.99999, "padding changed {text:?}");
     }
+    // Several batches at once (run side by side on CPU): every vector back in its place.
+    let many: Vec<&str> = texts.iter().copied().cycle().take(4 * texts.len() + 3).collect();
+    for (i, v) in model.embed(&many).unwrap().iter().enumerate() {
+        assert!(cosine(v, &ours[i % texts.len()]) > 0.99999, "text {i} of {} out of place", many.len());
+    }
 }
 
 #[tokio::test]
