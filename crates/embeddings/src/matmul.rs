@@ -218,18 +218,32 @@ impl Weights {
         n * self.inputs * self.outputs
     }
 
+    /// Output columns.
+    pub(crate) fn outputs(&self) -> usize {
+        self.outputs
+    }
+
     /// `x [n, inputs] W + bias` as `[n, outputs]`; with `parallel`, split between the
     /// encoder's threads ([`crate::team`]).
+    #[cfg(test)]
     pub(crate) fn forward(&self, x: &[f32], n: usize, parallel: bool) -> Vec<f32> {
+        let mut y = vec![f32::NAN; n * self.outputs];
+        self.forward_into(x, n, &mut y, parallel);
+        y
+    }
+
+    /// `x [n, inputs] W + bias` into `y` (`[n, outputs]`, what it held overwritten); with
+    /// `parallel`, split between the encoder's threads ([`crate::team`]).
+    pub(crate) fn forward_into(&self, x: &[f32], n: usize, y: &mut [f32], parallel: bool) {
         let (inputs, outputs) = (self.inputs, self.outputs);
         assert_eq!(x.len(), n * inputs, "input is not {n}x{inputs}");
-        let mut y = vec![0.0; n * outputs];
+        assert_eq!(y.len(), n * outputs, "output is not {n}x{outputs}");
         let threads = if parallel { crate::team::threads() } else { 1 };
         if n == 0 {
-            return y;
+            return;
         }
         if threads == 1 {
-            self.columns(x, n, 0, &mut y, outputs);
+            self.columns(x, n, 0, y, outputs);
         } else if n > SPLIT_PANELS_ROWS {
             // Rows split evenly between the threads.
             let mut parts = Vec::with_capacity(threads);
@@ -262,7 +276,6 @@ impl Weights {
                 }
             }
         }
-        y
     }
 
     /// Rows `x [rows, inputs]` times the `cols` columns of the weights from `col` on (a
