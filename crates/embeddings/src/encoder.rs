@@ -14,7 +14,7 @@
 
 use aimdb_core::{Error, Result};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::Config;
+use candle_transformers::models::bert::{Config, HiddenAct};
 
 use crate::fastmath::{exp, gelu_erf};
 use crate::matmul::{Unpacked, View, Weights, matmul};
@@ -234,6 +234,14 @@ impl CpuEncoder {
         // sentence-transformers checkpoints name tensors without the `bert.` prefix that
         // transformers' BertModel checkpoints carry; accept both.
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") { vb } else { vb.pp("bert") };
+        // Its feed-forward layers apply GELU in the exact (erf) form, as BERT and the
+        // sentence-transformers models declare; anything else would give other vectors.
+        if config.hidden_act != HiddenAct::Gelu {
+            return Err(Error::config(format!(
+                "embedding model: config.json `hidden_act` is {:?}; the CPU encoder runs `gelu`",
+                config.hidden_act
+            )));
+        }
         Self::load_inner(vb, config).map_err(candle("load encoder weights"))
     }
 

@@ -288,3 +288,17 @@ async fn other_architectures_are_refused_by_name() {
     let backend = embedder.backend().await.unwrap();
     assert!(backend.starts_with("hash") && backend.contains("XLMRobertaModel"), "{backend}");
 }
+
+#[test]
+fn an_activation_other_than_gelu_is_refused_by_name() {
+    let Some(minilm) = minilm() else { return };
+    let dir = model_dir(&minilm, &[]);
+    let config = dir.path().join("config.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    json["hidden_act"] = "relu".into();
+    std::fs::remove_file(&config).unwrap();
+    std::fs::write(&config, json.to_string()).unwrap();
+    let err = SentenceBert::load(&files_in(dir.path()), Device::Cpu, None).unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+    assert!(err.to_string().contains("hidden_act") && err.to_string().contains("Relu"), "{err}");
+}
