@@ -35,8 +35,9 @@ trait RowPass: Sync {
     fn row(&self, index: usize, row: &mut [f32]);
 }
 
-/// `pass` over the `width`-wide rows of `x`, on every thread when `parallel` and `x` is large, and compiled for
-/// the widest SIMD the CPU has (the crate's baseline is SSE2): pulp's dispatch.
+/// `pass` over the `width`-wide rows of `x`, on every thread when `parallel` and `x` is
+/// large, and compiled for the widest SIMD the CPU has (the crate's baseline is SSE2):
+/// pulp's dispatch.
 fn for_rows(x: &mut [f32], width: usize, pass: &impl RowPass, parallel: bool) {
     struct Rows<'a, P> {
         rows: &'a mut [f32],
