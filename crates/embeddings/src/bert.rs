@@ -123,13 +123,12 @@ impl SentenceBert {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
         let batch = |chunk: &[usize]| chunk.iter().map(|&i| &encodings[i]).collect::<Vec<_>>();
-        let per = match &self.network {
-            Network::Cpu(_) if texts.len() > 1 => BATCH.min(texts.len().div_ceil(crate::team::threads())),
-            _ => BATCH,
-        };
+        let cpu = matches!(self.network, Network::Cpu(_));
+        // On CPU at least one batch per thread.
+        let per = if cpu { BATCH.min(texts.len().div_ceil(crate::team::threads())).max(1) } else { BATCH };
         // Longest first, so the batches left when the threads run out of work are short.
         let chunks: Vec<&[usize]> = order.chunks(per).rev().collect();
-        let vectors = if chunks.len() > 1 && matches!(self.network, Network::Cpu(_)) {
+        let vectors = if cpu && chunks.len() > 1 {
             // Whole batches per thread: measured on 2 cores, a batch of 32 texts with each
             // product shared out spent ~6% of its time waiting at the ends of the sections.
             crate::team::map(chunks.clone(), |chunk| self.forward(&batch(chunk), false))

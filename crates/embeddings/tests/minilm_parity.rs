@@ -90,6 +90,7 @@ fn check_parity(model: &SentenceBert) {
     for (i, v) in model.embed(&many).unwrap().iter().enumerate() {
         assert!(cosine(v, &ours[i % texts.len()]) > 0.99999, "text {i} of {} out of place", many.len());
     }
+    assert!(model.embed(&[]).unwrap().is_empty(), "no texts, no vectors");
 }
 
 #[tokio::test]
