@@ -16,8 +16,9 @@ use aimdb_core::{Error, Result};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
 
-use crate::fastmath::{exp, gelu_erf};
-use crate::matmul::{Unpacked, View, Weights, matmul};
+use crate::attention;
+use crate::fastmath::gelu_erf;
+use crate::matmul::{Unpacked, Weights};
 use crate::team;
 
 fn candle(what: &str) -> impl FnOnce(candle_core::Error) -> Error + '_ {
@@ -32,7 +33,7 @@ const PARALLEL_FLOATS: usize = 1 << 15;
 /// One element-wise pass, row by row. `row` is `#[inline(always)]` in every implementation,
 /// so it is compiled into [`for_rows`]'s SIMD-dispatched loop (a closure would not be).
 trait RowPass: Sync {
-    fn row(&self, index: usize, row: &mut [f32]);
+    fn row<S: pulp::Simd>(&self, simd: S, index: usize, row: &mut [f32]);
 }
 
 /// `pass` over the `width`-wide rows of `x`, on every thread when `parallel` and `x` is
@@ -48,9 +49,9 @@ fn for_rows(x: &mut [f32], width: usize, pass: &impl RowPass, parallel: bool) {
     impl<P: RowPass> pulp::WithSimd for Rows<'_, P> {
         type Output = ();
         #[inline(always)]
-        fn with_simd<S: pulp::Simd>(self, _: S) {
+        fn with_simd<S: pulp::Simd>(self, simd: S) {
             for (i, row) in self.rows.chunks_mut(self.width).enumerate() {
-                self.pass.row(self.first + i, row);
+                self.pass.row(simd, self.first + i, row);
             }
         }
     }
@@ -71,7 +72,7 @@ struct Gelu;
 
 impl RowPass for Gelu {
     #[inline(always)]
-    fn row(&self, _: usize, row: &mut [f32]) {
+    fn row<S: pulp::Simd>(&self, _: S, _: usize, row: &mut [f32]) {
         row.iter_mut().for_each(|v| *v = gelu_erf(*v));
     }
 }
@@ -84,7 +85,7 @@ struct AddNorm<'a> {
 
 impl RowPass for AddNorm<'_> {
     #[inline(always)]
-    fn row(&self, i: usize, row: &mut [f32]) {
+    fn row<S: pulp::Simd>(&self, _: S, i: usize, row: &mut [f32]) {
         let h = row.len();
         row.iter_mut().zip(&self.residual[i * h..][..h]).for_each(|(v, r)| *v += r);
         self.norm.norm_row(row);
@@ -100,7 +101,7 @@ struct Embed<'a> {
 
 impl RowPass for Embed<'_> {
     #[inline(always)]
-    fn row(&self, t: usize, row: &mut [f32]) {
+    fn row<S: pulp::Simd>(&self, _: S, t: usize, row: &mut [f32]) {
         let (e, h) = (self.encoder, row.len());
         let word = &e.word[self.ids[t] as usize * h..][..h];
         let pos = &e.position[(t % self.len) * h..][..h];
@@ -122,9 +123,10 @@ struct Attend<'a> {
 
 impl RowPass for Attend<'_> {
     #[inline(always)]
-    fn row(&self, b: usize, out: &mut [f32]) {
-        let span = self.len * 3 * self.encoder.hidden;
-        self.encoder.attend(&self.qkv[b * span..][..span], out, self.lengths[b], self.len);
+    fn row<S: pulp::Simd>(&self, simd: S, b: usize, out: &mut [f32]) {
+        let (e, len) = (self.encoder, self.len);
+        let span = len * 3 * e.hidden;
+        attention::attend(simd, &self.qkv[b * span..][..span], out, e.hidden, e.heads, self.lengths[b], len);
     }
 }
 
@@ -352,80 +354,5 @@ impl CpuEncoder {
         for_rows(&mut s.inner, 4096, &Gelu, parallel);
         layer.output.forward(&s.inner, n, x, parallel);
         layer.output_norm.add_and_norm(x, &s.attended, parallel);
-    }
-
-    /// Self-attention of one text: `qkv` its `[len, 3h]` projection (queries, keys, values
-    /// side by side, each head `d` columns of each), `out` its `[len, h]` context; keys at
-    /// or past `valid` are padding.
-    #[inline(always)]
-    fn attend(&self, qkv: &[f32], out: &mut [f32], valid: usize, len: usize) {
-        let h = self.hidden;
-        let d = h / self.heads;
-        let scale = 1.0 / (d as f32).sqrt();
-        let mut scores = vec![0.0; len * len];
-        for head in 0..self.heads {
-            let q = View::new(&qkv[head * d..], len, d, 3 * h, 1);
-            let kt = View::new(&qkv[h + head * d..], d, len, 1, 3 * h);
-            let v = View::new(&qkv[2 * h + head * d..], len, d, 3 * h, 1);
-            matmul(&mut scores, len, q, kt, false);
-            // A `for` loop, not `for_each`: a closure is compiled apart from the caller's
-            // SIMD dispatch, at the crate's baseline (SSE2); profiled, that softmax took 4%.
-            for row in scores.chunks_mut(len) {
-                softmax_prefix(row, valid, scale);
-            }
-            matmul(&mut out[head * d..], h, View::rows(&scores, len, len), v, false);
-        }
-    }
-}
-
-/// Softmax of `row[..valid] * scale`; padded keys get probability 0.
-#[inline(always)]
-fn softmax_prefix(row: &mut [f32], valid: usize, scale: f32) {
-    let (keys, padding) = row.split_at_mut(valid.min(row.len()));
-    let max = max_of(keys) * scale;
-    // exp in a loop of its own, summed in lanes: both vectorise.
-    for s in keys.iter_mut() {
-        *s = exp(*s * scale - max);
-    }
-    let inv = 1.0 / sum_by(keys, |s| s);
-    for s in keys.iter_mut() {
-        *s *= inv;
-    }
-    padding.fill(0.0);
-}
-
-/// The largest of `xs` (none NaN), in 16 lanes: `f32::max` in one chain does not vectorise.
-#[inline(always)]
-fn max_of(xs: &[f32]) -> f32 {
-    let mut lanes = [f32::NEG_INFINITY; 16];
-    let chunks = xs.chunks_exact(16);
-    let rest = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-    for chunk in chunks {
-        for (lane, &x) in lanes.iter_mut().zip(chunk) {
-            *lane = if x > *lane { x } else { *lane };
-        }
-    }
-    lanes.iter().fold(rest, |m, &x| m.max(x))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn softmax_covers_the_real_keys_and_zeroes_the_padding() {
-        // Longer than a lane block, the largest score in the remainder.
-        let scores: Vec<f32> = (0..37).map(|i| ((i * 13) % 17) as f32 * 0.3 - 2.0).collect();
-        let mut row = scores.clone();
-        row.push(1.0e3); // padding, however large
-        softmax_prefix(&mut row, 37, 0.5);
-        let max = scores.iter().fold(f32::MIN, |m, &s| m.max(s * 0.5));
-        let total: f32 = scores.iter().map(|s| (s * 0.5 - max).exp()).sum();
-        for (p, s) in row.iter().zip(&scores) {
-            assert!((p - (s * 0.5 - max).exp() / total).abs() < 1e-6);
-        }
-        assert_eq!(row[37], 0.0);
-        assert_eq!(max_of(&[-3.0, -1.0, -2.0]), -1.0);
-        assert_eq!(max_of(&(0..40).map(|i| i as f32).collect::<Vec<_>>()), 39.0);
     }
 }

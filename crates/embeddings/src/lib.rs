@@ -24,6 +24,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod attention;
 mod bert;
 mod encoder;
 mod fastmath;
