@@ -17,7 +17,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
 
 use crate::attention;
-use crate::fastmath::gelu_erf;
+use crate::fastmath::{gelu_erf, sum};
 use crate::matmul::{Unpacked, Weights};
 use crate::team;
 
@@ -85,10 +85,10 @@ struct AddNorm<'a> {
 
 impl RowPass for AddNorm<'_> {
     #[inline(always)]
-    fn row<S: pulp::Simd>(&self, _: S, i: usize, row: &mut [f32]) {
+    fn row<S: pulp::Simd>(&self, simd: S, i: usize, row: &mut [f32]) {
         let h = row.len();
         row.iter_mut().zip(&self.residual[i * h..][..h]).for_each(|(v, r)| *v += r);
-        self.norm.norm_row(row);
+        self.norm.norm_row(simd, row);
     }
 }
 
@@ -101,14 +101,14 @@ struct Embed<'a> {
 
 impl RowPass for Embed<'_> {
     #[inline(always)]
-    fn row<S: pulp::Simd>(&self, _: S, t: usize, row: &mut [f32]) {
+    fn row<S: pulp::Simd>(&self, simd: S, t: usize, row: &mut [f32]) {
         let (e, h) = (self.encoder, row.len());
         let word = &e.word[self.ids[t] as usize * h..][..h];
         let pos = &e.position[(t % self.len) * h..][..h];
         for (((v, w), p), ty) in row.iter_mut().zip(word).zip(pos).zip(&e.token_type[..h]) {
             *v = w + p + ty;
         }
-        e.embedding_norm.norm_row(row);
+        e.embedding_norm.norm_row(simd, row);
     }
 }
 
@@ -130,10 +130,10 @@ impl RowPass for Attend<'_> {
     }
 }
 
-/// The sum of `f(x)` over `xs` in 16 lanes, an order the compiler may vectorise (a plain
-/// fold is one scalar chain: floating-point addition is not reassociated).
+/// The sum of `f(x)` over `xs` in 16 lanes (a plain fold is one scalar chain:
+/// floating-point addition is not reassociated), the lanes then added in a tree.
 #[inline(always)]
-fn sum_by(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+fn sum_by<S: pulp::Simd>(simd: S, xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut lanes = [0.0f32; 16];
     let chunks = xs.chunks_exact(16);
     let rest: f32 = chunks.remainder().iter().map(|&x| f(x)).sum();
@@ -142,7 +142,7 @@ fn sum_by(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
             *lane += f(x);
         }
     }
-    lanes.iter().sum::<f32>() + rest
+    sum(simd, &lanes) + rest
 }
 
 /// A dense layer: `x [n, in] -> x W^T + b [n, out]`.
@@ -192,10 +192,10 @@ impl LayerNorm {
     }
 
     #[inline(always)]
-    fn norm_row(&self, row: &mut [f32]) {
+    fn norm_row<S: pulp::Simd>(&self, simd: S, row: &mut [f32]) {
         let n = row.len() as f32;
-        let mean = sum_by(row, |v| v) / n;
-        let var = sum_by(row, |v| (v - mean) * (v - mean)) / n;
+        let mean = sum_by(simd, row, |v| v) / n;
+        let var = sum_by(simd, row, |v| (v - mean) * (v - mean)) / n;
         let inv = 1.0 / (var + self.eps).sqrt();
         for ((v, w), b) in row.iter_mut().zip(&self.weight).zip(&self.bias) {
             *v = (*v - mean) * inv * w + b;

@@ -52,6 +52,16 @@ pub(crate) fn gelu_erf(x: f32) -> f32 {
     half.mul_add(erf(x * std::f32::consts::FRAC_1_SQRT_2), half)
 }
 
+/// The sum of `xs`: register by register, then within the register in a tree (a fold
+/// of 16 lanes one by one is a chain of 16 dependent additions), then what is past whole
+/// registers.
+#[inline(always)]
+pub(crate) fn sum<S: pulp::Simd>(simd: S, xs: &[f32]) -> f32 {
+    let (registers, rest) = S::as_simd_f32s(xs);
+    let total = registers.iter().fold(simd.splat_f32s(0.0), |acc, &x| simd.add_f32s(acc, x));
+    rest.iter().fold(simd.reduce_sum_f32s(total), |acc, &x| acc + x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
