@@ -1,7 +1,7 @@
-//! A BERT encoder for CPU inference: matrix products on the `gemm` crate's kernels over
-//! plain slices (one fused QKV projection per layer, biases added by the product itself,
-//! attention read in place from the projection), and the element-wise work in single fused
-//! passes.
+//! A BERT encoder for CPU inference: matrix products on packed weights ([`crate::matmul`]:
+//! one fused QKV projection per layer, biases added by the product itself), attention read
+//! in place from the projection ([`crate::attention`]), and the element-wise work in single
+//! fused passes.
 //!
 //! Why not `candle_transformers::models::bert` on CPU: profiled on 2 cores it spent
 //! ~23% spinning in candle's element-wise thread pool and ~17% in scalar `erf` for
@@ -344,8 +344,8 @@ impl CpuEncoder {
         let h = self.hidden;
         let n = lengths.len() * len;
         layer.qkv.forward(x, n, &mut s.qkv, parallel);
-        // Attention is cheap next to the products (a few percent of the time): one pass
-        // per text, parallel when the batch is large. It writes every row of `merged`.
+        // Attention is cheap next to the products (~5% of a batch's time): one pass per
+        // text, parallel when the batch is large. It writes every row of `merged`.
         let attend = Attend { encoder: self, qkv: &s.qkv, lengths, len };
         for_rows(&mut s.merged, len * h, &attend, parallel);
         layer.attention_out.forward(&s.merged, n, &mut s.attended, parallel);

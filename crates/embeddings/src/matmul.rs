@@ -1,8 +1,7 @@
 //! Matrix products for the CPU encoder, behind a safe interface:
 //!
 //! - [`matmul`]: strided views of plain slices on the `gemm` crate's kernels (the ones
-//!   candle's CPU matmul calls). Attention reads each head's queries, keys and values in
-//!   place in the fused projection, with no gather into per-head copies.
+//!   candle's CPU matmul calls), for weights in the plain layout.
 //! - [`Weights`]: a dense layer's weights packed once, at load, into 64-column panels for a
 //!   register-blocked AVX-512 kernel (6 rows x 64 outputs in 24 registers, the bias loaded
 //!   as the accumulators' start). A panel is read from memory once per product and reused
