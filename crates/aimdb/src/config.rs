@@ -27,7 +27,7 @@
 //! file: `AIMDB_DATABASE_URL`, `AIMDB_INDEX_PATH`, `AIMDB_CHROMA_URL`,
 //! `EMBEDDING_MODEL_NAME` (`openai:<model>` for an OpenAI-compatible service, with
 //! `OPENAI_BASE_URL` and `OPENAI_API_KEY`), `EMBEDDING_DEVICE` (cpu|cuda|auto),
-//! `EMBEDDING_NORMALIZE`, `EMBEDDING_DIMENSIONS`, `EMBEDDING_STRICT`.
+//! `EMBEDDING_PRECISION` (auto|f32), `EMBEDDING_NORMALIZE`, `EMBEDDING_DIMENSIONS`, `EMBEDDING_STRICT`.
 
 use std::path::{Path, PathBuf};
 
@@ -217,6 +217,10 @@ pub fn apply_env(mut config: AimdbConfig, var: impl Fn(&str) -> Option<String>) 
     if let Some(device) = var("EMBEDDING_DEVICE") {
         config.embedding.device =
             device.parse().map_err(|e| Error::config(format!("EMBEDDING_DEVICE: {e}")))?;
+    }
+    if let Some(v) = var("EMBEDDING_PRECISION") {
+        config.embedding.precision =
+            v.parse().map_err(|e| Error::config(format!("EMBEDDING_PRECISION: {e}")))?;
     }
     if let Some(v) = var("EMBEDDING_NORMALIZE") {
         config.embedding.normalize = Some(parse_bool("EMBEDDING_NORMALIZE", &v)?);

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aimdb::config as cfg;
 use aimdb::config::{apply_env, from_yaml_file, from_yaml_str};
 use aimdb::{AimdbConfig, Error};
-use aimdb_core::config::{DistanceMetric, EmbeddingDevice, IndexType, VectorConfig};
+use aimdb_core::config::{DistanceMetric, EmbeddingDevice, EmbeddingPrecision, IndexType, VectorConfig};
 
 fn config_error(result: aimdb::Result<AimdbConfig>) -> String {
     match result {
@@ -131,6 +131,7 @@ fn environment_overrides_the_file() {
         ("AIMDB_DATABASE_URL", "sqlite:///tmp/other.db"),
         ("EMBEDDING_MODEL_NAME", "sentence-transformers/all-MiniLM-L6-v2"),
         ("EMBEDDING_DEVICE", "CUDA"),
+        ("EMBEDDING_PRECISION", "F32"),
         ("EMBEDDING_NORMALIZE", "false"),
         ("EMBEDDING_STRICT", "1"),
         ("AIMDB_INDEX_PATH", "/srv/index"),
@@ -141,6 +142,7 @@ fn environment_overrides_the_file() {
     assert_eq!(config.metadata.url.expose(), "sqlite:///tmp/other.db");
     assert_eq!(config.embedding.model, "sentence-transformers/all-MiniLM-L6-v2");
     assert_eq!(config.embedding.device, EmbeddingDevice::Cuda);
+    assert_eq!(config.embedding.precision, EmbeddingPrecision::F32);
     assert!(config.embedding.normalize == Some(false) && config.embedding.strict);
     assert!(
         matches!(config.vectors, Some(VectorConfig::Faiss(ref f)) if f.path == std::path::Path::new("/srv/index"))
@@ -150,6 +152,10 @@ fn environment_overrides_the_file() {
         (k == "EMBEDDING_DEVICE").then(|| "tpu".to_owned())
     });
     assert!(config_error(bad).contains("EMBEDDING_DEVICE"));
+    let bad = apply_env(AimdbConfig::from_url("memory://"), |k| {
+        (k == "EMBEDDING_PRECISION").then(|| "f8".to_owned())
+    });
+    assert!(config_error(bad).contains("EMBEDDING_PRECISION"));
     let bad = apply_env(AimdbConfig::from_url("memory://"), |k| {
         (k == "EMBEDDING_NORMALIZE").then(|| "maybe".to_owned())
     });

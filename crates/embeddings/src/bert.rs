@@ -2,6 +2,7 @@
 //! computes them: the pooling, normalisation and token limit the model directory declares
 //! (mean pooling, L2 normalisation and 256 tokens for all-MiniLM-L6-v2).
 
+use aimdb_core::config::EmbeddingPrecision;
 use aimdb_core::{EmbedderIdentity, Error, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -50,7 +51,20 @@ impl SentenceBert {
     /// Loads weights and tokenizer (blocking: ~90 MB read for MiniLM) and what the model
     /// directory declares (see [`SentenceConfig`]). `normalize` forces L2 normalisation on or
     /// off; `None` follows the model (its `Normalize` module), as sentence-transformers does.
+    /// On CPU, half-precision products where the CPU has AVX512-FP16
+    /// ([`EmbeddingPrecision::Auto`]); [`SentenceBert::load_with`] chooses.
     pub fn load(files: &ModelFiles, device: Device, normalize: Option<bool>) -> Result<Self> {
+        Self::load_with(files, device, normalize, EmbeddingPrecision::Auto)
+    }
+
+    /// As [`SentenceBert::load`], with the CPU encoder's arithmetic chosen (a GPU runs
+    /// candle's f32 model either way).
+    pub fn load_with(
+        files: &ModelFiles,
+        device: Device,
+        normalize: Option<bool>,
+        precision: EmbeddingPrecision,
+    ) -> Result<Self> {
         let read = |path: &std::path::Path| {
             std::fs::read(path).map_err(|e| Error::backend(format!("read {}", path.display()), e))
         };
@@ -75,7 +89,7 @@ impl SentenceBert {
         let vb = VarBuilder::from_buffered_safetensors(read(&files.weights)?, DType::F32, &device)
             .map_err(candle("read weights"))?;
         let network = if device.is_cpu() {
-            Network::Cpu(CpuEncoder::load(vb, &config)?)
+            Network::Cpu(CpuEncoder::load(vb, &config, precision)?)
         } else {
             Network::Gpu(BertModel::load(vb, &config).map_err(candle("load BERT"))?)
         };

@@ -12,13 +12,14 @@
 //! products (split by the weights' panels) use the other cores.
 //! The GPU path keeps candle-transformers' model, where those ops are cheap.
 
+use aimdb_core::config::EmbeddingPrecision;
 use aimdb_core::{Error, Result};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
 
 use crate::attention;
 use crate::fastmath::{gelu_erf, sum};
-use crate::matmul::{Unpacked, Weights};
+use crate::matmul::{Layout, Unpacked, Weights};
 use crate::team;
 
 fn candle(what: &str) -> impl FnOnce(candle_core::Error) -> Error + '_ {
@@ -165,9 +166,9 @@ impl Dense {
     }
 
     /// `x [n, in]` to `y [n, out]` (overwritten) with the bias added; with `parallel`, on
-    /// every thread when the product is large.
-    fn forward(&self, x: &[f32], n: usize, y: &mut [f32], parallel: bool) {
-        self.weights.forward_into(x, n, y, parallel && self.weights.macs(n) >= PARALLEL_MACS)
+    /// every thread when the product is large. `half`: room for `x` in half precision.
+    fn forward(&self, x: &[f32], n: usize, y: &mut [f32], parallel: bool, half: &mut Vec<u16>) {
+        self.weights.forward_into(x, n, y, parallel && self.weights.macs(n) >= PARALLEL_MACS, half)
     }
 }
 
@@ -209,6 +210,8 @@ struct Scratch {
     merged: Vec<f32>,
     attended: Vec<f32>,
     inner: Vec<f32>,
+    /// A product's input in half precision, where the weights are.
+    half: Vec<u16>,
 }
 
 struct Layer {
@@ -233,7 +236,7 @@ pub(crate) struct CpuEncoder {
 }
 
 impl CpuEncoder {
-    pub(crate) fn load(vb: VarBuilder, config: &Config) -> Result<Self> {
+    pub(crate) fn load(vb: VarBuilder, config: &Config, precision: EmbeddingPrecision) -> Result<Self> {
         // sentence-transformers checkpoints name tensors without the `bert.` prefix that
         // transformers' BertModel checkpoints carry; accept both.
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") { vb } else { vb.pp("bert") };
@@ -245,10 +248,14 @@ impl CpuEncoder {
                 config.hidden_act
             )));
         }
-        Self::load_inner(vb, config).map_err(candle("load encoder weights"))
+        let layout = match (precision, Layout::best()) {
+            (EmbeddingPrecision::F32, Layout::Half) => Layout::Packed,
+            (_, best) => best,
+        };
+        Self::load_inner(vb, config, layout).map_err(candle("load encoder weights"))
     }
 
-    fn load_inner(vb: VarBuilder, c: &Config) -> candle_core::Result<Self> {
+    fn load_inner(vb: VarBuilder, c: &Config, layout: Layout) -> candle_core::Result<Self> {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let e = vb.pp("embeddings");
         // Every layer's dense weights are read first, then packed together (one block of
@@ -268,7 +275,8 @@ impl CpuEncoder {
                 LayerNorm::load(l.pp("output.LayerNorm"), h, c.layer_norm_eps)?,
             ));
         }
-        let mut packed = Weights::all(dense).map_err(candle_core::Error::wrap)?.into_iter();
+        let mut packed =
+            Weights::all_with_layout(dense, layout).map_err(candle_core::Error::wrap)?.into_iter();
         let mut next = || Dense { weights: packed.next().expect("four dense layers per layer") };
         let layers = norms
             .into_iter()
@@ -324,6 +332,7 @@ impl CpuEncoder {
             merged: vec![0.0; n * h],
             attended: vec![0.0; n * h],
             inner: vec![0.0; n * self.layers.first().map_or(0, |l| l.intermediate.weights.outputs())],
+            half: Vec::new(),
         };
         for layer in &self.layers {
             self.layer(layer, &mut x, &mut scratch, lengths, len, parallel);
@@ -343,16 +352,16 @@ impl CpuEncoder {
     ) {
         let h = self.hidden;
         let n = lengths.len() * len;
-        layer.qkv.forward(x, n, &mut s.qkv, parallel);
+        layer.qkv.forward(x, n, &mut s.qkv, parallel, &mut s.half);
         // Attention is cheap next to the products (~5% of a batch's time): one pass per
         // text, parallel when the batch is large. It writes every row of `merged`.
         let attend = Attend { encoder: self, qkv: &s.qkv, lengths, len };
         for_rows(&mut s.merged, len * h, &attend, parallel);
-        layer.attention_out.forward(&s.merged, n, &mut s.attended, parallel);
+        layer.attention_out.forward(&s.merged, n, &mut s.attended, parallel, &mut s.half);
         layer.attention_norm.add_and_norm(&mut s.attended, x, parallel);
-        layer.intermediate.forward(&s.attended, n, &mut s.inner, parallel);
+        layer.intermediate.forward(&s.attended, n, &mut s.inner, parallel, &mut s.half);
         for_rows(&mut s.inner, 4096, &Gelu, parallel);
-        layer.output.forward(&s.inner, n, x, parallel);
+        layer.output.forward(&s.inner, n, x, parallel, &mut s.half);
         layer.output_norm.add_and_norm(x, &s.attended, parallel);
     }
 }

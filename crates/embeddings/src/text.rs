@@ -128,8 +128,9 @@ fn load(config: &EmbeddingConfig, cache_dir: &std::path::Path) -> Result<Loaded>
             identity: HashEmbedder::identity(),
         });
     }
-    let transformer = files::resolve(&config.model, cache_dir)
-        .and_then(|files| SentenceBert::load(&files, device(config.device)?, config.normalize));
+    let transformer = files::resolve(&config.model, cache_dir).and_then(|files| {
+        SentenceBert::load_with(&files, device(config.device)?, config.normalize, config.precision)
+    });
     match transformer {
         Ok(model) => {
             let identity = model.identity().clone();

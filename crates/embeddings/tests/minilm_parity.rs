@@ -5,7 +5,7 @@
 //! `cargo xtask test` runs first). Without it the tests skip, except in CI, where they fail.
 
 use aimdb_core::Embedder;
-use aimdb_core::config::EmbeddingConfig;
+use aimdb_core::config::{EmbeddingConfig, EmbeddingPrecision};
 use aimdb_embed::{Device, MINILM_SHORT_NAME, SentenceBert, TextEmbedder, hub_cache_dir, resolve};
 use serde::Deserialize;
 
@@ -33,9 +33,11 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (norm(a) * norm(b))
 }
 
-fn model(device: Device) -> Option<SentenceBert> {
+fn model(device: Device, precision: EmbeddingPrecision) -> Option<SentenceBert> {
     match resolve(MINILM_SHORT_NAME, &hub_cache_dir()) {
-        Ok(files) => Some(SentenceBert::load(&files, device, None).expect("the cached model loads")),
+        Ok(files) => {
+            Some(SentenceBert::load_with(&files, device, None, precision).expect("the cached model loads"))
+        }
         Err(e) => {
             aimdb_testkit::skip(&format!("MiniLM parity: {e}"));
             None
@@ -43,9 +45,16 @@ fn model(device: Device) -> Option<SentenceBert> {
     }
 }
 
+/// The default: half-precision products where the CPU has AVX512-FP16.
 #[test]
 fn matches_sentence_transformers() {
-    let Some(model) = model(Device::Cpu) else { return };
+    let Some(model) = model(Device::Cpu, EmbeddingPrecision::Auto) else { return };
+    check_parity(&model);
+}
+
+#[test]
+fn matches_sentence_transformers_in_f32() {
+    let Some(model) = model(Device::Cpu, EmbeddingPrecision::F32) else { return };
     check_parity(&model);
 }
 
@@ -55,7 +64,7 @@ fn matches_sentence_transformers() {
 #[test]
 fn matches_sentence_transformers_on_cuda() {
     let device = Device::new_cuda(0).expect("a CUDA device (this test is built with `cuda`)");
-    let Some(model) = model(device) else { return };
+    let Some(model) = model(device, EmbeddingPrecision::Auto) else { return };
     check_parity(&model);
 }
 
