@@ -52,7 +52,7 @@ pub(crate) fn for_each<T: Send>(items: Vec<T>, f: impl Fn(T) + Sync) {
 
 // A panic in `f` poisons at most its own slot and is propagated by the pool; the values
 // are still whole, so poisoning is ignored.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
