@@ -513,6 +513,27 @@ fn avx512() -> bool {
 mod kernel {
     use std::arch::x86_64::*;
 
+    /// `$block::<R>($args)` with `R` = `$rows` (1 to 6): each kernel keeps its accumulators
+    /// in registers only when the row count is a constant.
+    macro_rules! by_rows {
+        ($rows:expr, $block:ident, $args:expr) => {
+            match $rows {
+                // SAFETY: the caller's contract, with `rows` equal to R.
+                r @ 1..=6 => unsafe {
+                    match r {
+                        1 => $block::<1>($args),
+                        2 => $block::<2>($args),
+                        3 => $block::<3>($args),
+                        4 => $block::<4>($args),
+                        5 => $block::<5>($args),
+                        _ => $block::<6>($args),
+                    }
+                },
+                _ => unreachable!("at most 6 rows per block"),
+            }
+        };
+    }
+
     /// `out[r][..width] = bias + sum_k x[r][k] * panel[k][..]` for `rows` rows, over one
     /// panel of `[inputs][64]`; dispatched on the row count so each kernel keeps its
     /// accumulators in registers.
@@ -531,16 +552,7 @@ mod kernel {
     ) {
         let inputs = panel.len() / 64;
         let args = (x.as_ptr(), panel.as_ptr(), bias.as_ptr(), out.as_mut_ptr(), out_rs, width, inputs);
-        macro_rules! dispatch {
-            ($($r:literal)*) => {
-                match rows {
-                    // SAFETY: the caller's contract, with `rows` equal to R.
-                    $($r => unsafe { block::<$r>(args) },)*
-                    _ => unreachable!("at most 6 rows per block"),
-                }
-            };
-        }
-        dispatch!(1 2 3 4 5 6)
+        by_rows!(rows, block, args)
     }
 
     type Args = (*const f32, *const f32, *const f32, *mut f32, usize, usize, usize);
@@ -596,16 +608,7 @@ mod kernel {
     ) {
         let inputs = panel.len() / 64;
         let args = (x.as_ptr(), panel.as_ptr(), bias.as_ptr(), out.as_mut_ptr(), out_rs, width, inputs);
-        macro_rules! dispatch {
-            ($($r:literal)*) => {
-                match rows {
-                    // SAFETY: the caller's contract, with `rows` equal to R.
-                    $($r => unsafe { half_block::<$r>(args) },)*
-                    _ => unreachable!("at most 6 rows per block"),
-                }
-            };
-        }
-        dispatch!(1 2 3 4 5 6)
+        by_rows!(rows, half_block, args)
     }
 
     type HalfArgs = (*const u16, *const u16, *const f32, *mut f32, usize, usize, usize);
