@@ -682,8 +682,8 @@ mod kernel {
                 for (r, a) in acc.iter_mut().enumerate() {
                     let b = _mm512_set1_epi32(x.add(r * inputs + 2 * k).cast::<i32>().read_unaligned());
                     for v in 0..4 {
-                        // `vfmadd231ph` by hand: the `__m512h` intrinsics are newer than the
-                        // crate's rust-version.
+                        // `vfmadd231ph` by hand: the `__m512h` intrinsics were stabilised
+                        // only in early 2026; assembly builds on every toolchain.
                         std::arch::asm!(
                             "vfmadd231ph {a}, {w}, {b}",
                             a = inout(zmm_reg) a[v],
