@@ -204,9 +204,10 @@ impl LayerNorm {
     }
 }
 
-/// A forward pass's intermediate results, reused by every layer, and by the batches of one
-/// call that run on the same thread ([`crate::SentenceBert::embed`]): fresh buffers cost a
-/// page fault per 4 KiB and the kernel's clearing of it (~4% of a batch's time profiled).
+/// A forward pass's intermediate results, reused by every layer, and by the later batches
+/// of one call ([`crate::SentenceBert::embed`] keeps a pool, one set per running batch):
+/// fresh buffers cost a page fault per 4 KiB and the kernel's clearing of it (~4% of a
+/// batch's time profiled).
 #[derive(Default)]
 pub(crate) struct Scratch {
     qkv: Vec<f32>,
