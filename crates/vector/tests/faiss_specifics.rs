@@ -509,3 +509,20 @@ async fn cuda_device_without_the_gpu_feature_is_a_config_error() {
         other => panic!("expected a Config error, got {other:?}"),
     }
 }
+
+/// On a CPU that OpenBLAS does not know, it would run FAISS's training and batched searches
+/// on its SSE3 kernels (faiss/blas.rs); this binary links FAISS and so the system BLAS.
+#[tokio::test]
+async fn openblas_runs_kernels_for_this_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let _index = FaissIndex::open(&FaissConfig::new(dir.path())).await.unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let core = aimdb_vector::faiss::openblas_core();
+    if maps.contains("libopenblas") {
+        assert!(core.is_some(), "OpenBLAS is loaded but was not found");
+    }
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && std::env::var_os("OPENBLAS_CORETYPE").is_none() {
+        assert_ne!(core.map(str::to_ascii_lowercase).as_deref(), Some("prescott"), "OpenBLAS on its SSE3 kernels");
+    }
+}

@@ -135,6 +135,8 @@ impl FaissIndex {
         let timeout = config.lock_timeout_ms.map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis);
         let device = config.device.clone();
         let inner = tokio::task::spawn_blocking(move || {
+            // Before this process's first FAISS call (see blas.rs).
+            super::blas::openblas_core();
             let gpus = open_gpus(&device)?;
             std::fs::create_dir_all(&dir).map_err(io_error("create index directory"))?;
             let lock = DirLock::open(&dir, timeout).map_err(io_error("open lock file"))?;

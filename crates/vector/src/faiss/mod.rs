@@ -1,6 +1,7 @@
 //! The embedded FAISS index (SPEC §7).
 
 mod backend;
+mod blas;
 mod collection;
 mod concurrent;
 mod journal;
@@ -10,3 +11,4 @@ mod persist;
 mod vectors;
 
 pub use backend::FaissIndex;
+pub use blas::openblas_core;
