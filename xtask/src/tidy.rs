@@ -186,13 +186,19 @@ fn unsafe_lives_in_audited_files() {
 fn default_builds_run_on_any_avx2_cpu() {
     // FAISS is compiled from source with these flags; AVX-512 ones (or -march=native) would
     // make every binary built on a newer machine die with SIGILL on an AVX2-only CPU.
-    // AVX-512 is opt-in (README, Performance); Rust code picks it at run time.
+    // AVX-512 is picked at run time: by Rust code, and by the ifuncs of FAISS's kernels that
+    // the forced header clones (each with its AVX2 `default`).
     let config = read(root().join(".cargo/config.toml"));
     let line = config.lines().find(|l| l.starts_with("CXXFLAGS_x86_64")).expect("FAISS's CXXFLAGS");
     assert!(line.contains("-mavx2"), "FAISS must keep its AVX2 kernels: {line}");
     for flag in ["avx512", "-march", "x86-64-v4"] {
         assert!(!line.contains(flag), "default FAISS flags must not need `{flag}`: {line}");
     }
+    let header = line.split("-include ").nth(1).and_then(|rest| rest.split([' ', '"']).next());
+    let header = read(root().join("crates/vector/cxx").join(header.expect("FAISS's forced header")));
+    let clones: Vec<&str> = header.lines().filter(|l| l.contains("target_clones(")).collect();
+    assert!(!clones.is_empty() && clones.iter().all(|l| l.contains("\"default\"")), "{clones:?}");
+    assert!(!header.contains("pragma GCC target"), "a forced header must not raise FAISS's baseline");
     for file in rust_files(&root().join("crates")) {
         let text = fs::read_to_string(&file).unwrap();
         if text.contains("target_feature(enable = \"avx512") {

@@ -526,3 +526,18 @@ async fn openblas_runs_kernels_for_this_cpu() {
         assert_ne!(core.map(str::to_ascii_lowercase).as_deref(), Some("prescott"), "OpenBLAS on its SSE3 kernels");
     }
 }
+
+/// FAISS's distance kernels carry an AVX-512 twin that the CPU picks at load, beside the
+/// AVX2 code every x86-64 build keeps (crates/vector/cxx/faiss_simd_clones.h).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn faiss_kernels_have_an_avx512_twin_picked_at_load() {
+    let exe = std::env::current_exe().unwrap();
+    let Ok(out) = std::process::Command::new("nm").arg(exe).output() else { return };
+    let symbols = String::from_utf8_lossy(&out.stdout);
+    for kernel in ["_ZN5faiss18fvec_inner_productEPKfS1_m", "_ZN5faiss10fvec_L2sqrEPKfS1_m"] {
+        for clone in ["default", "arch_x86_64_v4"] {
+            assert!(symbols.contains(&format!("{kernel}.{clone}")), "no {clone} clone of {kernel}");
+        }
+    }
+}
