@@ -70,37 +70,27 @@ fn select_core() -> Option<String> {
     Some(now)
 }
 
-/// The newest OpenBLAS x86-64 core whose instructions this CPU has (and that OpenBLAS
-/// releases since 0.3.10 ship in `DYNAMIC_ARCH` builds); `None` when only SSE3 fits.
+/// The newest OpenBLAS x86-64 core whose instructions this CPU has; `None` when only SSE3
+/// fits. (A build lacking that core keeps Prescott, which the log then says.)
 fn newest_core() -> Option<&'static str> {
     #[cfg(target_arch = "x86_64")]
     {
-        if ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].iter().all(|f| has(f)) {
+        if is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512cd")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512dq")
+            && is_x86_feature_detected!("avx512vl")
+        {
             return Some("SkylakeX");
         }
-        if has("avx2") && has("fma") {
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
             return Some("Haswell");
         }
-        if has("avx") {
+        if is_x86_feature_detected!("avx") {
             return Some("SandyBridge");
         }
     }
     None
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has(feature: &str) -> bool {
-    match feature {
-        "avx512f" => is_x86_feature_detected!("avx512f"),
-        "avx512cd" => is_x86_feature_detected!("avx512cd"),
-        "avx512bw" => is_x86_feature_detected!("avx512bw"),
-        "avx512dq" => is_x86_feature_detected!("avx512dq"),
-        "avx512vl" => is_x86_feature_detected!("avx512vl"),
-        "avx2" => is_x86_feature_detected!("avx2"),
-        "fma" => is_x86_feature_detected!("fma"),
-        "avx" => is_x86_feature_detected!("avx"),
-        _ => false,
-    }
 }
 
 /// The function `name` among the libraries loaded in this process, `None` when none has it.
