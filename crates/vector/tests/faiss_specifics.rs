@@ -447,6 +447,24 @@ async fn retrains_in_the_background_while_searches_and_writes_go_on() {
     assert!(!reopened.retraining());
 }
 
+/// An index opened with `config` holding `points` (ids from 1) but the `removed` ids.
+async fn filled(
+    config: &FaissConfig,
+    identity: &EmbedderIdentity,
+    points: &[f32],
+    removed: &[i64],
+) -> FaissIndex {
+    let index = FaissIndex::open(config).await.unwrap();
+    let records: Vec<VectorRecord> = points
+        .chunks_exact(identity.dim)
+        .enumerate()
+        .map(|(i, v)| VectorRecord { id: i as i64 + 1, vector: v.to_vec(), metadata: BTreeMap::new() })
+        .collect();
+    index.upsert(Collection::Models, identity, records).await.unwrap();
+    index.remove(Collection::Models, removed).await.unwrap();
+    index
+}
+
 /// An exact collection of over 4M floats scans a single query on several threads (FAISS's
 /// kernels on each part, the parts merged): the same answer as scoring every vector, for
 /// each metric, with rows removed (FAISS compacts the matrix and its labels).
@@ -462,14 +480,7 @@ async fn a_large_exact_scan_split_across_threads_answers_exactly() {
     for metric in [DistanceMetric::Cosine, DistanceMetric::L2, DistanceMetric::Ip] {
         let dir = tempfile::tempdir().unwrap();
         let config = FaissConfig { index_type: IndexType::Flat, metric, ..FaissConfig::new(dir.path()) };
-        let index = FaissIndex::open(&config).await.unwrap();
-        let records: Vec<VectorRecord> = points
-            .chunks_exact(D)
-            .enumerate()
-            .map(|(i, v)| VectorRecord { id: i as i64 + 1, vector: v.to_vec(), metadata: BTreeMap::new() })
-            .collect();
-        index.upsert(Collection::Models, &identity, records).await.unwrap();
-        index.remove(Collection::Models, &removed).await.unwrap();
+        let index = filled(&config, &identity, &points, &removed).await;
         for q in queries.chunks_exact(D) {
             let hits =
                 index.search(Collection::Models, &identity, q, 10, &VectorFilter::default()).await.unwrap();
@@ -526,14 +537,7 @@ async fn an_inverted_file_query_split_across_threads_answers_as_faiss_does() {
             m: Some(16),
             ..FaissConfig::new(dir.path())
         };
-        let index = FaissIndex::open(&config).await.unwrap();
-        let records: Vec<VectorRecord> = points
-            .chunks_exact(D)
-            .enumerate()
-            .map(|(i, v)| VectorRecord { id: i as i64 + 1, vector: v.to_vec(), metadata: BTreeMap::new() })
-            .collect();
-        index.upsert(Collection::Models, &identity, records).await.unwrap();
-        index.remove(Collection::Models, &removed).await.unwrap();
+        let index = filled(&config, &identity, &points, &removed).await;
         let info = models_info(&index).await;
         assert!(info.trained && info.nprobe == Some(16), "{index_type:?}: {info:?}");
         let batched = index
