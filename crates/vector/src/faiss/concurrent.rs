@@ -178,7 +178,8 @@ pub fn ivf_split_search(
         let mut distances = vec![0f32; k];
         let mut labels = vec![-1 as faiss_sys::idx_t; k];
         // SAFETY: `ivf` is live and unmodified (above); `mine` and the centroid distances hold
-        // `nprobe` entries, the index's own `nprobe` that `search_preassigned` reads them by;
+        // `nprobe` entries: the index's own `nprobe` capped at `nlist`, as many as
+        // `search_preassigned` reads (it caps the same way);
         // the query holds `d` floats and the outputs `k` entries; the search is const.
         let code = unsafe {
             faiss_sys::faiss_IndexIVF_search_preassigned(
