@@ -447,24 +447,6 @@ async fn retrains_in_the_background_while_searches_and_writes_go_on() {
     assert!(!reopened.retraining());
 }
 
-/// An index opened with `config` holding `points` (ids from 1) but the `removed` ids.
-async fn filled(
-    config: &FaissConfig,
-    identity: &EmbedderIdentity,
-    points: &[f32],
-    removed: &[i64],
-) -> FaissIndex {
-    let index = FaissIndex::open(config).await.unwrap();
-    let records: Vec<VectorRecord> = points
-        .chunks_exact(identity.dim)
-        .enumerate()
-        .map(|(i, v)| VectorRecord { id: i as i64 + 1, vector: v.to_vec(), metadata: BTreeMap::new() })
-        .collect();
-    index.upsert(Collection::Models, identity, records).await.unwrap();
-    index.remove(Collection::Models, removed).await.unwrap();
-    index
-}
-
 /// An exact collection of over 4M floats scans a single query on several threads (FAISS's
 /// kernels on each part, the parts merged): the same answer as scoring every vector, for
 /// each metric, with rows removed (FAISS compacts the matrix and its labels).
@@ -480,7 +462,14 @@ async fn a_large_exact_scan_split_across_threads_answers_exactly() {
     for metric in [DistanceMetric::Cosine, DistanceMetric::L2, DistanceMetric::Ip] {
         let dir = tempfile::tempdir().unwrap();
         let config = FaissConfig { index_type: IndexType::Flat, metric, ..FaissConfig::new(dir.path()) };
-        let index = filled(&config, &identity, &points, &removed).await;
+        let index = FaissIndex::open(&config).await.unwrap();
+        let records: Vec<VectorRecord> = points
+            .chunks_exact(D)
+            .enumerate()
+            .map(|(i, v)| VectorRecord { id: i as i64 + 1, vector: v.to_vec(), metadata: BTreeMap::new() })
+            .collect();
+        index.upsert(Collection::Models, &identity, records).await.unwrap();
+        index.remove(Collection::Models, &removed).await.unwrap();
         for q in queries.chunks_exact(D) {
             let hits =
                 index.search(Collection::Models, &identity, q, 10, &VectorFilter::default()).await.unwrap();
@@ -502,61 +491,6 @@ async fn a_large_exact_scan_split_across_threads_answers_exactly() {
                 assert_eq!(hit.id, *id, "{metric}: {hits:?}");
                 assert!((hit.similarity_score - score).abs() <= 1e-4, "{metric}: {hit:?} vs {score}");
             }
-        }
-    }
-}
-
-/// One query of an inverted file that reads over 1 MiB has its probed lists shared out
-/// between threads and the answers merged: the same hits as FAISS's own search of those lists
-/// (the query asked in a batch, which FAISS splits by query), for IVF and IVF-PQ, each metric,
-/// with rows removed.
-#[tokio::test]
-async fn an_inverted_file_query_split_across_threads_answers_as_faiss_does() {
-    const D: usize = 128;
-    let n = 30_000;
-    let identity = EmbedderIdentity { kind: "test".into(), model: "split-ivf".into(), dim: D };
-    let data = Clustered { dim: D, clusters: 50, spread: 0.5, subspace: 0, noise: 0.0, seed: 22 };
-    let points = data.points(n, 1);
-    let queries: Vec<Vec<f32>> = data.points(8, 2).chunks_exact(D).map(<[f32]>::to_vec).collect();
-    let removed: Vec<i64> = (1..=3_000).step_by(5).collect();
-    let cases = [
-        (IndexType::Ivf, DistanceMetric::Cosine),
-        (IndexType::Ivf, DistanceMetric::L2),
-        (IndexType::Ivf, DistanceMetric::Ip),
-        (IndexType::IvfPq, DistanceMetric::Cosine),
-        (IndexType::IvfPq, DistanceMetric::L2),
-    ];
-    for (index_type, metric) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        // 30k x 128 floats in 64 lists, 16 probed: 960k floats read per query.
-        let config = FaissConfig {
-            index_type,
-            metric,
-            nlist: Some(64),
-            nprobe: Some(16),
-            m: Some(16),
-            ..FaissConfig::new(dir.path())
-        };
-        let index = filled(&config, &identity, &points, &removed).await;
-        let info = models_info(&index).await;
-        assert!(info.trained && info.nprobe == Some(16), "{index_type:?}: {info:?}");
-        let batched = index
-            .search_many(Collection::Models, &identity, &queries, 10, &VectorFilter::default())
-            .await
-            .unwrap();
-        for (q, expected) in queries.iter().zip(&batched) {
-            let hits =
-                index.search(Collection::Models, &identity, q, 10, &VectorFilter::default()).await.unwrap();
-            assert_eq!(hits.len(), 10, "{index_type:?} {metric}");
-            let ids = |hits: &[aimdb_core::VectorHit]| hits.iter().map(|h| h.id).collect::<Vec<_>>();
-            assert_eq!(ids(&hits), ids(expected), "{index_type:?} {metric}");
-            for (hit, want) in hits.iter().zip(expected) {
-                assert!(
-                    (hit.similarity_score - want.similarity_score).abs() <= 1e-6,
-                    "{index_type:?} {metric}"
-                );
-            }
-            assert!(hits.iter().all(|h| !removed.contains(&h.id)), "{index_type:?} {metric}: a removed row");
         }
     }
 }
@@ -589,11 +523,7 @@ async fn openblas_runs_kernels_for_this_cpu() {
     }
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") && std::env::var_os("OPENBLAS_CORETYPE").is_none() {
-        assert_ne!(
-            core.map(str::to_ascii_lowercase).as_deref(),
-            Some("prescott"),
-            "OpenBLAS on its SSE3 kernels"
-        );
+        assert_ne!(core.map(str::to_ascii_lowercase).as_deref(), Some("prescott"), "OpenBLAS on its SSE3 kernels");
     }
 }
 

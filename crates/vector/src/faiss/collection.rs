@@ -30,10 +30,6 @@ const FILTER_OVERFETCH: usize = 8;
 /// (1M x 384 on the 2-core bench VM: 124 ms on one core, 73 on two); below this the
 /// threads' start costs more than they save.
 const SPLIT_SCAN_FLOATS: usize = 1 << 22;
-/// An inverted-file search reading at least this many floats (1 MiB: the probed share of
-/// 20k vectors of 384 in 256 lists, 16 probed, is 2.2 MiB) shares one query's lists out
-/// between threads.
-const SPLIT_PROBE_FLOATS: usize = 1 << 18;
 /// Vectors added to FAISS per call while rebuilding, to bound the temporary copy.
 const ADD_CHUNK: usize = 65_536;
 /// A slot offset with this bit set is a row of `pending` (not yet in the vectors file).
@@ -581,14 +577,6 @@ impl CollectionIndex {
                 && let Some(view) = FlatView::of(&self.index)
             {
                 return Ok(view.search(queries, want, self.metric == DistanceMetric::L2, threads));
-            }
-        }
-        if nq == 1 && self.layout.nlist().is_some() && self.search_cost() >= SPLIT_PROBE_FLOATS {
-            let threads = scan_threads();
-            if threads > 1
-                && let Some(found) = super::concurrent::ivf_split_search(&self.index, queries, want, threads)?
-            {
-                return Ok(found);
             }
         }
         super::concurrent::search(&self.index, queries, want)

@@ -1,5 +1,5 @@
-//! FAISS searches from several threads at once, and one query's scan (an exact matrix, or
-//! the lists an inverted file probes) split across the threads of FAISS's own OpenMP team.
+//! FAISS searches from several threads at once, and one query's exact scan split across
+//! threads.
 //!
 //! The `faiss` crate's `Index::search` takes `&mut self`, so a shared index could only be
 //! searched by one thread at a time. FAISS's own `Index::search` is a `const` method, safe to
@@ -10,9 +10,6 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::ffi::{c_uint, c_void};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use aimdb_core::{Error, Result};
 use faiss::index::{IndexImpl, SearchResult};
@@ -56,28 +53,19 @@ unsafe fn search_raw(
         )
     };
     if code != 0 {
-        // SAFETY: right after the failed call, on its thread.
-        return Err(unsafe { last_error("faiss search", code) });
+        // SAFETY: FAISS sets its thread-local last error before returning a non-zero code;
+        // the message is copied out before any other FAISS call on this thread.
+        let message = unsafe {
+            let last = faiss_sys::faiss_get_last_error();
+            if last.is_null() {
+                String::new()
+            } else {
+                std::ffi::CStr::from_ptr(last).to_string_lossy().into_owned()
+            }
+        };
+        return Err(Error::backend(format!("faiss search (code {code})"), message));
     }
     Ok(SearchResult { distances, labels })
-}
-
-/// The error of a FAISS call on this thread that returned `code` (non-zero).
-///
-/// # Safety
-/// Called right after that call, on its thread: FAISS sets its thread-local last error
-/// before returning a non-zero code, and the message is copied out before any other call.
-unsafe fn last_error(what: &str, code: i32) -> Error {
-    // SAFETY: the caller's promise above.
-    let message = unsafe {
-        let last = faiss_sys::faiss_get_last_error();
-        if last.is_null() {
-            String::new()
-        } else {
-            std::ffi::CStr::from_ptr(last).to_string_lossy().into_owned()
-        }
-    };
-    Error::backend(format!("{what} (code {code})"), message)
 }
 
 /// The entity ids in each inverted list of an IVF (or IVF-PQ) index, list by list; `None`
@@ -151,160 +139,6 @@ fn nearest_lists(
     }
 }
 
-/// Searches an inverted-file index (IVF or IVF-PQ) for one `query` with the lists it probes
-/// shared out between `threads` threads, as FAISS's `parallel_mode = 1` does (which its C API
-/// cannot set): one query's lists are otherwise scanned on one thread. The quantizer picks
-/// the `nprobe` lists as `IndexIVF::search` does; part `t` of `threads` scans the `t`-th,
-/// `t + threads`-th, ... nearest of them (`search_preassigned` skips a list numbered -1), so
-/// each part gets near and far lists alike, and the answers are merged.
-/// `None` for an index that is not an inverted file. The caller holds the read guard, as
-/// for [`search`].
-pub fn ivf_split_search(
-    index: &IndexImpl,
-    query: &[f32],
-    k: usize,
-    threads: usize,
-) -> Result<Option<SearchResult>> {
-    let Some((_, probes, nprobe)) = nearest_lists(index, query, None)? else { return Ok(None) };
-    let lists: Vec<faiss_sys::idx_t> =
-        probes.labels.iter().map(|l| l.get().map_or(-1, |l| l as i64)).collect();
-    // SAFETY: `inner_ptr` is the live index `index` owns, an `IndexIVF` (`nearest_lists`
-    // found it so); it is not modified while the borrow lasts (the read guard).
-    let ivf = Shared(unsafe { faiss_sys::faiss_IndexIVF_cast(index.inner_ptr()) });
-    let parts = threads.clamp(1, nprobe);
-    let parts = fork(parts, |part| {
-        let mine: Vec<faiss_sys::idx_t> =
-            lists.iter().enumerate().map(|(i, &list)| if i % parts == part { list } else { -1 }).collect();
-        let mut distances = vec![0f32; k];
-        let mut labels = vec![-1 as faiss_sys::idx_t; k];
-        // SAFETY: `ivf` is live and unmodified (above); `mine` and the centroid distances hold
-        // `nprobe` entries: the index's own `nprobe` capped at `nlist`, as many as
-        // `search_preassigned` reads (it caps the same way);
-        // the query holds `d` floats and the outputs `k` entries; the search is const.
-        let code = unsafe {
-            faiss_sys::faiss_IndexIVF_search_preassigned(
-                ivf.get(),
-                1,
-                query.as_ptr(),
-                k as faiss_sys::idx_t,
-                mine.as_ptr(),
-                probes.distances.as_ptr(),
-                distances.as_mut_ptr(),
-                labels.as_mut_ptr(),
-                0,
-            )
-        };
-        if code != 0 {
-            // SAFETY: right after the failed call, on its thread.
-            return Err(unsafe { last_error("faiss search_preassigned", code) });
-        }
-        Ok(distances.into_iter().zip(labels).collect::<Vec<_>>())
-    });
-    let mut scored = Vec::with_capacity(k * parts.len());
-    // SAFETY: as above; reading the metric does not modify the index.
-    let l2 = unsafe { faiss_sys::faiss_Index_metric_type(index.inner_ptr()) }
-        == faiss_sys::FaissMetricType_METRIC_L2;
-    for part in parts {
-        for (distance, label) in part? {
-            if label >= 0 {
-                scored.push(Scored { key: if l2 { -distance } else { distance }, row: label as usize });
-            }
-        }
-    }
-    Ok(Some(best_of(scored, k, l2, |label| label as faiss_sys::idx_t)))
-}
-
-/// The FAISS index of an [`ivf_split_search`], shared with the threads that scan its lists.
-struct Shared(*mut faiss_sys::FaissIndexIVF);
-
-impl Shared {
-    fn get(&self) -> *mut faiss_sys::FaissIndexIVF {
-        self.0
-    }
-}
-
-// SAFETY: the threads only search the index (const), while the caller's read guard keeps
-// every modification out.
-unsafe impl Sync for Shared {}
-
-/// `f(0)`, ..., `f(parts - 1)` at once on FAISS's own OpenMP team: the calling thread and
-/// workers that spin a while between parallel sections (libgomp's `GOMP_SPINCOUNT`), so a
-/// search right after another (or after a batch) finds them awake. A thread of its own per
-/// part cost 30-50 us to start on the 2-core VM, a third of an IVF query at 20k vectors, and
-/// competed with those spinning workers for the cores. Parts are handed out from a cursor, so
-/// a team of fewer threads (nested in a parallel section, `OMP_NUM_THREADS=1`) runs them all.
-fn fork<R: Send, F: Fn(usize) -> R + Sync>(parts: usize, f: F) -> Vec<R> {
-    if parts <= 1 {
-        return (0..parts).map(&f).collect();
-    }
-    let job = Job {
-        f: &f,
-        next: AtomicUsize::new(0),
-        done: (0..parts).map(|_| Mutex::new(None)).collect::<Vec<Mutex<Option<std::thread::Result<R>>>>>(),
-    };
-    // SAFETY: `run::<R, F>` reads `data` as the `Job<R, F>` it is given, which outlives the
-    // call (GOMP_parallel returns when every thread of the team has left `run`); `run` does
-    // not unwind (panics are caught and carried out in `done`).
-    unsafe {
-        GOMP_parallel(run::<R, F>, (&raw const job).cast_mut().cast(), parts as c_uint, 0);
-    }
-    job.done
-        .into_iter()
-        .map(|slot| match slot.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
-            Some(Ok(r)) => r,
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None => unreachable!("GOMP_parallel returned before every part ran"),
-        })
-        .collect()
-}
-
-/// One [`fork`]: the work, the next part to hand out and each part's outcome.
-struct Job<'a, R, F> {
-    f: &'a F,
-    next: AtomicUsize,
-    done: Vec<Mutex<Option<std::thread::Result<R>>>>,
-}
-
-/// Each OpenMP thread's share of a [`fork`]: parts from the cursor until none is left.
-///
-/// # Safety
-/// `data` points to a live `Job<R, F>` shared with the team's other threads.
-unsafe extern "C" fn run<R: Send, F: Fn(usize) -> R + Sync>(data: *mut c_void) {
-    // SAFETY: the caller's promise; `Job` is only read here (`done` behind its locks).
-    let job = unsafe { &*data.cast::<Job<'_, R, F>>() };
-    loop {
-        let part = job.next.fetch_add(1, AtomicOrdering::Relaxed);
-        let Some(slot) = job.done.get(part) else { break };
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.f)(part)));
-        *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome);
-    }
-}
-
-// libgomp's entry point for `#pragma omp parallel` (GCC's OpenMP ABI, which LLVM's libomp
-// also exports); faiss-sys links libgomp into every static FAISS build.
-unsafe extern "C" {
-    fn GOMP_parallel(f: unsafe extern "C" fn(*mut c_void), data: *mut c_void, threads: c_uint, flags: c_uint);
-}
-
-/// FAISS's answer of `k` from the best of `scored` (best first; L2 keys are negated
-/// distances, and rows become labels through `label`), padded with -1 labels as FAISS pads.
-fn best_of(
-    scored: impl IntoIterator<Item = Scored>,
-    k: usize,
-    l2: bool,
-    label: impl Fn(usize) -> faiss_sys::idx_t,
-) -> SearchResult {
-    let mut best: Vec<Scored> = scored.into_iter().collect();
-    best.sort_unstable_by(|a, b| b.cmp(a));
-    best.truncate(k);
-    let mut result = SearchResult { distances: vec![0.0; k], labels: vec![Idx::none(); k] };
-    for (i, s) in best.iter().enumerate() {
-        result.distances[i] = if l2 { -s.key } else { s.key };
-        result.labels[i] = Idx::new(label(s.row) as u64);
-    }
-    result
-}
-
 /// The exact matrix of an `IDMap2,Flat` index and its row labels, borrowed from FAISS.
 pub struct FlatView<'a> {
     rows: &'a [f32],
@@ -353,11 +187,24 @@ impl<'a> FlatView<'a> {
     pub fn search(&self, query: &[f32], k: usize, l2: bool, threads: usize) -> SearchResult {
         let n = self.labels.len();
         let per_thread = n.div_ceil(threads.max(1)).max(1);
-        let parts = fork(n.div_ceil(per_thread), |part| {
-            let start = part * per_thread;
-            self.scan(query, start..(start + per_thread).min(n), k, l2)
+        let parts: Vec<Vec<Scored>> = std::thread::scope(|scope| {
+            let mut ranges = (0..n).step_by(per_thread).map(|start| start..(start + per_thread).min(n));
+            let mine = ranges.next().unwrap_or(0..0);
+            let others: Vec<_> =
+                ranges.map(|range| scope.spawn(move || self.scan(query, range, k, l2))).collect();
+            let mut parts = vec![self.scan(query, mine, k, l2)];
+            parts.extend(others.into_iter().map(|t| t.join().expect("scan thread")));
+            parts
         });
-        best_of(parts.into_iter().flatten(), k, l2, |row| self.labels[row])
+        let mut best: Vec<Scored> = parts.into_iter().flatten().collect();
+        best.sort_unstable_by(|a, b| b.cmp(a));
+        best.truncate(k);
+        let mut result = SearchResult { distances: vec![0.0; k], labels: vec![Idx::none(); k] };
+        for (i, s) in best.iter().enumerate() {
+            result.distances[i] = if l2 { -s.key } else { s.key };
+            result.labels[i] = Idx::new(self.labels[s.row] as u64);
+        }
+        result
     }
 
     /// The `k` best of `rows` (a range of row numbers), scored with FAISS's own kernels.
