@@ -152,8 +152,12 @@ async fn insert<D: Dialect>(
 ) -> std::result::Result<i64, sqlx::Error> {
     let q = bind_all::<D>(query::<D>(sql), cells);
     if D::RETURNING_ID {
-        let row = q.fetch_one(conn.exec()).await?;
-        match D::read(&row, 0, Kind::Int)? {
+        // All rows, not the first: SQLite runs its WAL auto-checkpoint only when a statement
+        // steps to its end, and an autocommit insert that stops at its row commits on reset,
+        // so creates alone grew the WAL without bound (13 KB a model, never folded back).
+        let rows = q.fetch_all(conn.exec()).await?;
+        let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+        match D::read(row, 0, Kind::Int)? {
             Cell::Int(Some(id)) => Ok(id),
             other => Err(sqlx::Error::Decode(format!("RETURNING id gave {other:?}").into())),
         }

@@ -124,6 +124,9 @@ impl SqliteConfig {
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
+            // A checkpoint that resets the WAL also cuts its file back to this (64 MiB):
+            // otherwise one large transaction leaves its size on disk until the last close.
+            .pragma("journal_size_limit", "67108864")
             // Rows cross from sqlx's worker thread in a channel; a deep buffer lets the
             // worker run ahead instead of handing over row by row (get_metrics of 100k).
             .row_buffer_size(ROW_BUFFER)
