@@ -154,7 +154,7 @@ async fn insert<D: Dialect>(
     if D::RETURNING_ID {
         // All rows, not the first: SQLite runs its WAL auto-checkpoint only when a statement
         // steps to its end, and an autocommit insert that stops at its row commits on reset,
-        // so creates alone grew the WAL without bound (13 KB a model, never folded back).
+        // so creates alone grew the WAL without bound (13 KB a model, folded back only at close).
         let rows = q.fetch_all(conn.exec()).await?;
         let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
         match D::read(row, 0, Kind::Int)? {
