@@ -6,6 +6,7 @@ Reads target/bench-data/vectors.f32 and queries.f32 (written by `cargo bench --b
 evenly spaced sample) and times single-vector queries (k=10) one at a time, as aimdb's bench
 does, then batches of 1, 16 and 256 queries per call. Prints one JSON object per index:
 p50/p99 latency in ms, recall@10 against flat, and queries/s per batch size.
+AIMDB_BENCH_LATENCIES=DIR also writes each index's latencies, in order, to DIR/faiss-<index>.txt.
 Needs: pip install faiss-cpu numpy (cargo xtask bench --reference does this in a venv).
 
 usage: faiss_reference.py NLIST NPROBE
@@ -31,13 +32,16 @@ def load(path: pathlib.Path) -> np.ndarray:
     return np.ascontiguousarray(x / np.maximum(norms, 1e-30), dtype="float32")
 
 
-def timed(index, queries):
+def timed(name, index, queries):
     latencies, found = [], []
     for i in range(len(queries)):
         start = time.perf_counter()
         _, labels = index.search(queries[i:i + 1], K)
         latencies.append((time.perf_counter() - start) * 1e3)
         found.append(labels[0])
+    if os.environ.get("AIMDB_BENCH_LATENCIES"):
+        out = pathlib.Path(os.environ["AIMDB_BENCH_LATENCIES"]) / f"faiss-{name}.txt"
+        out.write_text("".join(f"{ms:.3f}\n" for ms in latencies))
     latencies.sort()
     pick = lambda p: latencies[round((len(latencies) - 1) * p)]  # noqa: E731
     return pick(0.5), pick(0.99), found
@@ -71,7 +75,7 @@ def main() -> None:
     start = time.perf_counter()
     flat.add_with_ids(xb, ids)
     build = time.perf_counter() - start
-    p50, p99, truth = timed(flat, xq)
+    p50, p99, truth = timed("flat", flat, xq)
     rows = [("flat", build, p50, p99, truth, batched_qps(flat, xq))]
 
     wanted = os.environ.get("AIMDB_BENCH_INDEXES", "flat,ivf,ivfpq").split(",")
@@ -85,7 +89,7 @@ def main() -> None:
         index.add_with_ids(xb, ids)
         build = time.perf_counter() - start
         faiss.ParameterSpace().set_index_parameter(index, "nprobe", nprobe)
-        p50, p99, found = timed(index, xq)
+        p50, p99, found = timed(name, index, xq)
         rows.append((name, build, p50, p99, found, batched_qps(index, xq)))
 
     for name, build, p50, p99, found, rates in rows:

@@ -30,8 +30,8 @@ pub fn apt_install(packages: &[&str]) -> Result<(), String> {
 }
 
 /// FAISS is compiled from source by `faiss-sys` (the `faiss` crate's `static` feature): it needs
-/// cmake, a C++ compiler, BLAS and LAPACK. Installs what is missing before cargo starts, since
-/// a build script cannot.
+/// cmake, a C++ compiler, BLAS and LAPACK (OpenBLAS's OpenMP build, as FAISS itself is built
+/// with OpenMP). Installs what is missing before cargo starts, since a build script cannot.
 pub fn ensure_faiss_toolchain() -> Result<(), String> {
     let has =
         |program: &str| Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success());
@@ -50,14 +50,32 @@ pub fn ensure_faiss_toolchain() -> Result<(), String> {
         missing.push("g++");
     }
     if !links("libblas.so") {
-        missing.push("libopenblas-dev");
+        missing.push("libopenblas-openmp-dev");
     }
     if !links("liblapack.so") {
         missing.push("liblapack-dev");
     }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        apt_install(&missing).map_err(|e| format!("FAISS build tools {e}"))
+    if !missing.is_empty() {
+        apt_install(&missing).map_err(|e| format!("FAISS build tools {e}"))?;
+    }
+    ensure_openmp_blas();
+    Ok(())
+}
+
+/// OpenBLAS's OpenMP build, where the binaries look first (`.cargo/config.toml` says why).
+const OPENMP_BLAS: &str = "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0";
+
+/// Installs OpenBLAS's OpenMP build beside whichever BLAS the machine has, on Debian-like
+/// x86-64 Linux; without it FAISS still runs (on the other build, slower), so only a warning.
+fn ensure_openmp_blas() {
+    let debian_like = std::path::Path::new("/etc/debian_version").exists();
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64"))
+        || !debian_like
+        || std::path::Path::new(OPENMP_BLAS).exists()
+    {
+        return;
+    }
+    if let Err(e) = apt_install(&["libopenblas0-openmp"]) {
+        eprintln!("xtask: OpenBLAS's OpenMP build (batched FAISS searches run faster on it) {e}");
     }
 }

@@ -523,8 +523,30 @@ async fn openblas_runs_kernels_for_this_cpu() {
     }
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") && std::env::var_os("OPENBLAS_CORETYPE").is_none() {
-        assert_ne!(core.map(str::to_ascii_lowercase).as_deref(), Some("prescott"), "OpenBLAS on its SSE3 kernels");
+        assert_ne!(
+            core.map(str::to_ascii_lowercase).as_deref(),
+            Some("prescott"),
+            "OpenBLAS on its SSE3 kernels"
+        );
     }
+}
+
+/// Where OpenBLAS's OpenMP build is installed, FAISS runs on it whichever build the system's
+/// alternatives prefer (the binaries' run path, `.cargo/config.toml`): the pthread build's
+/// threads contend with FAISS's OpenMP ones.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[tokio::test]
+async fn faiss_runs_on_openblas_openmp_build_where_installed() {
+    const OPENMP: &str = "/usr/lib/x86_64-linux-gnu/openblas-openmp/";
+    let dir = tempfile::tempdir().unwrap();
+    let _index = FaissIndex::open(&FaissConfig::new(dir.path())).await.unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    if !std::path::Path::new(OPENMP).join("libopenblas.so.0").exists() || !maps.contains("openblas") {
+        return;
+    }
+    let blas: std::collections::BTreeSet<&str> =
+        maps.lines().filter_map(|l| l.split_whitespace().nth(5)).filter(|p| p.contains("blas")).collect();
+    assert!(blas.iter().all(|path| path.starts_with(OPENMP)), "BLAS libraries loaded: {blas:?}");
 }
 
 /// FAISS's distance kernels carry an AVX-512 twin that the CPU picks at load, beside the

@@ -29,7 +29,29 @@ const FALLBACK: &str = "Prescott";
 /// first call), e.g. `SkylakeX` or `Haswell`; `None` when FAISS's BLAS is not OpenBLAS.
 pub fn openblas_core() -> Option<&'static str> {
     static CORE: OnceLock<Option<String>> = OnceLock::new();
-    CORE.get_or_init(select_core).as_deref()
+    CORE.get_or_init(|| {
+        warn_if_pthreads();
+        select_core()
+    })
+    .as_deref()
+}
+
+/// Says so when OpenBLAS runs its own threads (its pthread build) beside FAISS's OpenMP ones:
+/// they spin after each call while FAISS's work, and batched exact search at 1M vectors ran at
+/// a quarter of the speed of OpenBLAS's OpenMP build, which aimdb's binaries look for first.
+fn warn_if_pthreads() {
+    type Parallel = unsafe extern "C" fn() -> std::ffi::c_int;
+    // SAFETY: when present, `openblas_get_parallel` is OpenBLAS's function of that name: no
+    // arguments, an int (0 sequential, 1 pthreads, 2 OpenMP).
+    let Some(parallel) = (unsafe { symbol::<Parallel>(c"openblas_get_parallel") }) else { return };
+    // SAFETY: as above.
+    if unsafe { parallel() } == 1 {
+        log::warn!(
+            "FAISS runs on OpenBLAS's pthread build, whose threads contend with FAISS's OpenMP \
+             threads (batched searches and training run slower): install OpenBLAS's OpenMP build \
+             (Debian: libopenblas0-openmp)"
+        );
+    }
 }
 
 fn select_core() -> Option<String> {
