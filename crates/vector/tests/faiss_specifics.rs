@@ -531,6 +531,16 @@ async fn openblas_runs_kernels_for_this_cpu() {
     }
 }
 
+/// Exact searches of a few queries at once are one BLAS product (faiss/blas.rs): FAISS's own
+/// default scanned batches of up to 19 query by query, reading every vector each time.
+#[tokio::test]
+async fn batches_of_a_few_queries_go_to_blas() {
+    let dir = tempfile::tempdir().unwrap();
+    let _index = FaissIndex::open(&FaissConfig::new(dir.path())).await.unwrap();
+    let min = aimdb_vector::faiss::blas_min_batch();
+    assert!((2..=16).contains(&min), "FAISS sends batches of {min} or more queries to BLAS");
+}
+
 /// Where OpenBLAS's OpenMP build is installed, FAISS runs on it whichever build the system's
 /// alternatives prefer (the binaries' run path, `.cargo/config.toml`): the pthread build's
 /// threads contend with FAISS's OpenMP ones.

@@ -137,6 +137,7 @@ impl FaissIndex {
         let inner = tokio::task::spawn_blocking(move || {
             // Before this process's first FAISS call (see blas.rs).
             super::blas::openblas_core();
+            super::blas::route_batches();
             let gpus = open_gpus(&device)?;
             std::fs::create_dir_all(&dir).map_err(io_error("create index directory"))?;
             let lock = DirLock::open(&dir, timeout).map_err(io_error("open lock file"))?;

@@ -11,4 +11,4 @@ mod persist;
 mod vectors;
 
 pub use backend::FaissIndex;
-pub use blas::openblas_core;
+pub use blas::{blas_min_batch, openblas_core};
