@@ -3,11 +3,12 @@
 //!
 //! FAISS hands its matrix products to the system BLAS: k-means training (and so every
 //! retrain), exact searches of several queries at once ([`BLAS_MIN_BATCH`] or more), and the
-//! IVF quantizer over such batches. OpenBLAS (`DYNAMIC_ARCH`, as distributions ship it) picks its kernels by CPU
-//! model as it loads, and a release that does not know the model falls back to its oldest
-//! x86-64 kernels, Prescott (SSE3). Debian 12's OpenBLAS 0.3.21 on an Emerald Rapids Xeon
-//! does: an IVF index over 100k vectors of 384 trained in 14.4 s instead of 5.9 s, and exact
-//! search of batches of 256 ran at a quarter of the speed of its AVX-512 (`SkylakeX`) kernels.
+//! IVF quantizer over such batches. OpenBLAS (`DYNAMIC_ARCH`, as distributions ship it)
+//! picks its kernels by CPU model as it loads, and a release that does not know the model
+//! falls back to its oldest x86-64 kernels, Prescott (SSE3). Debian 12's OpenBLAS 0.3.21 on
+//! an Emerald Rapids Xeon does: an IVF index over 100k vectors of 384 trained in 14.4 s
+//! instead of 5.9 s, and exact search of batches of 256 ran at a quarter of the speed of its
+//! AVX-512 (`SkylakeX`) kernels.
 //!
 //! `OPENBLAS_CORETYPE` is OpenBLAS's own remedy, read once as the library loads, before any
 //! code of ours runs. So the first FAISS index a process opens checks: when OpenBLAS reports
@@ -38,7 +39,7 @@ pub fn openblas_core() -> Option<&'static str> {
 }
 
 /// Says so when OpenBLAS runs its own threads (its pthread build) beside FAISS's OpenMP ones:
-/// they spin after each call while FAISS's work, and batched exact search at 1M vectors ran at
+/// they spin after each call while FAISS's threads work, and batched exact search at 1M ran at
 /// a quarter of the speed of OpenBLAS's OpenMP build, which aimdb's binaries look for first.
 fn warn_if_pthreads() {
     type Parallel = unsafe extern "C" fn() -> std::ffi::c_int;
