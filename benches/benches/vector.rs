@@ -197,15 +197,15 @@ fn read_once_ms(values: &[f32]) -> f64 {
 }
 
 /// One index's figures but the write's, as a JSON object's fields after `common` (the
-/// data's), and its single-query latencies in the order asked: recall against `truth`,
-/// p50/p99, index size, batched queries/s, and for the exact index its p50 over `read_ms`.
+/// data's): recall against `truth`, p50/p99, index size, batched queries/s, and for the exact
+/// index its p50 over `read_ms`. Its latencies go to `AIMDB_BENCH_LATENCIES` when set.
 fn timings(
     rt: &Runtime,
     built: &Built,
     common: &str,
     (queries, truth): (&[f32], &[Vec<i64>]),
     read_ms: f64,
-) -> (String, Vec<f64>) {
+) -> String {
     let mut latencies = Vec::with_capacity(QUERIES);
     let (mut hits1, mut hits10) = (0usize, 0usize);
     for (q, truth) in queries.chunks_exact(DIM).zip(truth) {
@@ -215,32 +215,34 @@ fn timings(
         hits1 += usize::from(found.first() == truth.first());
         hits10 += found.iter().filter(|id| truth.contains(id)).count();
     }
-    let mut sorted = latencies.clone();
-    sorted.sort_by(f64::total_cmp);
+    if let Some(dir) = std::env::var_os("AIMDB_BENCH_LATENCIES") {
+        let lines: String = latencies.iter().map(|ms| format!("{ms:.3}\n")).collect();
+        fs::write(Path::new(&dir).join(format!("{}.txt", built.name)), lines).expect("write latencies");
+    }
+    latencies.sort_by(f64::total_cmp);
     let qps: Vec<String> = BATCHES
         .iter()
         .map(|&b| format!("\"qps_batch_{b}\":{:.1}", batched_qps(rt, &built.index, queries, b)))
         .collect();
     // The exact scan against the time to read its vectors once (1.0 = at bandwidth).
     let bandwidth = if built.name == "flat" {
-        let p50 = percentile(&sorted, 0.5);
+        let p50 = percentile(&latencies, 0.5);
         format!(",\"read_once_ms\":{read_ms:.3},\"p50_over_read_once\":{:.2}", p50 / read_ms)
     } else {
         String::new()
     };
-    let fields = format!(
+    format!(
         "\"index\":\"{}\",{common},\"build_s\":{:.2},\
          \"recall_at_1\":{:.4},\"recall_at_10\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"index_bytes\":{},{}{bandwidth}",
         built.name,
         built.build_s,
         hits1 as f64 / QUERIES as f64,
         hits10 as f64 / (QUERIES * K) as f64,
-        percentile(&sorted, 0.5),
-        percentile(&sorted, 0.99),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
         index_bytes(built.index.path()),
         qps.join(","),
-    );
-    (fields, latencies)
+    )
 }
 
 /// One write, then the next search's time in ms (the write undone after): on a GPU, whether
@@ -303,13 +305,8 @@ fn vector_benches(c: &mut Criterion) {
         format!("\"data\":\"{source}\",\"n\":{n},\"dim\":{DIM},\"nlist\":{nlist},\"nprobe\":{nprobe}");
     let timed: Vec<_> =
         indexes.iter().map(|built| timings(&rt, built, &common, (&queries, &truth), read_ms)).collect();
-    let latencies_dir = std::env::var_os("AIMDB_BENCH_LATENCIES").map(PathBuf::from);
     let mut summary = Vec::new();
-    for (built, (timed, latencies)) in indexes.iter().zip(timed) {
-        if let Some(dir) = &latencies_dir {
-            let lines: String = latencies.iter().map(|ms| format!("{ms:.3}\n")).collect();
-            fs::write(dir.join(format!("{}.txt", built.name)), lines).expect("write latencies");
-        }
+    for (built, timed) in indexes.iter().zip(timed) {
         let after_write_ms = search_after_write(&rt, built, &queries, n);
         let line = format!("{{{timed},\"search_after_write_ms\":{after_write_ms:.3}}}");
         eprintln!("vector bench: {line}");
