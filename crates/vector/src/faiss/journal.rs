@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 
 /// Prefix of journal file names (`journal.N.log`).
 pub const PREFIX: &str = "journal.";
+/// Vector bytes one entry may carry: a frame's length is 32 bits, and this leaves room for
+/// the ids and filter fields beside them. Larger writes go straight into a checkpoint.
+pub const MAX_ENTRY_VECTOR_BYTES: u64 = 1 << 30;
 
 /// What an entry changes. Vectors travel beside it, raw, in [`Entry::vectors`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -68,6 +71,11 @@ impl Entry {
     /// A change without vectors.
     pub fn plain(change: Change) -> Self {
         Entry { change, vectors: Vec::new() }
+    }
+
+    /// Bytes of the vectors it carries.
+    pub fn vector_bytes(&self) -> u64 {
+        4 * self.vectors.len() as u64
     }
 
     fn encode(&self) -> io::Result<Vec<u8>> {
