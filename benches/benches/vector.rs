@@ -4,7 +4,7 @@
 //! `cargo xtask test` smoke-runs it on 20k. Besides criterion's single-query timings it prints
 //! and writes (`target/criterion/vector-summary.json`) build time, recall@10 against exact
 //! search, p50/p99 latency, index size, batched-search throughput (`search_many` in batches
-//! of 1, 16 and 256: queries/s) and one search right after a write, per type; for flat also
+//! of 1, 4, 16 and 256: queries/s) and one search right after a write, per type; for flat also
 //! the time to read the vectors once on every core (its p50 over that: 1.0 is the
 //! memory-bandwidth floor), and leaves the data in `target/bench-data/` so
 //! `cargo xtask bench --reference` can time Python faiss-cpu on it.
@@ -45,8 +45,9 @@ use tokio::runtime::Runtime;
 const DIM: usize = 384;
 const K: usize = 10;
 const QUERIES: usize = 200;
-/// Batch sizes of the batched-search throughput (`search_many`).
-const BATCHES: [usize; 3] = [1, 16, 256];
+/// Batch sizes of the batched-search throughput (`search_many`); 4 is below the size from
+/// which exact batches go to BLAS (`aimdb_vector::faiss::blas_min_batch`, 8), 16 above it.
+const BATCHES: [usize; 4] = [1, 4, 16, 256];
 
 fn data() -> Clustered {
     Clustered { dim: DIM, clusters: 1000, spread: 0.5, subspace: 16, noise: 0.1, seed: 42 }

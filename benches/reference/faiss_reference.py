@@ -4,7 +4,7 @@ Reads target/bench-data/vectors.f32 and queries.f32 (written by `cargo bench --b
 384-d little-endian float32), normalises them as aimdb does, builds the same indexes
 (IndexFlatIP; IVF{nlist},Flat and IVF{nlist},PQ48x8np with inner product, trained on the same
 evenly spaced sample) and times single-vector queries (k=10) one at a time, as aimdb's bench
-does, then batches of 1, 16 and 256 queries per call. Prints one JSON object per index:
+does, then batches of 1, 4, 16 and 256 queries per call. Prints one JSON object per index:
 p50/p99 latency in ms, recall@10 against flat, and queries/s per batch size.
 AIMDB_BENCH_LATENCIES=DIR also writes each index's latencies, in order, to DIR/faiss-<index>.txt.
 Needs: pip install faiss-cpu numpy (cargo xtask bench --reference does this in a venv).
@@ -23,7 +23,7 @@ import faiss
 import numpy as np
 
 DIM, K = 384, 10
-BATCHES, BATCHED_QUERIES = (1, 16, 256), 512
+BATCHES, BATCHED_QUERIES = (1, 4, 16, 256), 512
 
 
 def load(path: pathlib.Path) -> np.ndarray:
@@ -48,7 +48,7 @@ def timed(name, index, queries):
 
 
 def batched_qps(index, queries) -> dict:
-    """Queries per second with `search` on batches of 1, 16 and 256 (queries cycled): at least
+    """Queries per second with `search` on batches of 1, 4, 16 and 256 (queries cycled): at least
     512 queries and 2 s of them, as aimdb's bench."""
     rates = {}
     cycled = np.concatenate([queries] * 2)

@@ -60,7 +60,11 @@ fn warn_if_pthreads() {
 /// reading the vectors once for the batch; fewer are scanned query by query. FAISS's default
 /// is 20, so batches of 16 read the vectors 16 times: on real MiniLM text (2026-12-02, 2-core
 /// Zen 5 VM) batches of 16 ran at 3.4x the rate with 8 (7,357 against 2,146 queries/s at 20k,
-/// 1,417 against 376 at 100k), batches of 256 and IVF batches unchanged; 2 did the same.
+/// 1,417 against 376 at 100k), batches of 256 and IVF batches unchanged. Below 8 the scan
+/// wins (clustered data, same VM, two runs each): with 2, batches of 2 ran at 1,171–1,201
+/// against 1,775–2,253 queries/s at 20k (214–215 against 308–396 at 100k) and batches of 4
+/// at 1,615–1,746 against 1,817–2,174 (312–316 against 317–424); batches of 8 gained 1.4x
+/// on BLAS (2,883–3,188 against 2,116–2,131 queries/s with FAISS's 20).
 const BLAS_MIN_BATCH: usize = 8;
 
 /// Sets FAISS's process-wide [`BLAS_MIN_BATCH`], once, before the first FAISS index opens.
