@@ -447,9 +447,10 @@ async fn retrains_in_the_background_while_searches_and_writes_go_on() {
     assert!(!reopened.retraining());
 }
 
-/// An exact collection of over 4M floats scans a single query on several threads (FAISS's
-/// kernels on each part, the parts merged): the same answer as scoring every vector, for
-/// each metric, with rows removed (FAISS compacts the matrix and its labels).
+/// An exact collection of over 4M floats scans a single query, or a batch too small for
+/// BLAS, on several threads (FAISS's kernels on each part, the parts merged): the same answer
+/// as scoring every vector, for each metric, with rows removed (FAISS compacts the matrix and
+/// its labels).
 #[tokio::test]
 async fn a_large_exact_scan_split_across_threads_answers_exactly() {
     const D: usize = 128;
@@ -470,9 +471,17 @@ async fn a_large_exact_scan_split_across_threads_answers_exactly() {
             .collect();
         index.upsert(Collection::Models, &identity, records).await.unwrap();
         index.remove(Collection::Models, &removed).await.unwrap();
-        for q in queries.chunks_exact(D) {
+        // Five at once: fewer than FAISS hands to BLAS, so one split scan serves them all.
+        let batch: Vec<Vec<f32>> = queries.chunks_exact(D).map(<[f32]>::to_vec).collect();
+        let together = index
+            .search_many(Collection::Models, &identity, &batch, 10, &VectorFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(together.len(), 5);
+        for (q, together) in queries.chunks_exact(D).zip(&together) {
             let hits =
                 index.search(Collection::Models, &identity, q, 10, &VectorFilter::default()).await.unwrap();
+            assert_eq!(&hits, together, "{metric}: the batch answers each query as alone");
             let mut truth: Vec<(i64, f32)> = points
                 .chunks_exact(D)
                 .enumerate()

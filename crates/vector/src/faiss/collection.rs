@@ -26,7 +26,7 @@ const REFINE_MIN: usize = 256;
 /// Filtered searches first ask FAISS for this many candidates per result, then scan exactly.
 const FILTER_OVERFETCH: usize = 8;
 /// An exact collection holding at least this many floats (16 MiB: 10,900 vectors of 384)
-/// scans a single query on several threads: one thread does not reach the memory bandwidth
+/// scans a single query (or a batch too small for BLAS) on several threads: one thread does not reach the memory bandwidth
 /// (1M x 384 on the 2-core bench VM: 124 ms on one core, 73 on two); below this the
 /// threads' start costs more than they save.
 const SPLIT_SCAN_FLOATS: usize = 1 << 22;
@@ -159,9 +159,6 @@ impl CollectionIndex {
         }
         let existing: Vec<i64> = ids.iter().copied().filter(|id| self.slots.contains_key(id)).collect();
         self.remove(&existing)?;
-        let labels: Vec<Idx> = ids.iter().map(|&id| Idx::new(id as u64)).collect();
-        self.index.add_with_ids(vectors, &labels).map_err(faiss_error("add"))?;
-        self.mirror_append(ids, vectors);
         let first_row = (self.pending.len() / self.dim) as u64;
         self.pending.extend_from_slice(vectors);
         for (row, (id, metadata)) in ids.iter().zip(metadata).enumerate() {
@@ -173,11 +170,16 @@ impl CollectionIndex {
         if self.layout == Layout::Flat {
             let target = planner.target(self.len(), self.dim)?;
             if target != Layout::Flat && self.len() >= target.min_train() {
+                // The rebuild reads every vector from `pending` and the vectors file: adding
+                // these to the exact index first would copy them once more (1.5 GB at 1M x 384).
                 let nprobe = planner.nprobe(target);
                 self.rebuild(target, nprobe)?;
                 return Ok(true);
             }
         }
+        let labels: Vec<Idx> = ids.iter().map(|&id| Idx::new(id as u64)).collect();
+        self.index.add_with_ids(vectors, &labels).map_err(faiss_error("add"))?;
+        self.mirror_append(ids, vectors);
         Ok(false)
     }
 
@@ -568,9 +570,13 @@ impl CollectionIndex {
     }
 
     /// FAISS's `want` best candidates for each query. Through a shared reference: searches of
-    /// one collection run in parallel.
+    /// one collection run in parallel. A large exact collection is scanned by all the cores
+    /// at once, for batches too small for FAISS to hand to BLAS: FAISS would scan the whole
+    /// matrix once per query, one query per thread.
     fn scan(&self, queries: &[f32], nq: usize, want: usize) -> Result<faiss::index::SearchResult> {
-        if nq == 1 && self.layout == Layout::Flat && self.len().saturating_mul(self.dim) >= SPLIT_SCAN_FLOATS
+        if nq < super::blas::blas_min_batch()
+            && self.layout == Layout::Flat
+            && self.len().saturating_mul(self.dim) >= SPLIT_SCAN_FLOATS
         {
             let threads = scan_threads();
             if threads > 1

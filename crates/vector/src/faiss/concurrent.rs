@@ -15,8 +15,12 @@ use aimdb_core::{Error, Result};
 use faiss::index::{IndexImpl, SearchResult};
 use faiss::{Idx, Index};
 
-/// Rows scored per kernel call in a split scan: 4096 scores (16 KiB) stay in L1/L2.
+/// Rows scored per kernel call in a split scan of one query: 4096 scores (16 KiB) stay in
+/// L1/L2.
 const SCAN_BLOCK: usize = 4096;
+/// Bytes of rows a split scan of several queries scores with each query before moving on:
+/// they stay in L2 (1–2 MiB per core on current x86 servers) while every query reads them.
+const SHARED_BLOCK_BYTES: usize = 256 << 10;
 
 /// Searches `index` for the `k` nearest of one `query` through a shared reference. The caller
 /// guarantees no thread modifies `index` meanwhile: it holds a read guard of the lock that
@@ -181,60 +185,79 @@ impl<'a> FlatView<'a> {
         }
     }
 
-    /// The `k` best rows for `query` (largest inner product, or smallest squared L2
-    /// distance when `l2`), the matrix split into `threads` ranges scanned at once: one
-    /// thread alone does not reach the memory bandwidth. Best first, as FAISS answers.
-    pub fn search(&self, query: &[f32], k: usize, l2: bool, threads: usize) -> SearchResult {
+    /// The `k` best rows for each of `queries` (`dim` floats each; largest inner product, or
+    /// smallest squared L2 distance when `l2`), the matrix split into `threads` ranges scanned
+    /// at once: one thread alone does not reach the memory bandwidth. Each range is read once
+    /// for all the queries. Best first, `k` per query in order, as FAISS answers.
+    pub fn search(&self, queries: &[f32], k: usize, l2: bool, threads: usize) -> SearchResult {
         let n = self.labels.len();
+        let nq = queries.len() / self.dim.max(1);
         let per_thread = n.div_ceil(threads.max(1)).max(1);
-        let parts: Vec<Vec<Scored>> = std::thread::scope(|scope| {
+        let parts: Vec<Vec<Vec<Scored>>> = std::thread::scope(|scope| {
             let mut ranges = (0..n).step_by(per_thread).map(|start| start..(start + per_thread).min(n));
             let mine = ranges.next().unwrap_or(0..0);
             let others: Vec<_> =
-                ranges.map(|range| scope.spawn(move || self.scan(query, range, k, l2))).collect();
-            let mut parts = vec![self.scan(query, mine, k, l2)];
+                ranges.map(|range| scope.spawn(move || self.scan(queries, range, k, l2))).collect();
+            let mut parts = vec![self.scan(queries, mine, k, l2)];
             parts.extend(others.into_iter().map(|t| t.join().expect("scan thread")));
             parts
         });
-        let mut best: Vec<Scored> = parts.into_iter().flatten().collect();
-        best.sort_unstable_by(|a, b| b.cmp(a));
-        best.truncate(k);
-        let mut result = SearchResult { distances: vec![0.0; k], labels: vec![Idx::none(); k] };
-        for (i, s) in best.iter().enumerate() {
-            result.distances[i] = if l2 { -s.key } else { s.key };
-            result.labels[i] = Idx::new(self.labels[s.row] as u64);
+        let mut result = SearchResult { distances: vec![0.0; k * nq], labels: vec![Idx::none(); k * nq] };
+        for q in 0..nq {
+            let mut best: Vec<Scored> = parts.iter().flat_map(|part| part[q].iter().copied()).collect();
+            best.sort_unstable_by(|a, b| b.cmp(a));
+            best.truncate(k);
+            for (i, s) in best.iter().enumerate() {
+                result.distances[q * k + i] = if l2 { -s.key } else { s.key };
+                result.labels[q * k + i] = Idx::new(self.labels[s.row] as u64);
+            }
         }
         result
     }
 
-    /// The `k` best of `rows` (a range of row numbers), scored with FAISS's own kernels.
-    fn scan(&self, query: &[f32], rows: std::ops::Range<usize>, k: usize, l2: bool) -> Vec<Scored> {
-        let mut heap: BinaryHeap<std::cmp::Reverse<Scored>> = BinaryHeap::with_capacity(k + 1);
-        let mut scores = vec![0.0f32; SCAN_BLOCK];
+    /// The `k` best of `rows` (a range of row numbers) for each query, scored with FAISS's
+    /// own kernels. With several queries the rows go by in blocks small enough to stay in
+    /// the core's L2 cache while each query scores them: memory is read once for all.
+    fn scan(&self, queries: &[f32], rows: std::ops::Range<usize>, k: usize, l2: bool) -> Vec<Vec<Scored>> {
+        let nq = queries.len() / self.dim.max(1);
+        let block_rows = if nq == 1 {
+            SCAN_BLOCK
+        } else {
+            (SHARED_BLOCK_BYTES / (4 * self.dim.max(1))).clamp(16, SCAN_BLOCK)
+        };
+        let mut heaps: Vec<BinaryHeap<std::cmp::Reverse<Scored>>> =
+            (0..nq).map(|_| BinaryHeap::with_capacity(k + 1)).collect();
+        let mut scores = vec![0.0f32; block_rows];
         let mut start = rows.start;
         while start < rows.end {
-            let count = SCAN_BLOCK.min(rows.end - start);
+            let count = block_rows.min(rows.end - start);
             let block = &self.rows[start * self.dim..(start + count) * self.dim];
-            // SAFETY: `scores` holds `count` floats, `block` `count * dim` (rows of `dim`) and
-            // `query` `dim`, as the kernels read and write; nothing else aliases `scores`.
-            unsafe {
-                let kernel =
-                    if l2 { faiss_sys::faiss_fvec_L2sqr_ny } else { faiss_sys::faiss_fvec_inner_products_ny };
-                kernel(scores.as_mut_ptr(), query.as_ptr(), block.as_ptr(), self.dim, count);
-            }
-            for (i, &score) in scores[..count].iter().enumerate() {
-                // Larger is better for both: L2 distances are negated.
-                let key = if l2 { -score } else { score };
-                if heap.len() < k {
-                    heap.push(std::cmp::Reverse(Scored { key, row: start + i }));
-                } else if heap.peek().is_some_and(|worst| key > worst.0.key) {
-                    heap.pop();
-                    heap.push(std::cmp::Reverse(Scored { key, row: start + i }));
+            for (query, heap) in queries.chunks_exact(self.dim).zip(&mut heaps) {
+                // SAFETY: `scores` holds `count` floats, `block` `count * dim` (rows of `dim`)
+                // and `query` `dim`, as the kernels read and write; nothing else aliases
+                // `scores`.
+                unsafe {
+                    let kernel = if l2 {
+                        faiss_sys::faiss_fvec_L2sqr_ny
+                    } else {
+                        faiss_sys::faiss_fvec_inner_products_ny
+                    };
+                    kernel(scores.as_mut_ptr(), query.as_ptr(), block.as_ptr(), self.dim, count);
+                }
+                for (i, &score) in scores[..count].iter().enumerate() {
+                    // Larger is better for both: L2 distances are negated.
+                    let key = if l2 { -score } else { score };
+                    if heap.len() < k {
+                        heap.push(std::cmp::Reverse(Scored { key, row: start + i }));
+                    } else if heap.peek().is_some_and(|worst| key > worst.0.key) {
+                        heap.pop();
+                        heap.push(std::cmp::Reverse(Scored { key, row: start + i }));
+                    }
                 }
             }
             start += count;
         }
-        heap.into_iter().map(|r| r.0).collect()
+        heaps.into_iter().map(|heap| heap.into_iter().map(|r| r.0).collect()).collect()
     }
 }
 
