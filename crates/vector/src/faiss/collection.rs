@@ -26,9 +26,9 @@ const REFINE_MIN: usize = 256;
 /// Filtered searches first ask FAISS for this many candidates per result, then scan exactly.
 const FILTER_OVERFETCH: usize = 8;
 /// An exact collection holding at least this many floats (16 MiB: 10,900 vectors of 384)
-/// scans a single query (or a batch too small for BLAS) on several threads: one thread does not reach the memory bandwidth
-/// (1M x 384 on the 2-core bench VM: 124 ms on one core, 73 on two); below this the
-/// threads' start costs more than they save.
+/// scans a single query (or a batch too small for BLAS) on several threads: one thread does
+/// not reach the memory bandwidth (1M x 384 on the 2-core bench VM: 124 ms on one core, 73 on
+/// two); below this the threads' start costs more than they save.
 const SPLIT_SCAN_FLOATS: usize = 1 << 22;
 /// Vectors added to FAISS per call while rebuilding, to bound the temporary copy.
 const ADD_CHUNK: usize = 65_536;
