@@ -1,5 +1,6 @@
 //! [`FaissIndex`]: the embedded [`VectorIndex`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
@@ -414,7 +415,7 @@ impl State {
         let Some(journal) = self.journal.as_mut() else { return Ok(()) };
         let entries = journal.read_new().map_err(io_error("read journal"))?;
         for entry in entries {
-            if let Err(e) = self.apply(planner, &entry) {
+            if let Err(e) = self.apply(planner, &entry.change, Cow::Owned(entry.vectors)) {
                 // Applied once by its writer, so this is not expected; skipping keeps the index
                 // usable, and the database's self-repair restores what the store holds.
                 log::error!("faiss journal: skipping an entry that does not apply here: {e}");
@@ -447,9 +448,10 @@ impl State {
         })
     }
 
-    /// Applies one change to memory; returns whether a collection was trained on the way.
-    fn apply(&mut self, planner: &Planner, entry: &Entry) -> Result<bool> {
-        match &entry.change {
+    /// Applies one change to memory (`vectors`: an upsert's, handed over when owned); returns
+    /// whether a collection was trained on the way.
+    fn apply(&mut self, planner: &Planner, change: &Change, vectors: Cow<'_, [f32]>) -> Result<bool> {
+        match change {
             Change::Upsert { collection, embedder, metric, ids, metadata } => {
                 match &self.embedder {
                     Some(stored) => {
@@ -466,7 +468,7 @@ impl State {
                     self.collections.insert(*collection, created);
                 }
                 let index = self.collections.get_mut(collection).expect("inserted above");
-                index.upsert(planner, ids, &entry.vectors, metadata.clone())
+                index.upsert(planner, ids, vectors, metadata.clone())
             }
             Change::Remove { collection, ids } => {
                 if let Some(index) = self.collections.get_mut(collection) {
@@ -489,16 +491,24 @@ impl State {
     }
 
     /// Applies `entry` here and makes it durable; the caller holds the exclusive lock. A
-    /// checkpoint takes it when a collection was trained (so other processes load the trained
-    /// index instead of training it again) or the journal would grow long with it; otherwise
-    /// it is appended to the journal.
+    /// checkpoint takes it when the journal would grow long with it, or when a collection was
+    /// trained (so other processes load the trained index instead of training it again);
+    /// otherwise it is appended to the journal.
     fn write(&mut self, inner: &Inner, entry: Entry) -> Result<()> {
-        // Applying first checks the change (a wrong embedder, say): the journal only ever
-        // holds changes that apply.
-        let trained = self.apply(&inner.planner, &entry).inspect_err(|_| self.stale = true)?;
-        if trained || self.checkpoint_due(entry.vector_bytes()) {
-            // Not appended first: the checkpoint holds it, and a bulk write would otherwise be
-            // written twice (1M x 384: the append took 8.5 s of a 21 s flat build on the bench VM).
+        // Applying first checks the change (a wrong embedder, say): neither the journal nor a
+        // checkpoint ever holds a change that does not apply.
+        if self.checkpoint_due(entry.vector_bytes()) {
+            // Decided before applying, so the vectors are handed to the index, not copied;
+            // and not appended to the journal, which would write them twice (1M x 384: the
+            // append took 8.5 s of a 21 s flat build on the bench VM, the copy 1.5 GB).
+            self.apply(&inner.planner, &entry.change, Cow::Owned(entry.vectors))
+                .inspect_err(|_| self.stale = true)?;
+            return self.checkpoint(&inner.dir);
+        }
+        let trained = self
+            .apply(&inner.planner, &entry.change, Cow::Borrowed(&entry.vectors))
+            .inspect_err(|_| self.stale = true)?;
+        if trained {
             return self.checkpoint(&inner.dir);
         }
         let journal = self.journal.as_mut().expect("exclusive runs start a journal");
@@ -529,12 +539,14 @@ impl State {
         started
     }
 
-    /// Whether a change of `adding` bytes should go into a checkpoint rather than the journal:
-    /// the journal would outgrow its bound, or the change does not fit in one entry.
+    /// Whether a change adding `adding` bytes of vectors should go into a checkpoint rather
+    /// than the journal: the journal would outgrow its bound (half the exact vectors with
+    /// these, at least `JOURNAL_MIN_CHECKPOINT`), or the change does not fit in one entry.
     fn checkpoint_due(&self, adding: u64) -> bool {
         let exact: u64 = self.collections.values().map(|c| c.len() as u64 * (8 + 4 * c.dim() as u64)).sum();
         let journal = self.journal.as_ref().map_or(0, Journal::len);
-        adding > journal::MAX_ENTRY_VECTOR_BYTES || journal + adding > JOURNAL_MIN_CHECKPOINT.max(exact / 2)
+        adding > journal::MAX_ENTRY_VECTOR_BYTES
+            || journal + adding > JOURNAL_MIN_CHECKPOINT.max((exact + adding) / 2)
     }
 
     /// Writes every changed collection's files and a manifest naming them and a new, empty
