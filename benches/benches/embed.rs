@@ -2,8 +2,10 @@
 //! batches of 32, all-MiniLM-L6-v2 on CPU. Compare with
 //! benches/reference/embed_reference.py (sentence-transformers) on the same machine:
 //! `cargo xtask bench --reference` prints the ratio. With the `cuda` feature the same
-//! texts run on CUDA device 0 too (reference: embed_reference.py --device cuda).
+//! texts run on CUDA device 0 too (reference: embed_reference.py --device cuda). Where the
+//! CPU has AVX512-BF16, `minilm_2000_bf16` times the same texts with bfloat16 products.
 
+use aimdb_core::config::EmbeddingPrecision;
 use aimdb_embed::{Device, HashEmbedder, MINILM_SHORT_NAME, SentenceBert, hub_cache_dir, resolve};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -25,6 +27,13 @@ fn embed(c: &mut Criterion) {
             let model = SentenceBert::load(&files, Device::Cpu, None).unwrap();
             group.sample_size(10);
             group.bench_function("minilm_2000", |b| b.iter(|| model.embed(&refs).unwrap()));
+            // bfloat16 products (`EMBEDDING_PRECISION=bf16`), where the CPU has them.
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx512bf16") {
+                let bf16 =
+                    SentenceBert::load_with(&files, Device::Cpu, None, EmbeddingPrecision::Bf16).unwrap();
+                group.bench_function("minilm_2000_bf16", |b| b.iter(|| bf16.embed(&refs).unwrap()));
+            }
             // One short text at a time, as a search query arrives: latency, not throughput.
             let short: Vec<&str> = refs.iter().copied().filter(|t| t.split(' ').count() <= 10).collect();
             let mut next = short.iter().cycle();

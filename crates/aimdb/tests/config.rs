@@ -156,6 +156,10 @@ fn environment_overrides_the_file() {
         (k == "EMBEDDING_PRECISION").then(|| "f8".to_owned())
     });
     assert!(config_error(bad).contains("EMBEDDING_PRECISION"));
+    let bf16 = apply_env(AimdbConfig::from_url("memory://"), |k| {
+        (k == "EMBEDDING_PRECISION").then(|| "bf16".to_owned())
+    });
+    assert_eq!(bf16.unwrap().embedding.precision, EmbeddingPrecision::Bf16);
     let bad = apply_env(AimdbConfig::from_url("memory://"), |k| {
         (k == "EMBEDDING_NORMALIZE").then(|| "maybe".to_owned())
     });

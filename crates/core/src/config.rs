@@ -245,6 +245,12 @@ pub enum EmbeddingPrecision {
     Auto,
     /// f32 throughout, on every CPU.
     F32,
+    /// bfloat16 products where the CPU has AVX512-BF16 (AMD Zen 4 and 5 have it without
+    /// FP16): twice f32's multiply-adds per instruction, sums in f32, inputs rounded to 8
+    /// significant bits. On MiniLM the vectors stay within cosine 0.9999 of f32's (lowest
+    /// 0.99994) and norms within 0.3%: inside the parity bar, with less room than `auto`,
+    /// so asked for, not the default. Where the CPU lacks it, as `Auto`, with a warning.
+    Bf16,
 }
 
 impl std::str::FromStr for EmbeddingPrecision {
@@ -254,7 +260,8 @@ impl std::str::FromStr for EmbeddingPrecision {
         match s.trim().to_ascii_lowercase().as_str() {
             "auto" => Ok(EmbeddingPrecision::Auto),
             "f32" => Ok(EmbeddingPrecision::F32),
-            other => Err(format!("expected auto or f32, got `{other}`")),
+            "bf16" | "bfloat16" => Ok(EmbeddingPrecision::Bf16),
+            other => Err(format!("expected auto, f32 or bf16, got `{other}`")),
         }
     }
 }
@@ -273,7 +280,7 @@ pub struct EmbeddingConfig {
     /// Where to run the model.
     pub device: EmbeddingDevice,
     /// The CPU encoder's arithmetic (`EMBEDDING_PRECISION`): `auto` (half precision where
-    /// the CPU has AVX512-FP16) or `f32`.
+    /// the CPU has AVX512-FP16), `f32` or `bf16` (where the CPU has AVX512-BF16).
     pub precision: EmbeddingPrecision,
     /// L2-normalise vectors (`EMBEDDING_NORMALIZE`); unset follows the model, as
     /// sentence-transformers does: normalised when its directory has a `Normalize` module

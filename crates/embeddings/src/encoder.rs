@@ -166,7 +166,7 @@ impl Dense {
     }
 
     /// `x [n, in]` to `y [n, out]` (overwritten) with the bias added; with `parallel`, on
-    /// every thread when the product is large. `half`: room for `x` in half precision.
+    /// every thread when the product is large. `half`: room for `x` in 16 bits.
     fn forward(&self, x: &[f32], n: usize, y: &mut [f32], parallel: bool, half: &mut Vec<u16>) {
         self.weights.forward_into(x, n, y, parallel && self.weights.macs(n) >= PARALLEL_MACS, half)
     }
@@ -214,7 +214,7 @@ pub(crate) struct Scratch {
     merged: Vec<f32>,
     attended: Vec<f32>,
     inner: Vec<f32>,
-    /// A product's input in half precision, where the weights are.
+    /// A product's input in 16 bits, where the weights are.
     half: Vec<u16>,
 }
 
@@ -266,6 +266,12 @@ impl CpuEncoder {
         }
         let layout = match (precision, Layout::best()) {
             (EmbeddingPrecision::F32, Layout::Half) => Layout::Packed,
+            (EmbeddingPrecision::Bf16, best) => Layout::brain().unwrap_or_else(|| {
+                tracing::warn!(
+                    "EMBEDDING_PRECISION=bf16: this CPU lacks AVX512-BF16; the encoder runs as `auto` ({best:?})"
+                );
+                best
+            }),
             (_, best) => best,
         };
         Self::load_inner(vb, config, layout).map_err(candle("load encoder weights"))

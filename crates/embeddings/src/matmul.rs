@@ -13,6 +13,9 @@
 //!   Half-precision sums are short-lived: each lane adds at most [`HALF_RUN`] products
 //!   before they are widened and added in f32, so a product's error stays near the
 //!   rounding of its inputs (parity with sentence-transformers' f32: cosine >= 0.99999).
+//! - Where it has AVX512-BF16 and it is asked for ([`Layout::Brain`]), the same panels in
+//!   bfloat16: `vdpbf16ps` does 32 multiply-adds per instruction into f32 sums, so only the
+//!   inputs are rounded, to 8 significant bits (cosine >= 0.9999 on MiniLM, lowest 0.99994).
 //!
 //! Why not candle's `Tensor::matmul` on the encoder's hot path: every call asks for the
 //! thread count, which reads `/proc/cpuinfo` (num_cpus' physical count), and runs on every
@@ -129,10 +132,29 @@ enum Panels {
     /// Panel `p` holds columns `64p..64p + 64` as `[inputs][64]`, the last one padded with
     /// zeros; `len` floats from `start` of memory shared by all the model's layers.
     Packed { memory: Arc<PanelMemory>, start: usize, len: usize },
-    /// As `Packed`, in half precision with the inputs taken two at a time: panel `p` is
+    /// As `Packed`, in a 16-bit format with the inputs taken two at a time: panel `p` is
     /// `[inputs / 2][64][2]` (column-major within a pair, so one 32-bit broadcast of two
-    /// inputs meets both their weights); `len` halves from `start`.
-    Half { memory: Arc<PanelMemory>, start: usize, len: usize },
+    /// inputs meets both their weights); `len` elements from `start`.
+    Half { memory: Arc<PanelMemory>, start: usize, len: usize, format: Format },
+}
+
+/// A 16-bit floating-point format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// IEEE half precision (11 significant bits, to 65504).
+    Ieee,
+    /// bfloat16 (8 significant bits, f32's range).
+    Brain,
+}
+
+impl Format {
+    /// `x` rounded to nearest, as bits.
+    fn bits(self, x: f32) -> u16 {
+        match self {
+            Format::Ieee => half::f16::from_f32(x).to_bits(),
+            Format::Brain => half::bf16::from_f32(x).to_bits(),
+        }
+    }
 }
 
 /// How a model's weights are laid out, from the CPU's features.
@@ -144,10 +166,13 @@ pub(crate) enum Layout {
     Packed,
     /// Half-precision panels (AVX512-FP16).
     Half,
+    /// bfloat16 panels, f32 sums (AVX512-BF16), when asked for.
+    Brain,
 }
 
 impl Layout {
-    /// The fastest layout this CPU runs.
+    /// The default: the fastest layout this CPU runs at f32's accuracy or near it
+    /// (bfloat16 only when asked for: [`Layout::brain`]).
     pub(crate) fn best() -> Self {
         if half_precision() {
             Layout::Half
@@ -158,10 +183,20 @@ impl Layout {
         }
     }
 
+    /// bfloat16 panels, where this CPU runs them.
+    pub(crate) fn brain() -> Option<Self> {
+        brain_float().then_some(Layout::Brain)
+    }
+
     /// Every layout this CPU runs (for tests).
     #[cfg(test)]
     pub(crate) fn supported() -> Vec<Self> {
-        let all = [(Layout::Plain, true), (Layout::Packed, avx512()), (Layout::Half, half_precision())];
+        let all = [
+            (Layout::Plain, true),
+            (Layout::Packed, avx512()),
+            (Layout::Half, half_precision()),
+            (Layout::Brain, brain_float()),
+        ];
         all.into_iter().filter(|&(_, ok)| ok).map(|(l, _)| l).collect()
     }
 }
@@ -237,7 +272,12 @@ impl Weights {
             };
             return Ok(layers.into_iter().map(plain).collect());
         }
-        let half = layout == Layout::Half;
+        let format = match layout {
+            Layout::Half => Some(Format::Ieee),
+            Layout::Brain => Some(Format::Brain),
+            _ => None,
+        };
+        let half = format.is_some();
         // Elements of a layer's panels: f32, or halves over an even number of inputs.
         let size = |l: &Unpacked| {
             let rows = if half { l.inputs.div_ceil(2) * 2 } else { l.inputs };
@@ -249,8 +289,8 @@ impl Weights {
         let mut start = 0;
         for l in &layers {
             let len = size(l);
-            if half {
-                pack_half(&l.w_t, l.inputs, l.bias.len(), &mut memory.halves_mut()[start..][..len]);
+            if let Some(format) = format {
+                pack_half(&l.w_t, l.inputs, l.bias.len(), format, &mut memory.halves_mut()[start..][..len]);
             } else {
                 pack(&l.w_t, l.inputs, l.bias.len(), &mut memory.floats_mut()[start..][..len]);
             }
@@ -266,8 +306,8 @@ impl Weights {
                 let mut bias = l.bias;
                 bias.resize(outputs.div_ceil(PANEL) * PANEL, 0.0);
                 let memory = memory.clone();
-                let data = if half {
-                    Panels::Half { memory, start, len }
+                let data = if let Some(format) = format {
+                    Panels::Half { memory, start, len, format }
                 } else {
                     Panels::Packed { memory, start, len }
                 };
@@ -297,8 +337,8 @@ impl Weights {
 
     /// `x [n, inputs] W + bias` into `y` (`[n, outputs]`, what it held overwritten); with
     /// `parallel`, split between the encoder's threads ([`crate::team`]). `half` is room for
-    /// the input in half precision (kept by the caller: a batch's is megabytes, and fresh
-    /// memory costs its page faults on every product).
+    /// the input in the panels' 16-bit format (kept by the caller: a batch's is megabytes,
+    /// and fresh memory costs its page faults on every product).
     pub(crate) fn forward_into(
         &self,
         x: &[f32],
@@ -315,8 +355,8 @@ impl Weights {
             return;
         }
         let x = match self.data {
-            Panels::Half { .. } => {
-                to_half(x, n, inputs, half);
+            Panels::Half { format, .. } => {
+                to_half(x, n, inputs, format, half);
                 Input::Half(half)
             }
             _ => Input::F32(x),
@@ -392,7 +432,7 @@ impl Weights {
                 // the whole panel, 64 of the bias (padded to whole panels at load), and
                 // writes `width` columns at `col` of `r1 - r0 <= 6` rows `cols` apart, within
                 // `out` as sliced; it needs the CPU features packing checked (AVX-512F, and
-                // AVX512-FP16 for half panels).
+                // AVX512-FP16 or AVX512-BF16 for 16-bit panels).
                 match (&self.data, x) {
                     (Panels::Packed { memory, start, len }, Input::F32(x)) => {
                         let panel =
@@ -401,12 +441,17 @@ impl Weights {
                         // SAFETY: as above, f32 panels.
                         unsafe { kernel::run(r1 - r0, x, panel, bias, out, cols, width) }
                     }
-                    (Panels::Half { memory, start, len }, Input::Half(x)) => {
+                    (Panels::Half { memory, start, len, format }, Input::Half(x)) => {
                         let panel =
                             &memory.halves()[*start..][..*len][p * stride * PANEL..][..stride * PANEL];
                         let x = &x[r0 * stride..r1 * stride];
-                        // SAFETY: as above, half-precision panels.
-                        unsafe { kernel::run_half(r1 - r0, x, panel, bias, out, cols, width) }
+                        // SAFETY: as above, 16-bit panels of `format`.
+                        unsafe {
+                            match format {
+                                Format::Ieee => kernel::run_half(r1 - r0, x, panel, bias, out, cols, width),
+                                Format::Brain => kernel::run_brain(r1 - r0, x, panel, bias, out, cols, width),
+                            }
+                        }
                     }
                     _ => unreachable!("inputs are converted for the panels they meet"),
                 }
@@ -419,7 +464,7 @@ impl Weights {
 #[derive(Clone, Copy)]
 enum Input<'a> {
     F32(&'a [f32]),
-    /// Half-precision bits, each row padded to an even length ([`to_half`]).
+    /// 16-bit floats, each row padded to an even length ([`to_half`]).
     Half(&'a [u16]),
 }
 
@@ -448,14 +493,17 @@ impl<'a> Input<'a> {
     }
 }
 
-/// `x [n, inputs]` into `dst` in half precision (rounded to nearest), rows padded with a
-/// zero to an even length.
-fn to_half(x: &[f32], n: usize, inputs: usize, dst: &mut Vec<u16>) {
+/// `x [n, inputs]` into `dst` in `format` (rounded to nearest), rows padded with a zero to
+/// an even length.
+fn to_half(x: &[f32], n: usize, inputs: usize, format: Format, dst: &mut Vec<u16>) {
     use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
     let stride = inputs.div_ceil(2) * 2;
     dst.resize(n * stride, 0);
     for (row, src) in dst.chunks_mut(stride).zip(x.chunks(inputs)) {
-        row[..inputs].reinterpret_cast_mut::<half::f16>().convert_from_f32_slice(src);
+        match format {
+            Format::Ieee => row[..inputs].reinterpret_cast_mut::<half::f16>().convert_from_f32_slice(src),
+            Format::Brain => row[..inputs].reinterpret_cast_mut::<half::bf16>().convert_from_f32_slice(src),
+        }
         row[inputs..].fill(0);
     }
 }
@@ -471,9 +519,9 @@ fn pack(w_t: &[f32], inputs: usize, outputs: usize, dst: &mut [f32]) {
     }
 }
 
-/// `w_t` (`[inputs, outputs]`) into `dst` as half-precision panels of input pairs
+/// `w_t` (`[inputs, outputs]`) into `dst` as 16-bit panels of input pairs
 /// ([`Panels::Half`]), padded with zeros to whole panels and an even number of inputs.
-fn pack_half(w_t: &[f32], inputs: usize, outputs: usize, dst: &mut [u16]) {
+fn pack_half(w_t: &[f32], inputs: usize, outputs: usize, format: Format, dst: &mut [u16]) {
     let pairs = inputs.div_ceil(2);
     for (p, panel) in dst.chunks_mut(pairs * 2 * PANEL).enumerate() {
         let cols = PANEL.min(outputs - p * PANEL);
@@ -481,7 +529,7 @@ fn pack_half(w_t: &[f32], inputs: usize, outputs: usize, dst: &mut [u16]) {
             for (i, h) in block.iter_mut().enumerate() {
                 let (c, k) = (i / 2, 2 * pair + i % 2);
                 let w = if c < cols && k < inputs { w_t[k * outputs + p * PANEL + c] } else { 0.0 };
-                *h = half::f16::from_f32(w).to_bits();
+                *h = format.bits(w);
             }
         }
     }
@@ -491,6 +539,17 @@ fn half_precision() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         avx512() && std::is_x86_feature_detected!("avx512fp16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn brain_float() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512() && std::is_x86_feature_detected!("avx512bf16")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -655,6 +714,69 @@ mod kernel {
         }
     }
 
+    /// As [`run`] over a bfloat16 panel ([`super::Panels::Half`] of [`super::Format::Brain`])
+    /// and bfloat16 input rows `x` (`rows` of `inputs`, `inputs` even).
+    ///
+    /// # Safety
+    /// AVX-512F and AVX512-BF16 present; otherwise as [`run`].
+    pub(super) unsafe fn run_brain(
+        rows: usize,
+        x: &[u16],
+        panel: &[u16],
+        bias: &[f32],
+        out: &mut [f32],
+        out_rs: usize,
+        width: usize,
+    ) {
+        let inputs = panel.len() / 64;
+        let args = (x.as_ptr(), panel.as_ptr(), bias.as_ptr(), out.as_mut_ptr(), out_rs, width, inputs);
+        by_rows!(rows, brain_block, args)
+    }
+
+    /// `vdpbf16ps` adds both products of a pair of inputs into the f32 lane of their column,
+    /// so the sums are f32 from the start and come out in column order.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn brain_block<const R: usize>((x, panel, bias, out, out_rs, width, inputs): HalfArgs) {
+        // SAFETY: every pointer stays within the bounds `run_brain`'s contract states; the
+        // broadcast reads two bfloat16 of row r at input 2k.
+        unsafe {
+            let mut start = [_mm512_setzero_ps(); 4];
+            for (v, s) in start.iter_mut().enumerate() {
+                *s = _mm512_loadu_ps(bias.add(v * 16));
+            }
+            let mut acc = [start; R];
+            for k in 0..inputs / 2 {
+                let w = panel.add(k * 128);
+                let w = [
+                    _mm512_loadu_si512(w.cast()),
+                    _mm512_loadu_si512(w.add(32).cast()),
+                    _mm512_loadu_si512(w.add(64).cast()),
+                    _mm512_loadu_si512(w.add(96).cast()),
+                ];
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let b = _mm512_set1_epi32(x.add(r * inputs + 2 * k).cast::<i32>().read_unaligned());
+                    for v in 0..4 {
+                        // By hand, as `vfmadd231ph` below: one spelling on every toolchain.
+                        std::arch::asm!(
+                            "vdpbf16ps {a}, {w}, {b}",
+                            a = inout(zmm_reg) a[v],
+                            w = in(zmm_reg) w[v],
+                            b = in(zmm_reg) b,
+                            options(pure, nomem, nostack, preserves_flags),
+                        );
+                    }
+                }
+            }
+            for (r, a) in acc.iter().enumerate() {
+                let row = out.add(r * out_rs);
+                for (v, a) in a.iter().enumerate() {
+                    let mask = ((1u32 << width.saturating_sub(v * 16).min(16)) - 1) as u16;
+                    _mm512_mask_storeu_ps(row.add(v * 16), mask, *a);
+                }
+            }
+        }
+    }
+
     /// Input pairs `k0..k1` of `R` rows against one half-precision panel, summed in half
     /// precision from zero. A function of its own (never inlined): inside `half_block`,
     /// whose f32 sums need 48 registers, the compiler spilled these 24 accumulators to the
@@ -706,6 +828,18 @@ mod kernel {
     }
 
     pub(super) unsafe fn run_half(
+        _: usize,
+        _: &[u16],
+        _: &[u16],
+        _: &[f32],
+        _: &mut [f32],
+        _: usize,
+        _: usize,
+    ) {
+        unreachable!("weights are packed only where AVX-512 is")
+    }
+
+    pub(super) unsafe fn run_brain(
         _: usize,
         _: &[u16],
         _: &[u16],
@@ -796,8 +930,11 @@ mod tests {
                             let size: f32 = (0..inputs)
                                 .map(|k| (x[row * inputs + k] * dense.w_t[k * outputs + col]).abs())
                                 .sum();
+                            // bfloat16 rounds inputs and weights (2^-9 each) and sums in
+                            // f32: twice that bound.
                             let tolerance = match layout {
                                 Layout::Half => 1e-4 + (HALF_RUN + 2) as f32 * size / 2048.0,
+                                Layout::Brain => 1e-4 + size / 128.0,
                                 _ => 1e-4,
                             };
                             assert!(
@@ -826,6 +963,24 @@ mod tests {
         let exact = inputs as f32 * f32::from(half::f16::from_f32(0.1));
         for v in y {
             assert!(((v - exact) / exact).abs() < 4e-3, "{v} vs {exact}");
+        }
+    }
+
+    #[test]
+    fn bfloat16_products_are_summed_in_f32() {
+        if !Layout::supported().contains(&Layout::Brain) {
+            return;
+        }
+        // 1536 products of 0.1 (0.10009765625 in bfloat16): summed in f32 they come out
+        // within f32's rounding (153.75); summed in bfloat16, 0.2 a pair, they would stop
+        // near 64, where 0.2 is less than half a step (0.5).
+        let (inputs, outputs) = (1536, 64);
+        let layer = Unpacked { w_t: vec![0.1; inputs * outputs], bias: vec![0.0; outputs], inputs };
+        let weights = Weights::all_with_layout(vec![layer], Layout::Brain).unwrap().remove(0);
+        let y = weights.forward(&vec![1.0; 2 * inputs], 2, false);
+        let exact = inputs as f32 * f32::from(half::bf16::from_f32(0.1));
+        for v in y {
+            assert!(((v - exact) / exact).abs() < 1e-5, "{v} vs {exact}");
         }
     }
 

@@ -58,6 +58,13 @@ fn matches_sentence_transformers_in_f32() {
     check_parity(&model);
 }
 
+/// bfloat16 products where the CPU has AVX512-BF16 (as `auto` where it lacks them).
+#[test]
+fn matches_sentence_transformers_in_bfloat16() {
+    let Some(model) = model(Device::Cpu, EmbeddingPrecision::Bf16) else { return };
+    check_parity(&model);
+}
+
 /// The same check on the GPU path (candle-transformers' BERT on cuBLAS). Needs a CUDA
 /// device; run on one with `cargo test -p aimdb-embed --features cuda --test minilm_parity`.
 #[cfg(feature = "cuda")]

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aimdb_core::config::EmbeddingConfig;
+use aimdb_core::config::{EmbeddingConfig, EmbeddingPrecision};
 use aimdb_core::{Embedder, Error};
 use aimdb_embed::{
     Device, MINILM_SHORT_NAME, ModelFiles, Pooling, SentenceBert, TextEmbedder, hub_cache_dir, resolve,
@@ -131,17 +131,23 @@ const CLS_POOLING: &str =
     r#"{"word_embedding_dimension": 384, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}"#;
 
 /// CLS pooling (with its own token limit), a plain checkpoint, and every other pooling mode,
-/// one concatenation normalised: the same vectors as sentence-transformers, norms included.
+/// one concatenation normalised: the same vectors as sentence-transformers, norms included:
+/// within 0.1% by default and in f32, within 0.3% in bfloat16 (its products round their
+/// inputs to 8 bits: a single token's state, as last-token pooling takes, comes out up to
+/// 0.17% long or short on MiniLM).
 #[test]
 fn every_pooling_matches_sentence_transformers() {
     let Some(minilm) = minilm() else { return };
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/minilm_pooling_reference.json");
     let reference: PoolingReference = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(reference.configurations.len() >= 6, "cls, plain, concatenated, mean-sqrt-len, weighted, last");
-    for (name, expected) in &reference.configurations {
+    for ((name, expected), (precision, norms)) in reference.configurations.iter().flat_map(|c| {
+        [EmbeddingPrecision::F32, EmbeddingPrecision::Auto, EmbeddingPrecision::Bf16]
+            .map(|p| (c, (p, if p == EmbeddingPrecision::Bf16 { 3e-3 } else { 1e-3 })))
+    }) {
         let files: Vec<(&str, &str)> = expected.files.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let dir = model_dir(&minilm, &files);
-        let model = SentenceBert::load(&files_in(dir.path()), Device::Cpu, None).unwrap();
+        let model = SentenceBert::load_with(&files_in(dir.path()), Device::Cpu, None, precision).unwrap();
         assert_eq!(model.sentence_config().max_seq_length, expected.max_seq_length, "{name}");
         assert_eq!(model.identity().dim, expected.items[0].embedding.len(), "{name}");
         let texts: Vec<&str> = expected.items.iter().map(|i| i.text.as_str()).collect();
@@ -151,11 +157,11 @@ fn every_pooling_matches_sentence_transformers() {
             let c = cosine(&ours, &item.embedding);
             lowest = lowest.min(c);
             let text: String = item.text.chars().take(40).collect();
-            assert!(c >= 0.9999, "{name} {text:?}: cosine {c}");
+            assert!(c >= 0.9999, "{name} {precision:?} {text:?}: cosine {c}");
             let (a, b) = (norm(&ours), norm(&item.embedding));
-            assert!((a - b).abs() / b < 1e-3, "{name} {text:?}: norm {a} vs {b}");
+            assert!((a - b).abs() / b < norms, "{name} {precision:?} {text:?}: norm {a} vs {b}");
         }
-        eprintln!("{name} parity: lowest cosine over {} texts = {lowest:.7}", texts.len());
+        eprintln!("{name} {precision:?} parity: lowest cosine over {} texts = {lowest:.7}", texts.len());
     }
 }
 
