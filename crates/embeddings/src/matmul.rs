@@ -620,11 +620,7 @@ mod kernel {
     unsafe fn block<const R: usize>((x, panel, bias, out, out_rs, width, inputs): Args) {
         // SAFETY: every pointer stays within the bounds `run`'s contract states.
         unsafe {
-            let mut start = [_mm512_setzero_ps(); 4];
-            for (v, s) in start.iter_mut().enumerate() {
-                *s = _mm512_loadu_ps(bias.add(v * 16));
-            }
-            let mut acc = [start; R];
+            let mut acc = [load_bias(bias); R];
             for k in 0..inputs {
                 let w = panel.add(k * 64);
                 let w = [
@@ -641,7 +637,36 @@ mod kernel {
                     }
                 }
             }
-            for (r, a) in acc.iter().enumerate() {
+            store(&acc, out, out_rs, width);
+        }
+    }
+
+    /// 64 floats of bias from `bias`, as four registers.
+    ///
+    /// # Safety
+    /// AVX-512F present; `bias` points at 64 floats.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load_bias(bias: *const f32) -> [__m512; 4] {
+        // SAFETY: the caller's contract.
+        unsafe {
+            [
+                _mm512_loadu_ps(bias),
+                _mm512_loadu_ps(bias.add(16)),
+                _mm512_loadu_ps(bias.add(32)),
+                _mm512_loadu_ps(bias.add(48)),
+            ]
+        }
+    }
+
+    /// `R` rows of 64 sums into `out` (`out_rs` apart), `width` columns of each.
+    ///
+    /// # Safety
+    /// AVX-512F present; `out` holds `(R - 1) * out_rs + width` floats, `width <= 64`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store<const R: usize>(acc: &[[__m512; 4]; R], out: *mut f32, out_rs: usize, width: usize) {
+        for (r, a) in acc.iter().enumerate() {
+            // SAFETY: the caller's contract; the mask keeps each row within `width`.
+            unsafe {
                 let row = out.add(r * out_rs);
                 for (v, a) in a.iter().enumerate() {
                     let mask = ((1u32 << width.saturating_sub(v * 16).min(16)) - 1) as u16;
@@ -740,11 +765,7 @@ mod kernel {
         // SAFETY: every pointer stays within the bounds `run_brain`'s contract states; the
         // broadcast reads two bfloat16 of row r at input 2k.
         unsafe {
-            let mut start = [_mm512_setzero_ps(); 4];
-            for (v, s) in start.iter_mut().enumerate() {
-                *s = _mm512_loadu_ps(bias.add(v * 16));
-            }
-            let mut acc = [start; R];
+            let mut acc = [load_bias(bias); R];
             for k in 0..inputs / 2 {
                 let w = panel.add(k * 128);
                 let w = [
@@ -767,13 +788,7 @@ mod kernel {
                     }
                 }
             }
-            for (r, a) in acc.iter().enumerate() {
-                let row = out.add(r * out_rs);
-                for (v, a) in a.iter().enumerate() {
-                    let mask = ((1u32 << width.saturating_sub(v * 16).min(16)) - 1) as u16;
-                    _mm512_mask_storeu_ps(row.add(v * 16), mask, *a);
-                }
-            }
+            store(&acc, out, out_rs, width);
         }
     }
 
